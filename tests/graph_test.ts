@@ -109,20 +109,18 @@ Deno.test("CycleError.format: sorted by name, deps sorted, 8 spaces", () => {
   type N = { name: string };
   const [cyc1, cyc2, cyc3] = [{ name: "cyc1" }, { name: "cyc2" }, { name: "cyc3" }];
   const deps: Graph<N> = g([[cyc1, [cyc2]], [cyc3, [cyc2]], [cyc2, [cyc1, cyc3]]]);
-  {
-    const e = catchError(() => topologicalSort(revertGraph(deps), (a, b) => str(a.name, b.name), (n) => n.name));
-    const expected = [
-      "cyc1 depends on",
-      "        cyc2",
-      "cyc2 depends on",
-      "        cyc1",
-      "        cyc3",
-      "cyc3 depends on",
-      "        cyc2",
-    ].join("\n");
-    strictEqual(e.message, expected);
-    strictEqual(e.format((n) => n.name.toUpperCase()).split("\n")[0], "CYC1 depends on");
-  }
+  const e = catchError(() => topologicalSort(revertGraph(deps), (a, b) => str(a.name, b.name), (n) => n.name));
+  const expected = [
+    "cyc1 depends on",
+    "        cyc2",
+    "cyc2 depends on",
+    "        cyc1",
+    "        cyc3",
+    "cyc3 depends on",
+    "        cyc2",
+  ].join("\n");
+  strictEqual(e.message, expected);
+  strictEqual(e.format((n) => n.name.toUpperCase()).split("\n")[0], "CYC1 depends on");
 });
 
 Deno.test("removeNodesWithoutOutgoingEdges removes leaves in a single pass", () => {
