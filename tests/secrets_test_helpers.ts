@@ -1,0 +1,79 @@
+/** Shared helpers for the secrets tests: temp dirs, running real binaries (ssh-keygen, age, gpg). */
+
+/** Result of a finished process. */
+export interface RunResult {
+  code: number;
+  stdout: Uint8Array;
+  stderr: string;
+}
+
+/** Runs a program; throws with a clear message if it is not installed. Never uses a shell. */
+export async function run(
+  cmd: string,
+  args: string[],
+  opts: { stdin?: Uint8Array; env?: Record<string, string>; cwd?: string } = {},
+): Promise<RunResult> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(cmd, {
+      args,
+      stdin: opts.stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: opts.env,
+      cwd: opts.cwd,
+    }).spawn();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new Error(`The test needs the \`${cmd}\` binary, which is not installed (apt-get install -y ${cmd}).`);
+    }
+    throw err;
+  }
+  if (opts.stdin) {
+    const w = child.stdin.getWriter();
+    await w.write(opts.stdin);
+    await w.close();
+  }
+  const out = await child.output();
+  return { code: out.code, stdout: out.stdout, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+/** Runs a program and fails unless it exits 0; returns stdout. */
+export async function runOk(
+  cmd: string,
+  args: string[],
+  opts: { stdin?: Uint8Array; env?: Record<string, string>; cwd?: string } = {},
+): Promise<Uint8Array> {
+  const r = await run(cmd, args, opts);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} failed with exit code ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Creates a temp dir, runs `fn`, removes the dir. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "batou-secrets-test-" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Generates an ssh key with ssh-keygen; returns the private key path (public key at `<path>.pub`). */
+export async function sshKeygen(
+  dir: string,
+  name: string,
+  type: "ed25519" | "rsa" | "ecdsa",
+  passphrase = "",
+  extra: string[] = [],
+): Promise<string> {
+  const path = `${dir}/${name}`;
+  const bits = type === "rsa" ? ["-b", "2048"] : [];
+  await runOk("ssh-keygen", ["-q", "-t", type, ...bits, "-N", passphrase, "-C", `${name}@test`, ...extra, "-f", path]);
+  return path;
+}
+
+/** UTF-8 encode. */
+export const enc = (s: string): Uint8Array<ArrayBuffer> => new TextEncoder().encode(s);
+/** UTF-8 decode. */
+export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
