@@ -1,0 +1,96 @@
+/**
+ * A parser for Python literals (batou's `"literal"` conversion, `ast.literal_eval`):
+ * numbers, strings in single or double quotes, True/False/None, lists, tuples
+ * (as arrays) and dicts (as plain objects). JSON is accepted too.
+ *
+ * @example
+ * ```ts
+ * import { parseLiteral } from "./literal.ts";
+ * parseLiteral("{'a': [1, 2.5, True, None]}"); // { a: [1, 2.5, true, null] }
+ * ```
+ * @module
+ */
+
+/** Parses one Python literal; throws `SyntaxError` naming the position on bad input. */
+export function parseLiteral(text: string): unknown {
+  let i = 0;
+  const fail = (what: string): never => {
+    throw new SyntaxError(`invalid literal ${JSON.stringify(text)}: ${what} at position ${i}`);
+  };
+  const ws = () => {
+    while (i < text.length && /\s/.test(text[i])) i++;
+  };
+  const value = (): unknown => {
+    ws();
+    const c = text[i];
+    if (c === undefined) return fail("unexpected end");
+    if (c === "[" || c === "(") return sequence(c === "[" ? "]" : ")");
+    if (c === "{") return dict();
+    if (c === "'" || c === '"') return str();
+    const m = /^[-+]?(\d[\d_]*\.?\d*(e[-+]?\d+)?|\.\d+(e[-+]?\d+)?)/i.exec(text.slice(i));
+    if (m) {
+      i += m[0].length;
+      return Number(m[0].replaceAll("_", ""));
+    }
+    const w = /^[A-Za-z_]+/.exec(text.slice(i));
+    if (w) {
+      i += w[0].length;
+      const words: Record<string, unknown> = { True: true, False: false, None: null, true: true, false: false, null: null };
+      if (w[0] in words) return words[w[0]];
+      return fail(`unknown name ${w[0]}`);
+    }
+    return fail(`unexpected ${JSON.stringify(c)}`);
+  };
+  const str = (): string => {
+    const q = text[i++];
+    let out = "";
+    while (i < text.length && text[i] !== q) {
+      if (text[i] === "\\") {
+        const n = text[++i];
+        const esc: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0" };
+        out += esc[n] ?? "\\" + n;
+        i++;
+      } else out += text[i++];
+    }
+    if (text[i] !== q) fail("unterminated string");
+    i++;
+    return out;
+  };
+  const sequence = (close: string): unknown[] => {
+    i++;
+    const out: unknown[] = [];
+    ws();
+    while (text[i] !== close) {
+      out.push(value());
+      ws();
+      if (text[i] === ",") {
+        i++;
+        ws();
+      } else if (text[i] !== close) fail(`expected , or ${close}`);
+    }
+    i++;
+    return out;
+  };
+  const dict = (): Record<string, unknown> => {
+    i++;
+    const out: Record<string, unknown> = {};
+    ws();
+    while (text[i] !== "}") {
+      const k = value();
+      ws();
+      if (text[i++] !== ":") fail("expected :");
+      out[String(k)] = value();
+      ws();
+      if (text[i] === ",") {
+        i++;
+        ws();
+      } else if (text[i] !== "}") fail("expected , or }");
+    }
+    i++;
+    return out;
+  };
+  const result = value();
+  ws();
+  if (i < text.length) fail("trailing characters");
+  return result;
+}

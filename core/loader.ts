@@ -1,0 +1,195 @@
+/**
+ * Loads the user's component files (`components/<name>/component.ts` or `.js`).
+ *
+ * Files are transpiled with sucrase (types stripped, imports turned into
+ * `require` calls) and evaluated with a `require` that serves `"batou"` (and
+ * `"batou/..."`) from the running program and relative files from the project.
+ * This works the same in source and compiled mode: no native dynamic import of
+ * user files is involved.
+ *
+ * @module
+ */
+import { transform } from "sucrase";
+import { runInThisContext } from "node:vm";
+import { createRequire } from "node:module";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { Component, type ComponentClass } from "./component.ts";
+import { ComponentLoadingError, DuplicateComponent, type ReportingError } from "./errors.ts";
+
+/** A loaded component class and where it came from. */
+export interface ComponentDefinition {
+  /** Lower-cased class name. */
+  name: string;
+  factory: ComponentClass;
+  filename: string;
+  /** The directory of the component file (templates and files). */
+  defdir: string;
+}
+
+/** Result of {@linkcode loadComponents}: the definitions and the errors met. */
+export interface LoadResult {
+  components: Map<string, ComponentDefinition>;
+  errors: ReportingError[];
+}
+
+const nodeRequire = createRequire(import.meta.url);
+
+/** Finds `components/*\/component.{ts,js}` below `baseDir`, sorted. */
+export function componentFiles(baseDir: string): string[] {
+  const dir = join(baseDir, "components");
+  const out: string[] = [];
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return out;
+  }
+  for (const e of entries.filter((e) => e.isDirectory).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const ext of ["ts", "js"]) {
+      const f = join(dir, e.name, `component.${ext}`);
+      try {
+        if (Deno.statSync(f).isFile) {
+          out.push(f);
+          break;
+        }
+      } catch { /* absent */ }
+    }
+  }
+  return out;
+}
+
+/** A module system for project files with `"batou"` served from `modules`. */
+export class ModuleLoader {
+  #cache = new Map<string, Record<string, unknown>>();
+
+  constructor(readonly modules: Record<string, unknown>, readonly baseDir: string) {}
+
+  /** Loads (once) and returns the exports of the project file `path`. */
+  load(path: string): Record<string, unknown> {
+    const cached = this.#cache.get(path);
+    if (cached) return cached;
+    const source = Deno.readTextFileSync(path);
+    const module = { exports: {} as Record<string, unknown> };
+    this.#cache.set(path, module.exports);
+    let code: string;
+    try {
+      code = transform(source, {
+        transforms: path.endsWith(".ts") ? ["typescript", "imports"] : ["imports"],
+        disableESTransforms: true,
+        filePath: path,
+      }).code;
+    } catch (e) {
+      this.#cache.delete(path);
+      throw new ComponentSyntaxError(path, e);
+    }
+    const wrapper = runInThisContext(
+      `(function (exports, require, module, __filename, __dirname) {${code}\n})`,
+      { filename: path },
+    ) as (...args: unknown[]) => void;
+    const req = (spec: string) => this.#require(spec, dirname(path));
+    try {
+      wrapper(module.exports, req, module, path, dirname(path));
+    } catch (e) {
+      this.#cache.delete(path);
+      throw e;
+    }
+    this.#cache.set(path, module.exports);
+    return module.exports;
+  }
+
+  #require(spec: string, fromDir: string): unknown {
+    if (spec in this.modules) return this.modules[spec];
+    if (spec.startsWith("batou/")) {
+      const m = this.modules["batou"];
+      if (m) return m;
+    }
+    if (spec.startsWith("node:")) return nodeRequire(spec);
+    if (spec.startsWith("./") || spec.startsWith("../") || spec.startsWith("/")) {
+      const base = resolve(fromDir, spec);
+      for (const candidate of [base, `${base}.ts`, `${base}.js`, join(base, "index.ts"), join(base, "index.js")]) {
+        try {
+          if (Deno.statSync(candidate).isFile) {
+            if (candidate.endsWith(".json")) return JSON.parse(Deno.readTextFileSync(candidate));
+            return this.load(candidate);
+          }
+        } catch { /* try the next */ }
+      }
+      throw new Error(`Cannot find module '${spec}' (looked for ${relative(this.baseDir, base)}{,.ts,.js})`);
+    }
+    throw new Error(
+      `Cannot find module '${spec}': component files may import "batou", "batou/...", "node:..." and relative files`,
+    );
+  }
+}
+
+/** A component file that does not parse. */
+export class ComponentSyntaxError extends Error {
+  override name = "SyntaxError";
+  line: number | null;
+
+  constructor(readonly file: string, cause: unknown) {
+    const msg = cause instanceof Error ? cause.message : String(cause);
+    const m = /\((\d+):(\d+)\)/.exec(msg);
+    super(msg.replace(/^Error transforming [^:]+: /, ""));
+    this.line = m ? Number(m[1]) : null;
+  }
+}
+
+/** Where in `file` an error happened, from its stack (`file:line`), for reports. */
+function placeIn(file: string, error: unknown, baseDir: string): string {
+  const rel = relative(baseDir, file);
+  if (error instanceof ComponentSyntaxError) return `  ${rel}${error.line ? `:${error.line}` : ""}`;
+  const stack = error instanceof Error ? error.stack ?? "" : "";
+  const frames = stack.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("at "));
+  const own = frames.find((f) => f.includes(file)) ?? frames.find((f) => f.includes("/components/"));
+  if (own) {
+    const m = /((?:\/[^:()]+)):(\d+):(\d+)/.exec(own);
+    if (m) return `  ${relative(baseDir, m[1])}:${m[2]}`;
+  }
+  return `  ${rel}`;
+}
+
+/** Loads every component file below `baseDir`. Errors are collected, never thrown. */
+export function loadComponents(baseDir: string, modules: Record<string, unknown>): LoadResult {
+  const loader = new ModuleLoader(modules, baseDir);
+  const components = new Map<string, ComponentDefinition>();
+  const errors: ReportingError[] = [];
+  for (const file of componentFiles(baseDir)) {
+    const rel = relative(baseDir, file);
+    let exports: Record<string, unknown>;
+    try {
+      exports = loader.load(file);
+    } catch (e) {
+      errors.push(ComponentLoadingError.of(rel, e, placeIn(file, e, baseDir)));
+      continue;
+    }
+    const inFile = new Map<string, ComponentClass>();
+    for (const value of Object.values(exports)) {
+      if (typeof value !== "function" || !(value.prototype instanceof Component)) continue;
+      const cls = value as ComponentClass;
+      const name = cls.name.toLowerCase();
+      const seen = inFile.get(name);
+      if (seen && seen !== cls) {
+        errors.push(ComponentLoadingError.of(rel, DuplicateComponent.of(name, rel, rel), `  ${rel}`));
+        continue;
+      }
+      inFile.set(name, cls);
+      const previous = components.get(name);
+      if (previous && previous.factory !== cls) {
+        errors.push(DuplicateComponent.of(name, previous.filename, rel));
+        continue;
+      }
+      if (!previous) components.set(name, { name, factory: cls, filename: rel, defdir: dirname(file) });
+    }
+    if (inFile.size === 0) {
+      errors.push(
+        ComponentLoadingError.of(
+          rel,
+          new Error(`${basename(file)} exports no component class (export a class that extends Component)`),
+          `  ${rel}`,
+        ),
+      );
+    }
+  }
+  return { components, errors };
+}

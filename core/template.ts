@@ -1,0 +1,61 @@
+/**
+ * Templates with nunjucks (Jinja2 syntax): undefined variables are errors and a
+ * trailing newline is kept, never added.
+ *
+ * @example
+ * ```ts
+ * import { expand } from "./template.ts";
+ * expand("Hello {{ name }}\n", { name: "world" }); // "Hello world\n"
+ * ```
+ * @module
+ */
+import nunjucks from "nunjucks";
+import { output } from "./output.ts";
+import { TemplatingError } from "./errors.ts";
+
+const env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
+
+const LARGE = 100 * 1024;
+
+/** Makes nunjucks' error messages read like batou's (`line 3, column 5: ...`). */
+function cleanMessage(error: unknown, source: string): Error {
+  if (!(error instanceof Error)) return new Error(String(error));
+  const pos = /\[Line (\d+), Column (\d+)\]/.exec(error.message);
+  if (pos && /null or undefined value/.test(error.message)) {
+    const line = source.split("\n")[Number(pos[1]) - 1] ?? "";
+    const col = Number(pos[2]);
+    const start = line.lastIndexOf("{{", col + 1);
+    const end = line.indexOf("}}", Math.max(start, 0));
+    if (start >= 0 && end > start) {
+      const e = new Error(`'${line.slice(start + 2, end).trim()}' is undefined (line ${pos[1]})`);
+      e.name = "UndefinedError";
+      return e;
+    }
+  }
+  let msg = error.message.replace(/^\(unknown path\)\s*/, "").replace(/^Template render error:\s*(\(unknown path\))?\s*/, "");
+  msg = msg.replace(/\[Line (\d+), Column (\d+)\]\s*\n?\s*/, (_m, l, c) => `line ${l}, column ${c}: `);
+  msg = msg.replace(/attempted to output null or undefined value/, "undefined value (a variable or attribute is undefined)");
+  const isSyntax = /expected|unexpected|unknown block tag|parse/i.test(msg) && !/undefined value/.test(msg);
+  const e = new Error(msg.trim());
+  e.name = isSyntax ? "TemplateSyntaxError" : /undefined/.test(msg) ? "UndefinedError" : error.name;
+  return e;
+}
+
+/**
+ * Renders `source` with `context`. Throws {@linkcode TemplatingError} naming `identifier`.
+ */
+export function expand(source: string, context: Record<string, unknown>, identifier = "<template>"): string {
+  if (source.length > LARGE) {
+    output.error(
+      "You are trying to render a template that is bigger than 100KiB we've seen that Jinja can crash at large " +
+        "templates and suggest you find alternatives for this. The affected template starts with:",
+    );
+    output.annotate(source.slice(0, 100));
+  }
+  if (!source.includes("{")) return source;
+  try {
+    return env.renderString(source, context);
+  } catch (e) {
+    throw TemplatingError.of(identifier, cleanMessage(e, source));
+  }
+}

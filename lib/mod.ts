@@ -1,0 +1,15 @@
+/**
+ * Everything a component file can import from `"batou"`: the core API and the component library.
+ *
+ * @example
+ * ```ts
+ * import { Component, File } from "batou";
+ * export class Hello extends Component {
+ *   override configure() {
+ *     this.add(new File("hello", { content: "Hello world\n" }));
+ *   }
+ * }
+ * ```
+ * @module
+ */
+export * from "../core/mod.ts";
