@@ -6,15 +6,13 @@ import {
   AgeRecipientError,
   decryptAge,
   encryptAge,
-  forgetPassphrases,
-  identityPaths,
   loadIdentities,
   loadIdentityFile,
   parseAgeRecipient,
   sshKeyTag,
 } from "../core/secrets/age.ts";
 import { parseSshPublicKey } from "../core/secrets/openssh.ts";
-import { dec, enc, run, runOk, sshKeygen, withTempDir } from "./secrets_test_helpers.ts";
+import { dec, enc, moduleUrl, run, runDenoChild, runOk, sshKeygen, withTempDir } from "./secrets_test_helpers.ts";
 
 const PASS = "correct horse";
 const MESSAGE = "[component:hello]\npassword = s3cr3t ünïcödé\n";
@@ -156,27 +154,39 @@ Deno.test("wrong passphrase is reported as such", async () => {
 
 Deno.test("BATOU_AGE_IDENTITY_PASSPHRASE and BATOU_AGE_IDENTITIES / ~/.ssh defaults", async () => {
   await withTempDir(async (dir) => {
-    const saved = ["HOME", "BATOU_AGE_IDENTITIES", "BATOU_AGE_IDENTITY_PASSPHRASE"].map((k) => [k, Deno.env.get(k)]);
-    try {
-      await Deno.mkdir(`${dir}/.ssh`);
-      const key = await sshKeygen(`${dir}/.ssh`, "id_ed25519", "ed25519", PASS);
-      await sshKeygen(`${dir}/.ssh`, "id_ecdsa", "ecdsa");
-      Deno.env.set("HOME", dir);
-      Deno.env.delete("BATOU_AGE_IDENTITIES");
-      assert.deepEqual(await identityPaths(), [`${dir}/.ssh/id_ecdsa`, `${dir}/.ssh/id_ed25519`]);
+    await Deno.mkdir(`${dir}/.ssh`);
+    const key = await sshKeygen(`${dir}/.ssh`, "id_ed25519", "ed25519", PASS);
+    await sshKeygen(`${dir}/.ssh`, "id_ecdsa", "ecdsa");
+    const other = await sshKeygen(dir, "other", "ed25519");
+    await Deno.writeFile(`${dir}/ct.age`, await ageEncrypt(MESSAGE, ["-R", `${key}.pub`]));
+    const code = `import { decryptAge, identityPaths, loadIdentities } from ${
+      JSON.stringify(moduleUrl("core/secrets/age.ts"))
+    };
+console.log(JSON.stringify(await identityPaths()));
+const pt = await decryptAge(await Deno.readFile(${JSON.stringify(`${dir}/ct.age`)}), await loadIdentities());
+console.log(JSON.stringify(new TextDecoder().decode(pt)));
+`;
+    const defaults = await runDenoChild(dir, code, {
+      HOME: dir,
+      BATOU_AGE_IDENTITIES: undefined,
+      BATOU_AGE_IDENTITY_PASSPHRASE: PASS,
+    });
+    assert.equal(defaults.code, 0, defaults.stderr);
+    assert.deepEqual(dec(defaults.stdout).trim().split("\n").map((l) => JSON.parse(l)), [
+      [`${dir}/.ssh/id_ecdsa`, `${dir}/.ssh/id_ed25519`],
+      MESSAGE,
+    ]);
 
-      const other = await sshKeygen(dir, "other", "ed25519");
-      Deno.env.set("BATOU_AGE_IDENTITIES", ` ${other} , ${dir}/missing,${key}`);
-      assert.deepEqual(await identityPaths(), [other, key]);
-
-      Deno.env.set("BATOU_AGE_IDENTITY_PASSPHRASE", PASS);
-      forgetPassphrases();
-      const ct = await ageEncrypt(MESSAGE, ["-R", `${key}.pub`]);
-      assert.equal(dec(await decryptAge(ct, await loadIdentities())), MESSAGE);
-    } finally {
-      forgetPassphrases();
-      for (const [k, v] of saved) v === undefined ? Deno.env.delete(k!) : Deno.env.set(k!, v);
-    }
+    const listed = await runDenoChild(dir, code, {
+      HOME: `${dir}/nowhere`,
+      BATOU_AGE_IDENTITIES: ` ${other} , ${dir}/missing,~/../.ssh/id_ed25519`,
+      BATOU_AGE_IDENTITY_PASSPHRASE: PASS,
+    });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(dec(listed.stdout).trim().split("\n").map((l) => JSON.parse(l)), [
+      [other, `${dir}/nowhere/../.ssh/id_ed25519`],
+      MESSAGE,
+    ]);
   });
 });
 
@@ -221,7 +231,7 @@ Deno.test("without BATOU_AGE_IDENTITY_PASSPHRASE the passphrase is asked on the 
   await withTempDir(async (dir) => {
     const key = await sshKeygen(dir, "id_ed25519", "ed25519", PASS);
     await Deno.writeFile(`${dir}/ct.age`, await ageEncrypt(MESSAGE, ["-R", `${key}.pub`]));
-    const ageModule = new URL("../core/secrets/age.ts", import.meta.url).href;
+    const ageModule = moduleUrl("core/secrets/age.ts");
     await Deno.writeTextFile(
       `${dir}/child.ts`,
       `import { decryptAge, loadIdentities } from ${JSON.stringify(ageModule)};
@@ -270,19 +280,16 @@ Deno.test("without passphrase variable and without a terminal the error says wha
   await withTempDir(async (dir) => {
     const key = await sshKeygen(dir, "id_ed25519", "ed25519", PASS);
     await Deno.writeFile(`${dir}/ct.age`, await ageEncrypt(MESSAGE, ["-R", `${key}.pub`]));
-    const ageModule = new URL("../core/secrets/age.ts", import.meta.url).href;
-    await Deno.writeTextFile(
-      `${dir}/child.ts`,
-      `import { decryptAge, loadIdentities } from ${JSON.stringify(ageModule)};
+    const r = await runDenoChild(
+      dir,
+      `import { decryptAge, loadIdentities } from ${JSON.stringify(moduleUrl("core/secrets/age.ts"))};
 const ids = await loadIdentities({ paths: [${JSON.stringify(key)}] });
 try { await decryptAge(await Deno.readFile(${JSON.stringify(`${dir}/ct.age`)}), ids, { path: "ct.age" }); }
 catch (e) { console.log((e as Error).message); }
 `,
+      { BATOU_AGE_IDENTITY_PASSPHRASE: undefined },
     );
-    const env = { ...Deno.env.toObject(), NO_COLOR: "1" };
-    delete (env as Record<string, string>).BATOU_AGE_IDENTITY_PASSPHRASE;
-    const config = new URL("../deno.json", import.meta.url).pathname;
-    const out = dec(await runOk(Deno.execPath(), ["run", "-A", "--config", config, `${dir}/child.ts`], { env }));
+    const out = dec(r.stdout);
     assert.match(out, /^Could not decrypt ct\.age with any of the identities/);
     assert.ok(out.includes(`The identity ${key} is protected by a passphrase: set BATOU_AGE_IDENTITY_PASSPHRASE`), out);
   });

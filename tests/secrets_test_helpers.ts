@@ -77,3 +77,38 @@ export async function sshKeygen(
 export const enc = (s: string): Uint8Array<ArrayBuffer> => new TextEncoder().encode(s);
 /** UTF-8 decode. */
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/**
+ * Runs `code` as a separate Deno program (with this project's deno.json) in `dir`, with environment `env`
+ * added to (or, for `undefined` values, removed from) the current one. Used where a test needs its own
+ * process environment: test files share one process, so tests must never change Deno.env.
+ */
+export async function runDenoChild(
+  dir: string,
+  code: string,
+  env: Record<string, string | undefined> = {},
+): Promise<RunResult> {
+  const file = `${dir}/child-${crypto.randomUUID()}.ts`;
+  await Deno.writeTextFile(file, code);
+  const full: Record<string, string> = { ...Deno.env.toObject(), NO_COLOR: "1" };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete full[k];
+    else full[k] = v;
+  }
+  const config = new URL("../deno.json", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", config, file],
+    env: full,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const out = await child.output();
+  return { code: out.code, stdout: out.stdout, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+/** file:// URL of a module under the project root, for imports in child programs. */
+export function moduleUrl(relative: string): string {
+  return new URL(`../${relative}`, import.meta.url).href;
+}
