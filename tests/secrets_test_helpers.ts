@@ -112,3 +112,24 @@ export async function runDenoChild(
 export function moduleUrl(relative: string): string {
   return new URL(`../${relative}`, import.meta.url).href;
 }
+
+/** A throw-away keyring with two keys: a (ed25519/cv25519) and b (rsa2048 with an rsa encryption subkey). */
+export async function withGnupgHome(fn: (home: string, dir: string) => Promise<void>): Promise<void> {
+  await withTempDir(async (dir) => {
+    const home = `${dir}/gnupg`;
+    await Deno.mkdir(home, { mode: 0o700 });
+    const env = { GNUPGHOME: home };
+    try {
+      const gen = (uid: string, algo: string) =>
+        runOk("gpg", ["--batch", "--passphrase", "", "--quick-gen-key", uid, algo, "default", "never"], { env });
+      await gen("Alice <a@example.com>", "future-default");
+      await gen("Bob <b@example.com>", "rsa2048");
+      const fpr = dec(await runOk("gpg", ["--with-colons", "--list-keys", "b@example.com"], { env }))
+        .split("\n").find((l) => l.startsWith("fpr:"))!.split(":")[9];
+      await runOk("gpg", ["--batch", "--passphrase", "", "--quick-add-key", fpr, "rsa2048", "encr", "never"], { env });
+      await fn(home, dir);
+    } finally {
+      await run("gpgconf", ["--kill", "gpg-agent"], { env });
+    }
+  });
+}
