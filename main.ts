@@ -1,0 +1,144 @@
+/**
+ * The `batou` command line.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as batou from "./mod.ts";
+import { BUILD, VERSION } from "./core/version.ts";
+import { output } from "./core/output.ts";
+import { deploy } from "./remote/deploy.ts";
+import { runAgent } from "./remote/agent.ts";
+import { initProject } from "./cli/init.ts";
+
+const USAGE = `batou v${VERSION}: multi-(host|component|environment|version|platform) deployment
+
+usage: batou [-d] <command> [options]
+
+commands:
+  deploy ENV        deploy an environment
+  secrets ...       manage encrypted secrets (edit, summary, add, remove, reencrypt, decrypttostdout)
+  init [DIR]        create a new deployment project
+  graph ENV         draw the root components and their dependencies
+  update            update this batou binary
+  agent             (internal) run as the remote agent on stdin/stdout
+
+options:
+  -d, --debug       show debug output and stack traces
+  -h, --help        show help (also after a command)
+  --version         show the version
+`;
+
+const DEPLOY_USAGE = `usage: batou deploy ENV [-P|--predict-only] [-c|--consistency-only] [-L|--local] [-D|--dirty]
+                    [-j|--jobs N] [-t|--timeout S] [-p|--platform P] [-d|--debug]
+
+  ENV                     the environment (environments/ENV/environment.cfg or environments/ENV.cfg)
+  -P, --predict-only      only predict what would change; changes nothing
+  -c, --consistency-only  only configure the model on all hosts (no deployment)
+  -L, --local             with -c or -P: configure/predict on this machine only
+  -D, --dirty             allow uncommitted or unpushed changes in the repository
+  -j, --jobs N            deploy at most N hosts in parallel
+  -t, --timeout S         timeout (seconds) for components and connections
+  -p, --platform P        override the platform
+  -d, --debug             debug output and stack traces
+`;
+
+/** A wrong command line: printed with the usage, exit code 2. */
+class UsageError extends Error {}
+
+function projectDir(): string {
+  return Deno.env.get("INIT_CWD") || Deno.cwd();
+}
+
+async function cmdDeploy(args: string[], debug: boolean): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      "predict-only": { type: "boolean", short: "P" },
+      "consistency-only": { type: "boolean", short: "c" },
+      local: { type: "boolean", short: "L" },
+      dirty: { type: "boolean", short: "D" },
+      jobs: { type: "string", short: "j" },
+      timeout: { type: "string", short: "t" },
+      platform: { type: "string", short: "p" },
+      debug: { type: "boolean", short: "d" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(DEPLOY_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("deploy takes exactly one environment name");
+  const jobs = values.jobs === undefined ? null : Number(values.jobs);
+  if (jobs !== null && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError("--jobs takes a whole number >= 1");
+  const timeout = values.timeout === undefined ? null : Number(values.timeout);
+  if (timeout !== null && (!Number.isInteger(timeout) || timeout < 1)) {
+    throw new UsageError("--timeout takes a whole number of seconds >= 1");
+  }
+  return await deploy({
+    environment: positionals[0].replace(/\.cfg$/, ""),
+    baseDir: projectDir(),
+    predictOnly: values["predict-only"],
+    consistencyOnly: values["consistency-only"],
+    local: values.local,
+    dirty: values.dirty,
+    jobs,
+    timeout,
+    platform: values.platform ?? null,
+    debug: debug || !!values.debug,
+    modules: { batou },
+    version: VERSION,
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  let debug = false;
+  while (argv[0] === "-d" || argv[0] === "--debug") {
+    debug = true;
+    argv = argv.slice(1);
+  }
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case "-h":
+    case "--help":
+    case "help":
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    case "--version":
+    case "version":
+      console.log(`batou ${VERSION}${BUILD.commit ? ` (${BUILD.commit}, built ${BUILD.date})` : " (source)"}`);
+      return 0;
+    case "deploy":
+      return await cmdDeploy(rest, debug);
+    case "agent":
+      await runAgent({ batou }, VERSION);
+      return 0;
+    case "init":
+      return await initProject(rest, projectDir());
+    default:
+      throw new UsageError(`unknown command \`${command}\``);
+  }
+}
+
+if (import.meta.main) {
+  let code: number;
+  const debug = Deno.args.includes("-d") || Deno.args.includes("--debug");
+  try {
+    code = await main([...Deno.args]);
+  } catch (e) {
+    if (
+      e instanceof UsageError || (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))
+    ) {
+      await Deno.stderr.write(new TextEncoder().encode(`batou: error: ${(e as Error).message}\n\n${USAGE}`));
+      code = 2;
+    } else {
+      output.error(`Unexpected exception: ${(e as Error)?.message ?? e}`);
+      if (debug) output.line(String((e as Error)?.stack ?? ""));
+      code = 1;
+    }
+  }
+  Deno.exit(code);
+}

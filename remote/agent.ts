@@ -1,0 +1,218 @@
+/**
+ * `batou agent`: the side that runs on a target host. It speaks JSON-RPC on
+ * stdin/stdout, loads the (synced) project, configures the whole model with
+ * the overrides and secrets the controller sends, and deploys the root
+ * components it is asked for, streaming its output back as notifications.
+ *
+ * Nothing may write to stdout except the protocol: `console.*` is redirected
+ * into the output channel.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { Environment } from "../core/environment.ts";
+import { type Format, output, type OutputBackend } from "../core/output.ts";
+import { FileLockedError, type ReportingError, sortErrors } from "../core/errors.ts";
+import { setResolverOverrides } from "../core/address.ts";
+import { AggregateReport, PROTOCOL_VERSION, type RpcHandler, RpcPeer } from "./protocol.ts";
+import { expandHome } from "./paths.ts";
+import { syncHandlers } from "./sync.ts";
+
+/** Sends output lines to the controller as `output` notifications. */
+export class ChannelBackend implements OutputBackend {
+  constructor(readonly peer: RpcPeer) {}
+
+  line(text: string, fmt: Format): void {
+    this.peer.notify("output", { cmd: "line", text, fmt });
+  }
+
+  sep(char: string, title: string, fmt: Format): void {
+    this.peer.notify("output", { cmd: "sep", char, title, fmt });
+  }
+}
+
+/** Parameters of the agent's `configure` method. */
+export interface ConfigureParams {
+  environment: string;
+  host: string;
+  overrides: Record<string, Record<string, string>>;
+  resolveOverride: Record<string, string>;
+  resolveV6Override: Record<string, string>;
+  secretFiles: Record<string, string>;
+  secretData: string[];
+  hostData: Record<string, Record<string, string>>;
+  timeout: number | null;
+  platform: string | null;
+  debug: boolean;
+  checkAndPredictLocal?: boolean;
+}
+
+/** One root's dependencies as the controller schedules them. */
+export interface RootDependency {
+  host: string;
+  root: string;
+  ignore: boolean;
+  hostIgnore: boolean;
+  dependencies: [string, string][];
+}
+
+function currentUser(): string {
+  return Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? String(Deno.uid?.() ?? "unknown");
+}
+
+/** The agent's state and its RPC methods. */
+export class Agent {
+  #env: Environment | null = null;
+  #baseDir: string | null = null;
+  #lock: Deno.FsFile | null = null;
+  #hostName = "";
+
+  constructor(readonly modules: Record<string, unknown>, readonly version: string) {}
+
+  /** The RPC methods served. */
+  handlers(): Record<string, RpcHandler> {
+    return {
+      hello: () => ({
+        protocol: PROTOCOL_VERSION,
+        version: this.version,
+        pid: Deno.pid,
+        user: currentUser(),
+        uid: Deno.uid?.() ?? null,
+        home: Deno.env.get("HOME") ?? null,
+        hostname: Deno.hostname(),
+        os: Deno.build.os,
+        arch: Deno.build.arch,
+      }),
+      ensureBase: (p) => this.ensureBase(String(p.targetDirectory)),
+      lock: (p) => this.lock(p.holder as Record<string, unknown>),
+      configure: (p) => this.configure(p as unknown as ConfigureParams),
+      rootDependencies: () => this.rootDependencies(),
+      deploy: (p) => this.deploy(String(p.root), Boolean(p.predictOnly)),
+      ...syncHandlers(() => this.#requireBase()),
+    };
+  }
+
+  #requireBase(): string {
+    if (!this.#baseDir) throw new Error("ensureBase must be called first");
+    return this.#baseDir;
+  }
+
+  /** Creates (if needed) and remembers the deployment base directory. */
+  async ensureBase(targetDirectory: string): Promise<{ baseDir: string }> {
+    const dir = expandHome(targetDirectory);
+    await Deno.mkdir(dir, { recursive: true });
+    this.#baseDir = await Deno.realPath(dir);
+    return { baseDir: this.#baseDir };
+  }
+
+  /** Takes the deployment lock of the base directory, or fails naming the holder. */
+  async lock(holder: Record<string, unknown>): Promise<{ locked: true }> {
+    const base = this.#requireBase();
+    const path = join(base, ".batou-agent.lock");
+    const file = await Deno.open(path, { create: true, read: true, write: true });
+    if (!(await file.tryLock(true))) {
+      file.close();
+      let info = "unknown holder";
+      try {
+        const h = JSON.parse(await Deno.readTextFile(path));
+        info = `${h.controller ?? "?"} (pid ${h.pid ?? "?"}, started ${h.started ?? "?"})`;
+      } catch { /* holder still writing */ }
+      throw FileLockedError.of(path, `another deployment: ${info}`);
+    }
+    await file.truncate(0);
+    await file.write(new TextEncoder().encode(JSON.stringify({ ...holder, agentPid: Deno.pid }) + "\n"));
+    this.#lock = file;
+    return { locked: true };
+  }
+
+  /** Loads and configures the whole model; returns the errors (empty when all is well). */
+  async configure(p: ConfigureParams): Promise<{ errors: unknown[] }> {
+    const base = this.#requireBase();
+    output.enableDebug = p.debug;
+    output.setSecrets(p.secretData);
+    const env = new Environment(p.environment, {
+      baseDir: base,
+      platform: p.platform,
+      timeout: p.timeout,
+      checkAndPredictLocal: p.checkAndPredictLocal,
+    });
+    env.manageCwd = true;
+    this.#env = env;
+    this.#hostName = p.host;
+    env.load(this.modules);
+    env.overrides = p.overrides;
+    setResolverOverrides(
+      { ...env.resolveOverride, ...p.resolveOverride },
+      { ...env.resolveV6Override, ...p.resolveV6Override },
+    );
+    for (const [host, data] of Object.entries(p.hostData)) {
+      const h = env.hosts.get(host);
+      if (h) Object.assign(h.data, data);
+    }
+    env.secretFiles = p.secretFiles;
+    env.secretData = new Set(p.secretData);
+    const errors = await env.configure();
+    return { errors: sortErrors(errors).map((e) => (e as ReportingError).toJSON()) };
+  }
+
+  #requireEnv(): Environment {
+    if (!this.#env) throw new Error("configure must be called first");
+    return this.#env;
+  }
+
+  /** The roots with the roots they wait for. */
+  rootDependencies(): RootDependency[] {
+    const env = this.#requireEnv();
+    const out: RootDependency[] = [];
+    for (const [root, deps] of env.rootDependencies()) {
+      out.push({
+        host: root.host.name,
+        root: root.name,
+        ignore: root.ignore,
+        hostIgnore: root.host.ignore,
+        dependencies: [...deps].map((d) => [d.host.name, d.name]),
+      });
+    }
+    return out;
+  }
+
+  /** Deploys one root of this host. */
+  async deploy(rootName: string, predictOnly: boolean): Promise<{ changed: boolean }> {
+    const env = this.#requireEnv();
+    const root = env.getRoot(rootName, this.#hostName);
+    try {
+      await root.deploy(predictOnly);
+    } catch (e) {
+      output.flushBuffer();
+      throw e;
+    }
+    return { changed: root.component?.changed ?? false };
+  }
+
+  /** Releases the lock. */
+  release(): void {
+    try {
+      this.#lock?.close();
+    } catch { /* closed */ }
+    this.#lock = null;
+  }
+}
+
+/** Runs the agent on stdin/stdout until the controller closes the connection. */
+export async function runAgent(modules: Record<string, unknown>, version: string): Promise<void> {
+  const agent = new Agent(modules, version);
+  const peer = new RpcPeer(Deno.stdin.readable, Deno.stdout.writable, {});
+  Object.assign(peer.handlers, agent.handlers());
+  output.backend = new ChannelBackend(peer);
+  const toOutput = (...args: unknown[]) =>
+    output.line(args.map((a) => typeof a === "string" ? a : Deno.inspect(a)).join(" "));
+  console.log = toOutput;
+  console.info = toOutput;
+  console.warn = toOutput;
+  console.error = toOutput;
+  console.debug = (...args: unknown[]) => output.debug(args.map(String).join(" "));
+  await peer.closed;
+  agent.release();
+}
+
+export { AggregateReport };

@@ -1,0 +1,128 @@
+/**
+ * Starting agents: how the controller gets an {@linkcode AgentConnection} to a host.
+ * `local` runs `batou agent` as a child process; ssh hosts go through `ssh.ts`.
+ * Both speak the same JSON-RPC protocol.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { PROTOCOL_VERSION, RpcPeer } from "./protocol.ts";
+import { type Format, output } from "../core/output.ts";
+import type { Host } from "../core/host.ts";
+
+/** What the agent says about itself in the handshake. */
+export interface HelloInfo {
+  protocol: number;
+  version: string;
+  pid: number;
+  user: string;
+  uid: number | null;
+  home: string | null;
+  hostname: string;
+  os: string;
+  arch: string;
+}
+
+/** A running agent and the connection to it. */
+export interface AgentConnection {
+  host: Host;
+  peer: RpcPeer;
+  hello: HelloInfo;
+  /** How it was reached (`local`, `ssh`, ...). */
+  via: string;
+  /** Closes the connection and waits for the agent to exit. */
+  close(): Promise<void>;
+  /** Stderr of the agent process seen so far (for error messages). */
+  stderr(): string;
+}
+
+/** Whether this program runs as a `deno compile` binary. */
+export function isCompiled(): boolean {
+  return import.meta.url.includes("/deno-compile-");
+}
+
+/** The command line that starts this very program in agent mode on this machine. */
+export function localAgentCommand(): string[] {
+  if (isCompiled()) return [Deno.execPath(), "agent"];
+  const main = Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : Deno.mainModule;
+  return [Deno.execPath(), "run", "-A", "--quiet", "--no-prompt", main, "agent"];
+}
+
+/** Replays an agent's `output` notification into the local output. */
+export function replayOutput(host: Host, params: Record<string, unknown>): void {
+  const fmt = (params.fmt ?? {}) as Format;
+  if (params.cmd === "sep") output.backend.sep(String(params.char ?? "="), String(params.title ?? ""), fmt);
+  else output.backend.line(output.mask(String(params.text ?? "")), fmt);
+  void host;
+}
+
+/** Collects a child's stderr as text, keeping the last 64 KiB. */
+export function collectStderr(stream: ReadableStream<Uint8Array>): () => string {
+  let text = "";
+  (async () => {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of stream) {
+        text = (text + decoder.decode(chunk, { stream: true })).slice(-65536);
+        if (output.enableDebug) output.debug(decoder.decode(chunk).trimEnd());
+      }
+    } catch { /* closed */ }
+  })();
+  return () => text;
+}
+
+/** Does the protocol handshake; throws a clear error on a version mismatch or a dead agent. */
+export async function handshake(peer: RpcPeer, host: Host, stderr: () => string): Promise<HelloInfo> {
+  let hello: HelloInfo;
+  try {
+    hello = await peer.call<HelloInfo>("hello", { protocol: PROTOCOL_VERSION });
+  } catch (e) {
+    const detail = stderr().trim();
+    throw new Error(
+      `Could not start batou on host \`${host.fqdn}\`: ${(e as Error).message}${detail ? `\n${detail}` : ""}`,
+    );
+  }
+  if (hello.protocol !== PROTOCOL_VERSION) {
+    throw new Error(
+      `The agent on ${host.fqdn} speaks protocol ${hello.protocol}, this batou speaks ${PROTOCOL_VERSION} ` +
+        `(agent version ${hello.version})`,
+    );
+  }
+  return hello;
+}
+
+/** Starts `batou agent` as a local child process in `cwd`. */
+export async function startLocalAgent(host: Host, cwd: string): Promise<AgentConnection> {
+  const [cmd, ...args] = localAgentCommand();
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { BATOU_AGENT: "1" },
+  }).spawn();
+  const stderr = collectStderr(child.stderr);
+  const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
+    if (method === "output") replayOutput(host, params);
+  });
+  const status = child.status;
+  const hello = await handshake(peer, host, stderr);
+  return {
+    host,
+    peer,
+    hello,
+    via: "local",
+    stderr,
+    async close() {
+      await peer.close();
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* gone */ }
+      }, 5000);
+      await status;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,444 @@
+/**
+ * `batou deploy`: the controller's run through the steps load, connect
+ * (start an agent per host, configure the model everywhere), deploy (roots in
+ * dependency order across hosts) and summarize, printed as batou prints it.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { Environment, type SecretsData } from "../core/environment.ts";
+import {
+  ConfigurationError,
+  DeploymentError,
+  errorFromJSON,
+  type ErrorJSON,
+  ReportingError,
+  type ReportWriter,
+  sortErrors,
+  UnexpectedError,
+} from "../core/errors.ts";
+import { type Format, output } from "../core/output.ts";
+import { formatDuration } from "../core/timer.ts";
+import type { Host } from "../core/host.ts";
+import { type AgentConnection, startLocalAgent } from "./connect.ts";
+import type { ConfigureParams, RootDependency } from "./agent.ts";
+import { ConnectionLost, RpcError } from "./protocol.ts";
+import { verifyRepository } from "./repository.ts";
+
+/** Options of {@linkcode deploy}, from the command line. */
+export interface DeployOptions {
+  environment: string;
+  baseDir: string;
+  predictOnly?: boolean;
+  consistencyOnly?: boolean;
+  local?: boolean;
+  dirty?: boolean;
+  jobs?: number | null;
+  timeout?: number | null;
+  platform?: string | null;
+  debug?: boolean;
+  /** The batou modules served to component files. */
+  modules: Record<string, unknown>;
+  /** The program's version, shown in the first line. */
+  version: string;
+  /** Decrypts the environment's secrets (null when it has none). */
+  loadSecrets?: (env: Environment) => Promise<SecretsData | null>;
+  /** Connects to a remote host (ssh, vagrant); local connections need none. */
+  connectRemote?: (env: Environment, host: Host) => Promise<AgentConnection>;
+  /** Syncs the project to a connected remote agent. */
+  syncProject?: (conn: AgentConnection, env: Environment) => Promise<void>;
+}
+
+/** A step failed; its errors were collected and are reported by the main loop. */
+class StepFailed extends Error {
+  constructor(readonly errors: unknown[]) {
+    super("step failed");
+  }
+}
+
+/** Errors of several hosts after configure, merged and reported as batou does. */
+export class ConfigureErrors extends ReportingError {
+  override name = "ConfigureErrors";
+  constructor(
+    readonly groups: { error: ReportingError; hosts: string[]; reporting: string[] }[] = [],
+    readonly allReporting: string[] = [],
+  ) {
+    super("Configuration failed");
+  }
+
+  override get sortKey(): (string | number | null)[] {
+    return [0];
+  }
+
+  override report(w: ReportWriter): void {
+    for (const g of this.groups) {
+      w.line("");
+      g.error.report(w);
+      if (g.hosts.length) w.tabular("Affected hosts", g.hosts.join(", "), { red: true });
+      const notReporting = this.allReporting.filter((h) => !g.reporting.includes(h));
+      if (notReporting.length && this.allReporting.length > 1) {
+        w.tabular("Reporting hosts", g.reporting.join(", "), { red: true });
+        w.tabular("Not reporting", notReporting.join(", "), { red: true });
+      }
+    }
+    output.section(`${this.groups.length} ERRORS - CONFIGURATION FAILED`, { red: true });
+  }
+}
+
+/** Merges the configure errors of all hosts: identical errors become one with its affected hosts. */
+export function mergeErrors(perHost: Map<string, ReportingError[]>): ConfigureErrors {
+  const groups: { error: ReportingError; hosts: Set<string>; reporting: Set<string> }[] = [];
+  for (const [reporter, errors] of perHost) {
+    for (const error of errors) {
+      let group = groups.find((g) => g.error.sameAs(error));
+      if (!group) groups.push(group = { error, hosts: new Set(), reporting: new Set() });
+      if (error.affectedHostname) group.hosts.add(error.affectedHostname);
+      group.reporting.add(reporter);
+    }
+  }
+  const sorted = sortErrors(groups.map((g) => Object.assign(g, { sortKey: g.error.sortKey })));
+  return new ConfigureErrors(
+    sorted.map((g) => ({ error: g.error, hosts: [...g.hosts].sort(), reporting: [...g.reporting].sort() })),
+    [...perHost.keys()].sort(),
+  );
+}
+
+function toReporting(e: unknown, debug: boolean): ReportingError {
+  if (e instanceof ReportingError) return e;
+  return UnexpectedError.wrap(e, debug);
+}
+
+/** The errors an RPC failure carries, rebuilt; a lost connection names the host and what was running. */
+function rpcErrors(e: unknown, host: string, what: string, debug: boolean): ReportingError[] {
+  if (e instanceof RpcError && e.errors.length) return e.errors.map((j: ErrorJSON) => errorFromJSON(j));
+  if (e instanceof ConnectionLost) {
+    return [new DeploymentError(`${host}: lost connection to the agent while ${what} (${e.message})`)];
+  }
+  return [toReporting(e, debug)];
+}
+
+/** Runs a deployment and returns the process exit code. */
+export async function deploy(opts: DeployOptions): Promise<number> {
+  const run = new DeploymentRun(opts);
+  return await run.main();
+}
+
+class DeploymentRun {
+  env: Environment;
+  connections = new Map<string, AgentConnection>();
+  timings = new Map<string, number>();
+  action: string;
+  color: Format;
+
+  constructor(readonly opts: DeployOptions) {
+    this.env = new Environment(opts.environment, {
+      baseDir: opts.baseDir,
+      platform: opts.platform,
+      timeout: opts.timeout,
+      jobs: opts.jobs,
+      checkAndPredictLocal: opts.local,
+    });
+    if (opts.consistencyOnly) {
+      this.action = "CONSISTENCY CHECK";
+      this.color = { cyan: true };
+    } else if (opts.predictOnly) {
+      this.action = "DEPLOYMENT PREDICTION";
+      this.color = { purple: true };
+    } else {
+      this.action = "DEPLOYMENT";
+      this.color = { green: true };
+    }
+    if (opts.local) this.action += " (local)";
+  }
+
+  async main(): Promise<number> {
+    output.enableDebug = !!this.opts.debug;
+    output.line(`batou/${this.opts.version} (deno ${Deno.version.deno}, ${Deno.build.os} ${Deno.build.arch})`);
+    if (this.opts.local && !this.opts.consistencyOnly && !this.opts.predictOnly) {
+      output.error("The --local option is only to be used with --consistency-only or --predict-only.");
+      return 1;
+    }
+    const lockPath = join(this.opts.baseDir, ".batou-lock");
+    let lock: Deno.FsFile;
+    try {
+      lock = await Deno.open(lockPath, { create: true, read: true, write: true });
+    } catch (e) {
+      output.error(`Cannot open ${lockPath}: ${(e as Error).message}`);
+      return 1;
+    }
+    if (!(await lock.tryLock(true))) {
+      const err = new TextEncoder();
+      await Deno.stderr.write(
+        err.encode(
+          `Could not acquire lock .batou-lock\nAnother instance of batou is currently running and locked the lockfile.\nExiting.\n`,
+        ),
+      );
+      lock.close();
+      return 1;
+    }
+    await lock.truncate(0);
+    await lock.write(new TextEncoder().encode(`${Deno.pid}\n`));
+    const steps: [string, () => Promise<void>][] = [
+      ["load", () => this.load()],
+      ["connect", () => this.connect()],
+      ["deploy", () => this.deploy()],
+      ["summarize", () => this.summarize()],
+    ];
+    try {
+      for (const [name, step] of steps) {
+        if (name === "deploy" && this.opts.consistencyOnly) continue;
+        try {
+          await step();
+        } catch (e) {
+          const errors = e instanceof StepFailed ? e.errors : [e];
+          this.reportErrors(errors);
+          output.section(`${this.action} FAILED (during ${name})`, { red: true });
+          return 1;
+        }
+      }
+      output.section(`${this.action} FINISHED`, this.color);
+      return 0;
+    } finally {
+      await this.disconnect();
+      try {
+        await lock.truncate(0);
+        lock.close();
+      } catch { /* closed */ }
+    }
+  }
+
+  reportErrors(errors: unknown[]): void {
+    const reporting = errors.map((e) => toReporting(e, !!this.opts.debug));
+    for (const e of sortErrors(reporting)) {
+      output.line("");
+      e.report(output);
+      if (this.opts.debug && !(e instanceof ConfigureErrors) && e.stack && e instanceof UnexpectedError === false) {
+        for (const l of e.stack.split("\n").slice(1)) output.debug("\t" + l.trim(), { red: true });
+      }
+    }
+  }
+
+  async timed(step: string, fn: () => Promise<void>): Promise<void> {
+    const start = performance.now();
+    try {
+      await fn();
+    } finally {
+      this.timings.set(step, (this.timings.get(step) ?? 0) + performance.now() - start);
+    }
+  }
+
+  async load(): Promise<void> {
+    output.section("Preparing");
+    output.step("main", `Loading environment \`${this.opts.environment}\`...`, { icon: "📦" });
+    this.env.load(this.opts.modules);
+    if (this.env.exceptions.length) throw new StepFailed(this.env.exceptions);
+    output.step("main", `Number of jobs: ${this.jobs}`, { icon: "⚙️", debug: true });
+    output.step("main", "Verifying repository ...", { icon: "🔍" });
+    const repoErrors = await verifyRepository(this.env, !!this.opts.dirty);
+    if (repoErrors.length) throw new StepFailed(repoErrors);
+    output.step("main", "Loading secrets ...", { icon: "🔑" });
+    const secrets = this.opts.loadSecrets ? await this.opts.loadSecrets(this.env) : null;
+    if (secrets) {
+      this.env.loadSecrets(secrets);
+      output.setSecrets([...this.env.secretData, ...Object.values(secrets.overrides).flatMap((o) => Object.values(o))]);
+    }
+    if (this.env.exceptions.length) throw new StepFailed(this.env.exceptions);
+  }
+
+  get jobs(): number {
+    const nonIgnored = [...this.env.hosts.values()].filter((h) => !h.ignore).length;
+    return this.env.jobs ?? Math.max(1, nonIgnored);
+  }
+
+  /** Hosts to connect, sorted by name; with -c -L only the first. */
+  hostsToConnect(): Host[] {
+    const hosts = [...this.env.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
+    if (this.opts.local && this.opts.consistencyOnly) return hosts.filter((h) => !h.ignore).slice(0, 1);
+    return hosts;
+  }
+
+  async connect(): Promise<void> {
+    const checkLocal = this.opts.local && this.opts.consistencyOnly;
+    output.section(checkLocal ? "LOCAL CONSISTENCY CHECK" : "Connecting hosts and configuring model ...");
+    await this.timed("connect", async () => {
+      const hosts = this.hostsToConnect();
+      if (!hosts.some((h) => !h.ignore)) throw new ConfigurationError("No host found in environment.");
+      const method = this.env.connectMethod;
+      hosts.forEach((host, i) => {
+        if (checkLocal) return;
+        if (host.ignore) {
+          output.line(`${host.name}: Connection ignored (${i + 1}/${hosts.length})`, { icon: "⏭️", red: true });
+        } else output.step(host.name, `Connecting via ${method} (${i + 1}/${hosts.length})`, { icon: "🌐" });
+      });
+      const active = hosts.filter((h) => !h.ignore);
+      const perHost = new Map<string, ReportingError[]>();
+      const failures: unknown[] = [];
+      await pool(active, 5, async (host) => {
+        try {
+          const conn = await this.connectHost(host);
+          this.connections.set(host.name, conn);
+          const errors = await this.configureHost(conn);
+          perHost.set(host.name, errors);
+        } catch (e) {
+          failures.push(
+            ...(e instanceof StepFailed ? e.errors : rpcErrors(e, host.name, "configuring", !!this.opts.debug)),
+          );
+        }
+      });
+      if (failures.length) throw new StepFailed(failures);
+      if ([...perHost.values()].some((l) => l.length)) throw new StepFailed([mergeErrors(perHost)]);
+    });
+  }
+
+  async connectHost(host: Host): Promise<AgentConnection> {
+    if (this.env.connectMethod === "local") {
+      const conn = await startLocalAgent(host, this.env.baseDir);
+      await conn.peer.call("ensureBase", { targetDirectory: this.env.baseDir });
+      return conn;
+    }
+    if (!this.opts.connectRemote) {
+      throw new ConfigurationError(`connect_method ${this.env.connectMethod} is not available`);
+    }
+    const conn = await this.opts.connectRemote(this.env, host);
+    if (this.opts.syncProject) await this.opts.syncProject(conn, this.env);
+    return conn;
+  }
+
+  async configureHost(conn: AgentConnection): Promise<ReportingError[]> {
+    await conn.peer.call("lock", {
+      holder: {
+        controller: Deno.hostname(),
+        pid: Deno.pid,
+        started: new Date().toISOString(),
+        environment: this.env.name,
+      },
+    });
+    const hostData: Record<string, Record<string, string>> = {};
+    for (const [name, h] of this.env.hosts) hostData[name] = h.data;
+    const params: ConfigureParams = {
+      environment: this.env.name,
+      host: conn.host.name,
+      overrides: this.env.overrides,
+      resolveOverride: this.env.resolveOverride,
+      resolveV6Override: this.env.resolveV6Override,
+      secretFiles: this.env.secretFiles,
+      secretData: [...this.env.secretData],
+      hostData,
+      timeout: this.opts.timeout ?? null,
+      platform: this.opts.platform ?? null,
+      debug: !!this.opts.debug,
+      checkAndPredictLocal: this.opts.local,
+    };
+    const result = await conn.peer.call<{ errors: ErrorJSON[] }>(
+      "configure",
+      params as unknown as Record<string, unknown>,
+    );
+    return result.errors.map(errorFromJSON);
+  }
+
+  async deploy(): Promise<void> {
+    output.section(this.opts.predictOnly ? "Predicting deployment actions" : "Deploying");
+    await this.timed("deploy", async () => {
+      const reference = [...this.connections.values()].sort((a, b) =>
+        this.env.hostOrder.indexOf(a.host.name) - this.env.hostOrder.indexOf(b.host.name)
+      )[0];
+      if (!reference) {
+        return;
+      }
+      const deps = await reference.peer.call<RootDependency[]>("rootDependencies");
+      await this.schedule(deps);
+    });
+  }
+
+  async schedule(entries: RootDependency[]): Promise<void> {
+    const key = (h: string, r: string) => `${h}\u0000${r}`;
+    const todo = new Map(
+      entries.map((e) => [key(e.host, e.root), { ...e, waiting: new Set(e.dependencies.map(([h, r]) => key(h, r))) }]),
+    );
+    const busyHosts = new Set<string>();
+    const errors: unknown[] = [];
+    let running = 0;
+    let failed = false;
+    const jobs = this.jobs;
+    await new Promise<void>((resolveAll) => {
+      const finish = (k: string) => {
+        todo.delete(k);
+        for (const e of todo.values()) e.waiting.delete(k);
+      };
+      const launch = () => {
+        if (failed && running === 0) return resolveAll();
+        if (failed) return;
+        const ready = [...todo.entries()]
+          .filter(([, e]) => e.waiting.size === 0)
+          .sort(([, a], [, b]) => a.host.localeCompare(b.host) || a.root.localeCompare(b.root));
+        for (const [k, e] of ready) {
+          if (e.hostIgnore || e.ignore || !this.connections.has(e.host)) {
+            const why = e.hostIgnore || !this.connections.has(e.host) ? "Host ignored" : "Component ignored";
+            output.line(`${e.host}: Skipping component ${e.root} ... (${why})`, { icon: "⏭️", red: e.hostIgnore });
+            finish(k);
+            return launch();
+          }
+          if (busyHosts.has(e.host) || busyHosts.size >= jobs) continue;
+          busyHosts.add(e.host);
+          running++;
+          output.line(`${e.host}: Scheduling component ${e.root} ...`, { icon: "⚪" });
+          const conn = this.connections.get(e.host)!;
+          todo.get(k)!.waiting.add("\u0000running");
+          conn.peer.call("deploy", { root: e.root, predictOnly: !!this.opts.predictOnly }).then(
+            () => finish(k),
+            (err) => {
+              failed = true;
+              errors.push(...rpcErrors(err, e.host, `deploying ${e.root}`, !!this.opts.debug));
+            },
+          ).finally(() => {
+            running--;
+            busyHosts.delete(e.host);
+            launch();
+          });
+        }
+        if (running === 0 && (todo.size === 0 || failed)) resolveAll();
+        else if (running === 0 && todo.size > 0) {
+          failed = true;
+          errors.push(
+            new DeploymentError(
+              `Could not schedule: ${[...todo.values()].map((e) => `${e.host}:${e.root}`).join(", ")}`,
+            ),
+          );
+          resolveAll();
+        }
+      };
+      launch();
+    });
+    if (errors.length) throw new StepFailed(errors);
+  }
+
+  summarize(): Promise<void> {
+    output.section("Summary");
+    const connect = this.timings.get("connect") ?? 0;
+    const deployT = this.timings.get("deploy") ?? 0;
+    if (this.opts.consistencyOnly) output.line(`Consistency check took total=${formatDuration(connect)}`);
+    else {
+      output.line(
+        `Deployment took total=${formatDuration(connect + deployT)}, connect=${formatDuration(connect)}, deploy=${
+          formatDuration(deployT)
+        }`,
+      );
+    }
+    return Promise.resolve();
+  }
+
+  async disconnect(): Promise<void> {
+    output.debug("main: Disconnecting from nodes ...", { icon: null });
+    await Promise.all([...this.connections.values()].map((c) => c.close().catch(() => {})));
+    this.connections.clear();
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}
