@@ -84,7 +84,7 @@ export class Agent {
         arch: Deno.build.arch,
       }),
       ensureBase: (p) => this.ensureBase(String(p.targetDirectory)),
-      lock: (p) => this.lock(p.holder as Record<string, unknown>),
+      lock: (p) => this.lock(String(p.host), p.holder as Record<string, unknown>),
       configure: (p) => this.configure(p as unknown as ConfigureParams),
       rootDependencies: () => this.rootDependencies(),
       deploy: (p) => this.deploy(String(p.root), Boolean(p.predictOnly)),
@@ -106,9 +106,10 @@ export class Agent {
   }
 
   /** Takes the deployment lock of the base directory, or fails naming the holder. */
-  async lock(holder: Record<string, unknown>): Promise<{ locked: true }> {
+  async lock(host: string, holder: Record<string, unknown>): Promise<{ locked: true }> {
     const base = this.#requireBase();
-    const path = join(base, ".batou-agent.lock");
+    if (!/^[A-Za-z0-9_.:-]+$/.test(host)) throw new Error(`Invalid host name ${host}`);
+    const path = join(base, `.batou-lock-${host}`);
     const file = await Deno.open(path, { create: true, read: true, write: true });
     if (!(await file.tryLock(true))) {
       file.close();

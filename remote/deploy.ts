@@ -306,6 +306,7 @@ class DeploymentRun {
 
   async configureHost(conn: AgentConnection): Promise<ReportingError[]> {
     await conn.peer.call("lock", {
+      host: conn.host.name,
       holder: {
         controller: Deno.hostname(),
         pid: Deno.pid,
