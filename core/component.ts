@@ -104,6 +104,9 @@ export function platform(name: string, base: ComponentClass): (cls: ComponentCla
 /** Components constructed since the last {@linkcode resetInstances}; used to warn about unused ones. */
 const instances: Component[] = [];
 
+/** The components whose (synchronous part of) `configure()` is running, outermost first. */
+const configuring: Component[] = [];
+
 /** Clears the list of constructed components (done before each root is prepared). */
 export function resetInstances(): Component[] {
   return instances.splice(0, instances.length);
@@ -199,6 +202,7 @@ export class Component {
   #workdir = "";
   #checksum: ReturnType<typeof newHasher> | null = null;
   #initLocation: string;
+  #initBreadcrumbs: string[];
   /** The last component added (batou's `_`). */
   _: Component | null = null;
   /** Whether this component (or a sub-component) changed during the last deploy. */
@@ -220,6 +224,7 @@ export class Component {
     this.#pendingOptions = options ?? {};
     this.timer = new Timer(cls.name);
     this.#initLocation = callerLocation(new Error().stack);
+    this.#initBreadcrumbs = configuring.map((c) => c.breadcrumb);
     instances.push(this);
   }
 
@@ -264,7 +269,10 @@ export class Component {
   /** The value of the namevar (the first constructor argument). */
   get namevar(): unknown {
     const name = (this.constructor as ComponentClass).namevar;
-    return name ? (this as unknown as Record<string, unknown>)[name] : undefined;
+    if (!name) return undefined;
+    // Before prepare the options (and the namevar) are not applied to the fields yet.
+    if (!this.#parent) return this.#namevarValue;
+    return (this as unknown as Record<string, unknown>)[name];
   }
 
   /** The sub-components, in the order added. */
@@ -288,6 +296,11 @@ export class Component {
   /** Where `new` was called (file:line), for warnings. */
   get initLocation(): string {
     return this.#initLocation;
+  }
+
+  /** The breadcrumbs of the components whose `configure()` created this one (outermost first). */
+  get initBreadcrumbs(): string[] {
+    return [...this.#initBreadcrumbs];
   }
 
   /** `ClassName` or `ClassName('namevar')`. */
@@ -335,24 +348,58 @@ export class Component {
     this.#workdir = parent.workdir;
     this.#applyOptions();
     if (parent instanceof RootComponent) this.#applyOverrides(parent.overrides);
-    const result = this.configure();
-    if (result instanceof Promise || this.#pending.length) return this.#finishAsync(result);
-    this.#finishPrepare();
+    let result: void | Promise<void>;
+    configuring.push(this);
+    try {
+      result = this.configure();
+    } catch (e) {
+      this.#abandonPending();
+      throw e;
+    } finally {
+      configuring.pop();
+    }
+    if (!(result instanceof Promise) && !this.#pending.length) {
+      this.#addPlatformComponent();
+      if (!this.#pending.length) {
+        this.#prepared = true;
+        return;
+      }
+      return this.#finishAsync(undefined, true);
+    }
+    return this.#finishAsync(result, false);
   }
 
-  async #finishAsync(result: void | Promise<void>): Promise<void> {
-    await result;
+  async #finishAsync(result: void | Promise<void>, platformAdded: boolean): Promise<void> {
+    try {
+      await result;
+      await this.#drainPending();
+      if (!platformAdded) {
+        this.#addPlatformComponent();
+        await this.#drainPending();
+      }
+    } catch (e) {
+      this.#abandonPending();
+      throw e;
+    }
+    this.#prepared = true;
+  }
+
+  /** Waits for the async configures of sub-components added (or used) so far. */
+  async #drainPending(): Promise<void> {
     while (this.#pending.length) {
       const pending = this.#pending.splice(0);
       await Promise.all(pending);
     }
-    this.#finishPrepare();
   }
 
-  #finishPrepare(): void {
+  /** Drops pending sub-component configures after a failure, without leaving unhandled rejections. */
+  #abandonPending(): void {
+    for (const p of this.#pending.splice(0)) p.catch(() => {});
+  }
+
+  #addPlatformComponent(): void {
     const platformComponent = this.#platformComponent();
     if (platformComponent) this.add(platformComponent);
-    this.#prepared = true;
   }
 
   #platformComponent(): Component | null {
@@ -425,7 +472,9 @@ export class Component {
         this.#parent ? this : undefined,
       );
     }
-    const value = typeof spec.defaultValue === "string" ? this.#fromConfigString(key, spec, spec.defaultValue) : spec.defaultValue;
+    const value = typeof spec.defaultValue === "string"
+      ? this.#fromConfigString(key, spec, spec.defaultValue)
+      : spec.defaultValue;
     this.#attrValues.set(key, value);
     return value;
   }
@@ -451,6 +500,16 @@ export class Component {
     if (RESERVED.has(key) || key.startsWith("#")) return false;
     if (this.#attrSpecs.has(key)) return true;
     if (!(key in this)) return false;
+    // Read-only properties (getters without a setter) are not options either.
+    const proto = Object.getPrototypeOf(this);
+    if (!Object.hasOwn(this, key)) {
+      for (let o: object | null = proto; o; o = Object.getPrototypeOf(o)) {
+        const d = Object.getOwnPropertyDescriptor(o, key);
+        if (!d) continue;
+        if (d.get && !d.set) return false;
+        break;
+      }
+    }
     return typeof (this as unknown as Record<string, unknown>)[key] !== "function";
   }
 
@@ -515,7 +574,7 @@ export class Component {
         this.timer.add("verify", performance.now() - verifyStart);
       }
       if (needsUpdate) {
-        this.#triggerEvent("before-update", predictOnly);
+        await this.#triggerEvent("before-update", predictOnly);
         output.flushBuffer();
         if (!predictOnly) {
           const updateStart = performance.now();
@@ -533,13 +592,16 @@ export class Component {
     }
     this.timer.add("total", performance.now() - started);
     if (this.timer.aboveThreshold({ verify: 1000, update: 1000, total: 10000 })) {
-      output.annotate(`${this.host.name}: ${this.breadcrumbs} [${this.timer.humanize("total", "verify", "update", "sub")}]`, {
-        icon: "💤",
-      });
+      output.annotate(
+        `${this.host.name}: ${this.breadcrumbs} [${this.timer.humanize("total", "verify", "update", "sub")}]`,
+        {
+          icon: "💤",
+        },
+      );
     }
   }
 
-  #triggerEvent(event: string, predictOnly: boolean): void {
+  async #triggerEvent(event: string, predictOnly: boolean): Promise<void> {
     const top = this.root.component;
     if (!top) return;
     const order = [...top.recursiveSubComponents()];
@@ -552,8 +614,10 @@ export class Component {
           output.annotate(`Trigger ${event}: ${target}.${method}`);
         } else {
           const fn = (target as unknown as Record<string, (s: Component) => unknown>)[method];
-          if (typeof fn !== "function") throw new Error(`Event handler ${target.constructor.name}.${method} is not a method`);
-          fn.call(target, this);
+          if (typeof fn !== "function") {
+            throw new Error(`Event handler ${target.constructor.name}.${method} is not a method`);
+          }
+          await fn.call(target, this);
         }
       }
     }
@@ -617,7 +681,11 @@ export class Component {
 
   /** Expands a template string in this component's context. */
   expand(text: string, context?: Record<string, unknown>, component?: Component): string {
-    return expandTemplate(text, this.templateContext(component, context), this.#parent ? this.breadcrumbs : this.breadcrumb);
+    return expandTemplate(
+      text,
+      this.templateContext(component, context),
+      this.#parent ? this.breadcrumbs : this.breadcrumb,
+    );
   }
 
   /** Renders a template file (path relative to the defdir) in this component's context. */
@@ -632,7 +700,12 @@ export class Component {
     const line = opts.expand ?? true ? this.expand(command) : command;
     output.debug(`${this.host.name}: cmd: ${line}`, { icon: "⚙️" });
     const cwd = opts.cwd ?? (this.workdir && (await exists(this.workdir)) ? this.workdir : undefined);
-    const result = await runCmd(line, { cwd, env: opts.env, input: opts.input, ignoreReturnCode: opts.ignoreReturnCode });
+    const result = await runCmd(line, {
+      cwd,
+      env: opts.env,
+      input: opts.input,
+      ignoreReturnCode: opts.ignoreReturnCode,
+    });
     if (!opts.silent && result.stdout) output.debug(result.stdout.replace(/\n$/, ""));
     return result;
   }
@@ -663,6 +736,10 @@ export class Component {
     const reference = await statTime(this.map(path), key);
     if (reference === null) throw new UpdateNeeded(`${path} does not exist`);
     for (const req of requirements) {
+      if (typeof req !== "string") {
+        this.use(req);
+        await this.#drainPending();
+      }
       const t = typeof req === "string" ? await statTime(this.map(req), key) : await req.lastUpdated(key);
       if (t !== null && reference < t) throw new UpdateNeeded(`${path} is older than ${req}`);
     }
@@ -675,6 +752,7 @@ export class Component {
     if (reference === null) throw new UpdateNeeded(`${this.breadcrumb} has no last-updated time`);
     for (const req of reqs) {
       this.use(req);
+      await this.#drainPending();
       const t = await req.lastUpdated(key);
       if (t !== null && reference < t) throw new UpdateNeeded(`${this.breadcrumb} is older than ${req.breadcrumb}`);
     }

@@ -264,14 +264,16 @@ export class Environment {
     if (opts.timeout !== undefined && opts.timeout !== null) this.timeout = opts.timeout;
     else if (values.timeout !== undefined) {
       const t = Number(values.timeout);
-      if (!Number.isInteger(t) || t <= 0) this.#error(line("timeout"), `timeout must be a positive whole number of seconds, got \`${values.timeout}\``);
-      else this.timeout = t;
+      if (!Number.isInteger(t) || t <= 0) {
+        this.#error(line("timeout"), `timeout must be a positive whole number of seconds, got \`${values.timeout}\``);
+      } else this.timeout = t;
     }
     if (opts.jobs !== undefined && opts.jobs !== null) this.jobs = opts.jobs;
     else if (values.jobs !== undefined) {
       const j = Number(values.jobs);
-      if (!Number.isInteger(j) || j <= 0) this.#error(line("jobs"), `jobs must be a positive whole number, got \`${values.jobs}\``);
-      else this.jobs = j;
+      if (!Number.isInteger(j) || j <= 0) {
+        this.#error(line("jobs"), `jobs must be a positive whole number, got \`${values.jobs}\``);
+      } else this.jobs = j;
     }
     for (const family of ["require_v4", "require_v6"] as const) {
       const v = values[family];
@@ -542,7 +544,11 @@ export class Environment {
     const unused = constructed.filter((c) => !c.prepared);
     if (unused.length) {
       let text = "Some components were initialized but never added to the environment:";
-      for (const c of unused) text += `\n    '${c.constructor.name}'\n        initialized in ${c.initLocation}`;
+      for (const c of unused) {
+        const by = c.initBreadcrumbs;
+        text += `\n    '${c.constructor.name}'${by.length ? `: ${by.join(" -> ")}` : ""}`;
+        text += `\n        initialized in ${c.initLocation}`;
+      }
       text += `\nRoot: ${root.name}\nAdd the components to the environment using \`this.add(component)\`.`;
       out.push(text);
     }
