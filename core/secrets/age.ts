@@ -12,6 +12,7 @@
  * @module
  */
 
+import { registerErrorClass, ReportingError } from "../errors.ts";
 import { armor, Decrypter, Encrypter, type Identity, type Recipient, Stanza } from "age-encryption";
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
@@ -46,19 +47,22 @@ export class AgeRecipientError extends Error {
 }
 
 /** Decryption failed with every identity. `message` names the file and the identity files tried. */
-export class AgeDecryptError extends Error {
-  /** Creates the error. */
-  constructor(
-    message: string,
-    /** The file (or label) that could not be decrypted. */
-    readonly path: string,
-    /** Paths of the identity sources that were tried. */
-    readonly identityPaths: string[],
-    /** Problems found on the way (unusable identity files, wrong passphrases, ...), one line each. */
-    readonly problems: string[],
-  ) {
-    super(message);
-    this.name = "AgeDecryptError";
+export class AgeDecryptError extends ReportingError {
+  override name = "AgeDecryptError";
+  /** The file (or label) that could not be decrypted. */
+  path = "";
+  /** Paths of the identity sources that were tried. */
+  identityPaths: string[] = [];
+  /** Problems found on the way (unusable identity files, wrong passphrases, ...), one line each. */
+  problems: string[] = [];
+
+  /** Builds the error. */
+  static of(message: string, path: string, identityPaths: string[], problems: string[]): AgeDecryptError {
+    const e = new AgeDecryptError(message);
+    e.path = path;
+    e.identityPaths = identityPaths;
+    e.problems = problems;
+    return e;
   }
 }
 
@@ -611,7 +615,7 @@ export async function decryptAge(
 ): Promise<Uint8Array> {
   const path = opts.path ?? "<data>";
   let data = ciphertext;
-  if (!looksLikeAge(data)) throw new AgeDecryptError(`${path} is not an age-encrypted file`, path, [], []);
+  if (!looksLikeAge(data)) throw AgeDecryptError.of(`${path} is not an age-encrypted file`, path, [], []);
   if (data[0] === 0x2d) data = armor.decode(new TextDecoder().decode(data));
 
   const problems: string[] = [];
@@ -635,10 +639,12 @@ export async function decryptAge(
   const hint = tried.length === 0
     ? "\nNo identity files found: set BATOU_AGE_IDENTITIES or create ~/.ssh/id_ed25519 (or id_rsa)."
     : "";
-  throw new AgeDecryptError(
+  throw AgeDecryptError.of(
     `Could not decrypt ${path} with any of the identities ${JSON.stringify(tried)}${detail}${hint}`,
     path,
     tried,
     problems,
   );
 }
+
+registerErrorClass(AgeDecryptError);

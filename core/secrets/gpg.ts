@@ -12,6 +12,7 @@
  */
 
 import * as openpgp from "openpgp";
+import { registerErrorClass, ReportingError, type ReportWriter } from "../errors.ts";
 
 /** The gpg binaries tried, in order. */
 export const GPG_BINARY_CANDIDATES: readonly string[] = ["gpg", "gpg2"];
@@ -23,18 +24,32 @@ export interface GpgOptions {
 }
 
 /** gpg exited with an error. The message has batou's report form (command, exit code, message). */
-export class GPGCallError extends Error {
-  /** Creates the error. */
-  constructor(
-    /** The command line, space-separated. */
-    readonly command: string,
-    /** gpg's exit code. */
-    readonly exitCode: number,
-    /** What gpg wrote to stderr. */
-    readonly output: string,
-  ) {
-    super(`Error while calling GPG\ncommand: ${command}\nexit code: ${exitCode}\nmessage:\n${output.trimEnd()}`);
-    this.name = "GPGCallError";
+export class GPGCallError extends ReportingError {
+  override name = "GPGCallError";
+  /** The command line, space-separated. */
+  command = "";
+  /** gpg's exit code. */
+  exitCode = 0;
+  /** What gpg wrote to stderr. */
+  output = "";
+
+  /** Builds the error for a failed gpg run. */
+  static of(command: string, exitCode: number, output: string): GPGCallError {
+    const e = new GPGCallError(
+      `Error while calling GPG\ncommand: ${command}\nexit code: ${exitCode}\nmessage:\n${output.trimEnd()}`,
+    );
+    e.command = command;
+    e.exitCode = exitCode;
+    e.output = output;
+    return e;
+  }
+
+  /** batou's report: "Error while calling GPG" with command, exit code and gpg's message. */
+  override report(w: ReportWriter): void {
+    w.error("Error while calling GPG");
+    w.tabular("command", this.command, { red: true });
+    w.tabular("exit code", String(this.exitCode));
+    w.tabular("message", this.output.trimEnd(), { separator: ":\n" });
   }
 }
 
@@ -116,14 +131,14 @@ async function runGpg(
  */
 export async function gpgDecryptFile(path: string, opts: GpgOptions = {}): Promise<Uint8Array> {
   const r = await runGpg(["--decrypt", path], opts, { inheritStdin: true });
-  if (r.code !== 0) throw new GPGCallError(r.command, r.code, r.stderr);
+  if (r.code !== 0) throw GPGCallError.of(r.command, r.code, r.stderr);
   return r.stdout;
 }
 
 /** Decrypts OpenPGP data given in memory (fed to `gpg --decrypt` on stdin). Throws GPGCallError. */
 export async function gpgDecrypt(ciphertext: Uint8Array, opts: GpgOptions = {}): Promise<Uint8Array> {
   const r = await runGpg(["--decrypt"], opts, { stdin: ciphertext });
-  if (r.code !== 0) throw new GPGCallError(r.command, r.code, r.stderr);
+  if (r.code !== 0) throw GPGCallError.of(r.command, r.code, r.stderr);
   return r.stdout;
 }
 
@@ -133,7 +148,7 @@ export async function gpgDecrypt(ciphertext: Uint8Array, opts: GpgOptions = {}):
  */
 export async function exportPublicKeys(member: string, opts: GpgOptions = {}): Promise<openpgp.Key[]> {
   const r = await runGpg(["--batch", "--export", "--", member], opts);
-  if (r.code !== 0) throw new GPGCallError(r.command, r.code, r.stderr);
+  if (r.code !== 0) throw GPGCallError.of(r.command, r.code, r.stderr);
   if (r.stdout.length === 0) {
     throw new GpgRecipientError(`No public key found for ${member} in the GPG keyring (gpg --export ${member}).`);
   }
@@ -218,3 +233,5 @@ export async function gpgKeysChanged(
   const before = new Set(old);
   return before.size !== now.size || [...now].some((id) => !before.has(id));
 }
+
+registerErrorClass(GPGCallError);
