@@ -121,6 +121,8 @@ function pyRepr(value: unknown): string {
 /** Finds the first stack frame outside batou's own modules (the user's `new X()` call). */
 function callerLocation(stack: string | undefined): string {
   for (const raw of (stack ?? "").split("\n").slice(1)) {
+    // Constructors of component subclasses are not where the component was created.
+    if (/^\s*at new /.test(raw)) continue;
     const m = /\(?((?:file:\/\/)?\/[^()]+):(\d+):\d+\)?$/.exec(raw.trim());
     if (!m) continue;
     if (/\/(core|lib|remote)\/[^/]+\.ts$/.test(m[1]) && !m[1].includes("/components/")) continue;
