@@ -10,6 +10,8 @@ import { output } from "./core/output.ts";
 import { deploy } from "./remote/deploy.ts";
 import { runAgent } from "./remote/agent.ts";
 import { initProject } from "./cli/init.ts";
+import { graphCommand } from "./cli/graph.ts";
+import { completionScript } from "./cli/completions.ts";
 
 const USAGE = `batou v${VERSION}: multi-(host|component|environment|version|platform) deployment
 
@@ -21,6 +23,7 @@ commands:
   init [DIR]        create a new deployment project
   graph ENV         draw the root components and their dependencies
   update            update this batou binary
+  completions SHELL print a completion script (bash, zsh, fish)
   agent             (internal) run as the remote agent on stdin/stdout
 
 options:
@@ -93,6 +96,25 @@ async function cmdDeploy(args: string[], debug: boolean): Promise<number> {
   });
 }
 
+async function cmdGraph(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { format: { type: "string", short: "f", default: "dot" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) {
+    console.log("usage: batou graph ENV [--format dot|mermaid]");
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError("graph takes exactly one environment name");
+  return await graphCommand({
+    environment: positionals[0].replace(/\.cfg$/, ""),
+    baseDir: projectDir(),
+    format: values.format!,
+    modules: { batou },
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   let debug = false;
   while (argv[0] === "-d" || argv[0] === "--debug") {
@@ -118,6 +140,14 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "init":
       return await initProject(rest, projectDir());
+    case "graph":
+      return await cmdGraph(rest);
+    case "completions": {
+      const script = rest.length === 1 ? completionScript(rest[0]) : null;
+      if (!script) throw new UsageError("usage: batou completions bash|zsh|fish");
+      await Deno.stdout.write(new TextEncoder().encode(script));
+      return 0;
+    }
     default:
       throw new UsageError(`unknown command \`${command}\``);
   }
