@@ -444,7 +444,7 @@ function interactivePassphrase(): boolean {
 // identity files
 
 /** Identity files tried when `BATOU_AGE_IDENTITIES` is not set (OpenSSH's default order). */
-export const DEFAULT_IDENTITY_FILES = [
+export const DEFAULT_IDENTITY_FILES: readonly string[] = [
   "~/.ssh/id_rsa",
   "~/.ssh/id_ecdsa",
   "~/.ssh/id_ecdsa_sk",
@@ -463,7 +463,7 @@ function expandHome(path: string): string {
 
 /** The identity file paths to use: `paths`, else `BATOU_AGE_IDENTITIES`, else the defaults; existing files only. */
 export async function identityPaths(paths?: string[]): Promise<string[]> {
-  let list = paths;
+  let list: readonly string[] | undefined = paths;
   if (list === undefined) {
     const env = Deno.env.get("BATOU_AGE_IDENTITIES");
     const fromEnv = env ? env.split(",").map((s) => s.trim()).filter((s) => s !== "") : [];
@@ -586,12 +586,6 @@ export async function loadIdentities(opts: LoadIdentitiesOptions = {}): Promise<
 /** In-memory identities (`AGE-SECRET-KEY-1...` strings), e.g. for tests. */
 export function identitiesFromStrings(label: string, keys: string[]): AgeIdentitySource {
   return { path: label, identities: keys };
-}
-
-/** The public key of an ssh identity file, if it can be read (used for messages and summaries). */
-export function sshPublicKeyOf(source: AgeIdentitySource): SshPublicKey | undefined {
-  for (const id of source.identities) if (id instanceof SshIdentity && id.publicKey) return id.publicKey;
-  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
