@@ -527,7 +527,7 @@ export class Environment {
     if (unused.size) {
       const list: [string, string, string][] = [];
       for (const key of [...unused.keys()].sort()) {
-        for (const [root, values] of unused.get(key)!) list.push([key, root.name, JSON.stringify(values)]);
+        for (const [root, values] of unused.get(key)!) list.push([key, root.name, reprValue(values)]);
       }
       exceptions.push(UnusedResources.of(list));
     }
@@ -571,6 +571,22 @@ export class Environment {
     }
     return out;
   }
+}
+
+/**
+ * A value as batou shows it in reports (Python's repr): `[42]`, `['a']`, `{'k': True}`, and components by their
+ * `toString()`. Never throws, also not for circular structures.
+ */
+function reprValue(value: unknown, depth = 0): string {
+  if (typeof value === "string") return "'" + value.replaceAll("\\", "\\\\").replaceAll("'", "\\'") + "'";
+  if (value === null || value === undefined) return "None";
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (typeof value !== "object") return String(value);
+  if (depth > 4) return "...";
+  if (Array.isArray(value)) return `[${value.map((v) => reprValue(v, depth + 1)).join(", ")}]`;
+  if (value.toString !== Object.prototype.toString) return String(value);
+  const items = Object.entries(value).map(([k, v]) => `${reprValue(k)}: ${reprValue(v, depth + 1)}`);
+  return `{${items.join(", ")}}`;
 }
 
 function isReporting(e: unknown): boolean {
