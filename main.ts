@@ -9,6 +9,7 @@ import { BUILD, VERSION } from "./core/version.ts";
 import { output } from "./core/output.ts";
 import { deploy } from "./remote/deploy.ts";
 import { runAgent } from "./remote/agent.ts";
+import { loadEnvironmentSecrets } from "./core/secrets/load.ts";
 import { initProject } from "./cli/init.ts";
 import { graphCommand } from "./cli/graph.ts";
 import { completionScript } from "./cli/completions.ts";
@@ -93,6 +94,7 @@ async function cmdDeploy(args: string[], debug: boolean): Promise<number> {
     debug: debug || !!values.debug,
     modules: { batou },
     version: VERSION,
+    loadSecrets: loadEnvironmentSecrets,
   });
 }
 
@@ -112,6 +114,7 @@ async function cmdGraph(args: string[]): Promise<number> {
     baseDir: projectDir(),
     format: values.format!,
     modules: { batou },
+    loadSecrets: loadEnvironmentSecrets,
   });
 }
 

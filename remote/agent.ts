@@ -40,6 +40,8 @@ export interface ConfigureParams {
   resolveV6Override: Record<string, string>;
   secretFiles: Record<string, string>;
   secretData: string[];
+  /** Secret values to mask in all output. */
+  maskValues: string[];
   hostData: Record<string, Record<string, string>>;
   timeout: number | null;
   platform: string | null;
@@ -130,7 +132,7 @@ export class Agent {
   async configure(p: ConfigureParams): Promise<{ errors: unknown[] }> {
     const base = this.#requireBase();
     output.enableDebug = p.debug;
-    output.setSecrets(p.secretData);
+    output.setSecrets(p.maskValues ?? []);
     const env = new Environment(p.environment, {
       baseDir: base,
       platform: p.platform,

@@ -24,6 +24,7 @@ import { type AgentConnection, startLocalAgent } from "./connect.ts";
 import type { ConfigureParams, RootDependency } from "./agent.ts";
 import { ConnectionLost, RpcError } from "./protocol.ts";
 import { verifyRepository } from "./repository.ts";
+import { secretValues } from "../core/secrets/load.ts";
 
 /** Options of {@linkcode deploy}, from the command line. */
 export interface DeployOptions {
@@ -129,6 +130,8 @@ class DeploymentRun {
   timings = new Map<string, number>();
   action: string;
   color: Format;
+  /** Secret values masked in every output line, here and on the agents. */
+  maskValues: string[] = [];
 
   constructor(readonly opts: DeployOptions) {
     this.env = new Environment(opts.environment, {
@@ -240,7 +243,8 @@ class DeploymentRun {
     const secrets = this.opts.loadSecrets ? await this.opts.loadSecrets(this.env) : null;
     if (secrets) {
       this.env.loadSecrets(secrets);
-      output.setSecrets([...this.env.secretData, ...Object.values(secrets.overrides).flatMap((o) => Object.values(o))]);
+      this.maskValues = secretValues(secrets);
+      output.setSecrets(this.maskValues);
     }
     if (this.env.exceptions.length) throw new StepFailed(this.env.exceptions);
   }
@@ -324,6 +328,7 @@ class DeploymentRun {
       resolveV6Override: this.env.resolveV6Override,
       secretFiles: this.env.secretFiles,
       secretData: [...this.env.secretData],
+      maskValues: this.maskValues,
       hostData,
       timeout: this.opts.timeout ?? null,
       platform: this.opts.platform ?? null,

@@ -1,0 +1,38 @@
+/**
+ * Loading an environment's secrets for a deployment (decrypted on the controller only).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { Environment } from "../environment.ts";
+import { output } from "../output.ts";
+import { readSecrets, type SecretsData } from "./providers.ts";
+
+/** Decrypts the secrets of `env`, or returns null when the environment has none. */
+export async function loadEnvironmentSecrets(env: Environment): Promise<SecretsData | null> {
+  const data = await readSecrets(join(env.baseDir, "environments", env.name), {
+    log: (message: string) => output.line(message),
+  });
+  return data.provider === "none" ? null : data;
+}
+
+/**
+ * The values that must never appear in any output: every secret override value
+ * (whole, and each of its lines), secret host data and every non-blank line of
+ * the secret files.
+ */
+export function secretValues(data: {
+  overrides: Record<string, Record<string, string>>;
+  hostData: Record<string, Record<string, string>>;
+  secretFiles: Record<string, string>;
+}): string[] {
+  const out = new Set<string>();
+  const add = (v: string) => {
+    for (const s of [v, ...v.split("\n")]) if (s.trim().length >= 3) out.add(s.trim());
+  };
+  for (const section of [...Object.values(data.overrides), ...Object.values(data.hostData)]) {
+    for (const v of Object.values(section)) add(v);
+  }
+  for (const text of Object.values(data.secretFiles)) for (const line of text.split("\n")) add(line);
+  return [...out];
+}
