@@ -13,6 +13,7 @@ import { loadEnvironmentSecrets } from "./core/secrets/load.ts";
 import { initProject } from "./cli/init.ts";
 import { graphCommand } from "./cli/graph.ts";
 import { completionScript } from "./cli/completions.ts";
+import { secretsCommand } from "./cli/secrets.ts";
 
 const USAGE = `batou v${VERSION}: multi-(host|component|environment|version|platform) deployment
 
@@ -145,6 +146,8 @@ async function main(argv: string[]): Promise<number> {
       return await initProject(rest, projectDir());
     case "graph":
       return await cmdGraph(rest);
+    case "secrets":
+      return await secretsCommand(rest, projectDir(), debug);
     case "completions": {
       const script = rest.length === 1 ? completionScript(rest[0]) : null;
       if (!script) throw new UsageError("usage: batou completions bash|zsh|fish");
