@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { transform } from "sucrase";
+import { getFormattedTokens, transform } from "sucrase";
 import { runInThisContext } from "node:vm";
 import { createRequire } from "node:module";
 import { basename, dirname, join, relative, resolve } from "node:path";
@@ -82,10 +82,28 @@ export class ModuleLoader {
       this.#cache.delete(path);
       throw new ComponentSyntaxError(path, e);
     }
-    const wrapper = runInThisContext(
-      `(function (exports, require, module, __filename, __dirname) {${code}\n})`,
-      { filename: path },
-    ) as (...args: unknown[]) => void;
+    let wrapper: (...args: unknown[]) => void;
+    try {
+      wrapper = runInThisContext(
+        `(function (exports, require, module, __filename, __dirname) {${code}\n})`,
+        { filename: path },
+      ) as (...args: unknown[]) => void;
+    } catch (e) {
+      this.#cache.delete(path);
+      // V8 rejected what sucrase accepted; its compile errors carry no position, so find the usual culprit.
+      const line = decoratorLine(source, path);
+      if (line !== null) {
+        throw new ComponentSyntaxError(
+          path,
+          new SyntaxError(
+            `Decorators are not supported in component files (line ${line}): ` +
+              "use platform(name, Base)(Cls) and static events = { method: [event, scope] } instead",
+          ),
+          line,
+        );
+      }
+      throw new ComponentSyntaxError(path, e);
+    }
     const req = (spec: string) => this.#require(spec, dirname(path));
     try {
       wrapper(module.exports, req, module, path, dirname(path));
@@ -107,12 +125,13 @@ export class ModuleLoader {
     if (spec.startsWith("./") || spec.startsWith("../") || spec.startsWith("/")) {
       const base = resolve(fromDir, spec);
       for (const candidate of [base, `${base}.ts`, `${base}.js`, join(base, "index.ts"), join(base, "index.js")]) {
+        let isFile = false;
         try {
-          if (Deno.statSync(candidate).isFile) {
-            if (candidate.endsWith(".json")) return JSON.parse(Deno.readTextFileSync(candidate));
-            return this.load(candidate);
-          }
+          isFile = Deno.statSync(candidate).isFile;
         } catch { /* try the next */ }
+        if (!isFile) continue;
+        if (candidate.endsWith(".json")) return JSON.parse(Deno.readTextFileSync(candidate));
+        return this.load(candidate);
       }
       throw new Error(`Cannot find module '${spec}' (looked for ${relative(this.baseDir, base)}{,.ts,.js})`);
     }
@@ -127,26 +146,50 @@ export class ComponentSyntaxError extends Error {
   override name = "SyntaxError";
   line: number | null;
 
-  constructor(readonly file: string, cause: unknown) {
+  constructor(readonly file: string, cause: unknown, line?: number) {
     const msg = cause instanceof Error ? cause.message : String(cause);
     const m = /\((\d+):(\d+)\)/.exec(msg);
     super(msg.replace(/^Error transforming [^:]+: /, ""));
-    this.line = m ? Number(m[1]) : null;
+    this.line = line ?? (m ? Number(m[1]) : null);
   }
 }
 
-/** Where in `file` an error happened, from its stack (`file:line`), for reports. */
-function placeIn(file: string, error: unknown, baseDir: string): string {
-  const rel = relative(baseDir, file);
-  if (error instanceof ComponentSyntaxError) return `  ${rel}${error.line ? `:${error.line}` : ""}`;
-  const stack = error instanceof Error ? error.stack ?? "" : "";
-  const frames = stack.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("at "));
-  const own = frames.find((f) => f.includes(file)) ?? frames.find((f) => f.includes("/components/"));
-  if (own) {
-    const m = /((?:\/[^:()]+)):(\d+):(\d+)/.exec(own);
-    if (m) return `  ${relative(baseDir, m[1])}:${m[2]}`;
+/** The line of the first decorator (`@name`) in `source`, found with sucrase's tokenizer, or null. */
+function decoratorLine(source: string, path: string): number | null {
+  let tokens: string;
+  try {
+    tokens = getFormattedTokens(source, {
+      transforms: path.endsWith(".ts") ? ["typescript", "imports"] : ["imports"],
+      filePath: path,
+    });
+  } catch {
+    return null;
   }
-  return `  ${rel}`;
+  const m = /^(\d+):\d+-\S+\s+@\s/m.exec(tokens);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Where an error happened while loading `file`, for reports: the frames in the project's own files (`file:line`),
+ * outermost first, one per line. A syntax error names the file that does not parse.
+ */
+function placeIn(file: string, error: unknown, baseDir: string): string {
+  if (error instanceof ComponentSyntaxError) {
+    return `  ${relative(baseDir, error.file)}${error.line ? `:${error.line}` : ""}`;
+  }
+  const stack = error instanceof Error ? error.stack ?? "" : "";
+  const places: string[] = [];
+  for (const raw of stack.split("\n")) {
+    const frame = raw.trim();
+    if (!frame.startsWith("at ")) continue;
+    const m = /\(?(?:file:\/\/)?(\/[^():]+):(\d+):(\d+)\)?$/.exec(frame);
+    if (!m) continue;
+    const rel = relative(baseDir, m[1]);
+    if (rel.startsWith("..") || rel.includes("node_modules")) continue;
+    const place = `  ${rel}:${m[2]}`;
+    if (places[places.length - 1] !== place) places.push(place);
+  }
+  return places.length ? places.reverse().join("\n") : `  ${relative(baseDir, file)}`;
 }
 
 /** Loads every component file below `baseDir`. Errors are collected, never thrown. */
