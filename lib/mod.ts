@@ -13,3 +13,4 @@
  * @module
  */
 export * from "../core/mod.ts";
+export * from "./file.ts";

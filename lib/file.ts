@@ -1,0 +1,989 @@
+/**
+ * The file component family (batou's `batou.lib.file`): `File` and its parts
+ * `Presence`, `Directory`, `Symlink`, `Mode`, `Owner`, `Group`, the managed
+ * content components `Content`, `JSONContent`, `YAMLContent`, plus
+ * `SyncDirectory`, `Purge` and `ensurePathNonexistent`.
+ *
+ * Managed content is compared byte for byte; an unchanged file is never
+ * touched. A changed file is shown as a unified diff under the component's
+ * 🚀 line (masked when it contains secrets) and replaced atomically: the new
+ * bytes go to a temporary file beside the target, which is renamed over it.
+ *
+ * @example
+ * ```ts
+ * import { Component } from "../core/component.ts";
+ * import { File, Directory, Symlink } from "./file.ts";
+ * export class Hello extends Component {
+ *   override configure() {
+ *     this.add(new Directory("htdocs"));
+ *     this.add(new File("htdocs/index.html", { content: "Hello {{ host.fqdn }}\n" }));
+ *     this.add(new File("hello.conf", { source: "hello.conf.j2", mode: 0o600 }));
+ *     this.add(new Symlink("current", { source: "htdocs" }));
+ *   }
+ * }
+ * ```
+ * @module
+ */
+import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { Component, statTime } from "../core/component.ts";
+import {
+  ComponentUsageError,
+  ConfigurationError,
+  ConversionError,
+  registerErrorClass,
+  UpdateNeeded,
+} from "../core/errors.ts";
+import { output } from "../core/output.ts";
+import { expand as expandTemplate } from "../core/template.ts";
+import { containsSecret, formatDiff, unifiedDiffLines } from "../core/diff.ts";
+import { runCmd } from "../core/cmd.ts";
+import { ensurePathNonexistent, glob, isNotFound, lstatOrNull, statOrNull, writeFileAtomic } from "./fsops.ts";
+import { applySync, planSync } from "./dirsync.ts";
+import { decodeText, EncodeError, encodeText, isSupportedEncoding } from "./textcodec.ts";
+import { dictMerge, pythonJsonDumps } from "./pyjson.ts";
+
+export { ensurePathNonexistent, writeFileAtomic } from "./fsops.ts";
+export { dictMerge, pythonJsonDumps } from "./pyjson.ts";
+
+// ---------------------------------------------------------------------------------------------- helpers
+
+/** Python's `repr()` of a string, as batou shows namevars in breadcrumbs. */
+function pyRepr(value: string): string {
+  const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
+  let out = "";
+  for (const ch of value) {
+    if (ch === "\\") out += "\\\\";
+    else if (ch === quote) out += "\\" + ch;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else out += ch;
+  }
+  return quote + out + quote;
+}
+
+function crumb(component: Component, shown: string): string {
+  return shown ? `${component.constructor.name}(${pyRepr(shown)})` : component.constructor.name;
+}
+
+/** `path` relative to the project's base directory, or absolute when outside of it (batou's breadcrumb path). */
+function projectPath(component: Component, path: string): string {
+  if (!path || !isAbsolute(path)) return path;
+  let base: string;
+  try {
+    base = component.environment.baseDir;
+  } catch {
+    return path;
+  }
+  const rel = relative(base, path);
+  if (rel === "") return ".";
+  if (rel === ".." || rel.startsWith("../") || isAbsolute(rel)) return normalize(path);
+  return rel;
+}
+
+/** The breadcrumb path of a part of a `File`: its basename below a `File`, else {@linkcode projectPath}. */
+function partPath(component: Component, path: string): string {
+  return component.parent instanceof File && path ? basename(path) : projectPath(component, path);
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Renders `text` with `component` as the template's `component` (it may be any
+ * object), the host and environment of `self`, and `extra` variables.
+ *
+ * Works around the core: `Component.templateContext()` is a method, and the
+ * batou option of the same name shadows it on components that have the option
+ * (see {@linkcode installTemplateContextOption}), so `this.expand()` cannot be
+ * used on them.
+ */
+function renderTemplate(
+  self: Component,
+  text: string,
+  contextComponent: unknown,
+  extra: Record<string, unknown>,
+  identifier: string,
+): string {
+  const isComponent = contextComponent instanceof Component;
+  const context = Component.prototype.templateContext.call(
+    self,
+    isComponent ? contextComponent : self,
+    extra,
+  );
+  if (!isComponent) context.component = contextComponent;
+  return expandTemplate(text, context, identifier);
+}
+
+/**
+ * Makes `templateContext` an acceptable option of `component`: the core only
+ * accepts options that name a non-function field, and `templateContext` is
+ * also the name of a `Component` method. An own accessor property shadows the
+ * method on this instance and keeps the value in `store`.
+ */
+function installTemplateContextOption(component: Component, store: { value: TemplateContext | null }): void {
+  Object.defineProperty(component, "templateContext", {
+    configurable: true,
+    enumerable: true,
+    get: () => store.value,
+    set: (v: TemplateContext | null) => {
+      store.value = v ?? null;
+    },
+  });
+}
+
+/** Python's `UnicodeEncodeError` at configure time: the content cannot be written in the chosen encoding. */
+export class UnicodeEncodeError extends ConfigurationError {
+  override name = "UnicodeEncodeError";
+}
+registerErrorClass(UnicodeEncodeError);
+
+async function lookupId(kind: "passwd" | "group", name: string): Promise<number | null> {
+  const result = await runCmd(["getent", kind, name], { ignoreReturnCode: true });
+  if (result.code === 0) {
+    const id = Number(result.stdout.split("\n")[0].split(":")[2]);
+    if (Number.isInteger(id)) return id;
+  }
+  if (result.code === 127 || result.code === 126) {
+    // No getent (e.g. macOS): ask id(1).
+    const fallback = await runCmd(["id", kind === "passwd" ? "-u" : "-g", name], { ignoreReturnCode: true });
+    const id = Number(fallback.stdout.trim());
+    if (fallback.code === 0 && fallback.stdout.trim() !== "" && Number.isInteger(id)) return id;
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------- File
+
+/** The `ensure` values of {@linkcode File}. */
+export type Ensure = "file" | "directory" | "symlink";
+
+/** Where a template's `component` variable comes from: a component or any object. */
+export type TemplateContext = Component | Record<string, unknown>;
+
+/** Options of {@linkcode File} (batou's keyword arguments, camelCased). */
+export interface FileOptions {
+  /** `"file"` (default), `"directory"` or `"symlink"`. */
+  ensure?: Ensure;
+  /** The content; a template unless `isTemplate: false`. `""` creates an empty file but never empties one. */
+  content?: string | Uint8Array | null;
+  /** A file in the component's directory (or absolute); for `ensure: "directory"` a directory to copy. */
+  source?: string;
+  /** Render the content with nunjucks (default true). */
+  isTemplate?: boolean;
+  /** The template's `component` (default: the File's parent). */
+  templateContext?: TemplateContext | null;
+  /** Exposed to the template as `args`. */
+  templateArgs?: Record<string, unknown> | null;
+  /** Text encoding of the content (default utf-8); `null` means binary. */
+  encoding?: string | null;
+  /** User name or uid. */
+  owner?: string | number | null;
+  /** Group name or gid. */
+  group?: string | number | null;
+  /** A number (`0o640`), an octal string (`"640"`, `"0o640"`) or an ls string (`"rw-r-----"`). */
+  mode?: number | string | null;
+  /** The link's target for `ensure: "symlink"`. */
+  linkTo?: string;
+  /** Create missing parent directories. */
+  leading?: boolean;
+  /** `true`: never show a diff; `false`: always; `null` (default): hide it when it contains a secret. */
+  sensitiveData?: boolean | null;
+}
+
+/** A file, directory or symlink with optional content, mode, owner and group. */
+export class File extends Component {
+  static override namevar = "path";
+  /** The path; mapped to an absolute path in configure. */
+  path = "";
+  ensure: string = "file";
+  /** The content; after configure the rendered bytes (when there is content). */
+  content: string | Uint8Array | null = null;
+  source = "";
+  isTemplate = true;
+  templateArgs: Record<string, unknown> | null = null;
+  encoding: string | null = "utf-8";
+  owner: string | number | null = null;
+  group: string | number | null = null;
+  mode: number | string | null = null;
+  linkTo = "";
+  leading = false;
+  sensitiveData: boolean | null = null;
+  #unmappedPath = "";
+  #templateContext = { value: null as TemplateContext | null };
+
+  constructor(path: string, options: FileOptions = {}) {
+    super(path, options as Record<string, unknown>);
+    installTemplateContextOption(this, this.#templateContext);
+  }
+
+  override configure(): void {
+    this.#unmappedPath = this.path;
+    this.path = this.map(this.path);
+    if (this.ensure === "file") this.add(new Presence(this.path, { leading: this.leading }));
+    else if (this.ensure === "directory") {
+      this.add(new Directory(this.path, { leading: this.leading, source: this.source || null }));
+    } else if (this.ensure === "symlink") this.add(new Symlink(this.path, { source: this.linkTo }));
+    else {
+      throw ConfigurationError.create(`Ensure must be one of: file, directory, symlink not ${this.ensure}`, this);
+    }
+    // The mode comes early, to get out of accidental "permission denied" situations.
+    if (this.mode !== null && this.mode !== undefined) this.add(new Mode(this.path, { mode: this.mode }));
+
+    if (this.ensure === "file" && this.content === null && !this.source) {
+      const guess = `${this.defdir}/${basename(this.path)}`;
+      let found = false;
+      try {
+        found = Deno.statSync(guess).isFile;
+      } catch { /* missing */ }
+      if (!found) {
+        throw ConfigurationError.create(
+          `Missing implicit template file ${guess}. Or did you want to create an empty file? ` +
+            `Then use File('${this.#unmappedPath}', content='').`,
+          this,
+        );
+      }
+      this.source = guess;
+    }
+    if (this.ensure === "file" && ((this.content !== null && this.content.length > 0) || this.source)) {
+      const content = this.add(
+        new Content(this.path, {
+          source: this.source,
+          isTemplate: this.isTemplate,
+          templateContext: this.#templateContext.value ?? (this.parent instanceof Component ? this.parent : null),
+          templateArgs: this.templateArgs ?? {},
+          encoding: this.encoding,
+          content: this.content,
+          sensitiveData: this.sensitiveData,
+        }),
+      );
+      this.content = content.content;
+    }
+    if (this.owner !== null && this.owner !== undefined) this.add(new Owner(this.path, { owner: this.owner }));
+    if (this.group !== null && this.group !== undefined) this.add(new Group(this.path, { group: this.group }));
+  }
+
+  override get breadcrumb(): string {
+    return crumb(this, projectPath(this, this.path));
+  }
+
+  /** The file's time for `key` (`mtime`, `ctime`, `atime`) in ms, or null when it does not exist. */
+  override lastUpdated(key = "mtime"): Promise<number | null> {
+    return statTime(this.path, key);
+  }
+}
+
+/** A {@linkcode File} without templating and with binary content (`encoding: null`). */
+export class BinaryFile extends File {
+  override isTemplate = false;
+  override encoding: string | null = null;
+}
+
+// ---------------------------------------------------------------------------------------------- Presence, Directory
+
+/** Options of {@linkcode Presence}. */
+export interface PresenceOptions {
+  /** Create missing parent directories. */
+  leading?: boolean;
+}
+
+/** A regular file exists at `path` (created empty; existing content is never touched). */
+export class Presence extends Component {
+  static override namevar = "path";
+  path = "";
+  leading = false;
+
+  constructor(path: string, options: PresenceOptions = {}) {
+    super(path, options as Record<string, unknown>);
+  }
+
+  override configure(): void {
+    this.path = this.map(this.path);
+    if (this.leading) this.add(new Directory(dirname(this.path), { leading: true }));
+  }
+
+  override async verify(): Promise<void> {
+    if (!(await statOrNull(this.path))?.isFile) throw new UpdateNeeded(`${this.path} is not a file`);
+  }
+
+  override async update(): Promise<void> {
+    await ensurePathNonexistent(this.path);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(this.path, { write: true, create: true });
+    } catch (e) {
+      if (isNotFound(e)) {
+        throw new Deno.errors.NotFound(
+          `Cannot create ${this.path}: directory ${dirname(this.path)} does not exist (use leading: true to create it)`,
+        );
+      }
+      throw e;
+    }
+    file.close();
+  }
+
+  override get breadcrumb(): string {
+    return crumb(this, partPath(this, this.path));
+  }
+
+  override lastUpdated(key = "mtime"): Promise<number | null> {
+    return statTime(this.path, key);
+  }
+}
+
+/** Options of {@linkcode Directory}. */
+export interface DirectoryOptions {
+  /** Create missing parent directories. */
+  leading?: boolean;
+  /** A directory (relative to the component's directory, or absolute) whose content is copied in. */
+  source?: string | null;
+  /** Names or paths not to copy (rsync-style patterns, see {@linkcode SyncDirectory}). */
+  exclude?: string[];
+}
+
+/** A directory exists at `path`; with `source`, the files of that directory are copied into it. */
+export class Directory extends Component {
+  static override namevar = "path";
+  path = "";
+  leading = false;
+  source: string | null = null;
+  exclude: string[] = [];
+
+  constructor(path: string, options: DirectoryOptions = {}) {
+    super(path, options as Record<string, unknown>);
+  }
+
+  override configure(): void {
+    this.path = this.map(this.path);
+    if (this.source) {
+      this.add(new SyncDirectory(this.path, { source: this.source, exclude: this.exclude, leading: this.leading }));
+    }
+  }
+
+  override async verify(): Promise<void> {
+    if (!(await statOrNull(this.path))?.isDirectory) throw new UpdateNeeded(`${this.path} is not a directory`);
+  }
+
+  override async update(): Promise<void> {
+    await ensurePathNonexistent(this.path);
+    try {
+      await Deno.mkdir(this.path, { recursive: this.leading });
+    } catch (e) {
+      if (isNotFound(e)) {
+        throw new Deno.errors.NotFound(
+          `Cannot create directory ${this.path}: directory ${dirname(this.path)} does not exist ` +
+            `(use leading: true to create it)`,
+        );
+      }
+      throw e;
+    }
+  }
+
+  override get breadcrumb(): string {
+    return crumb(this, partPath(this, this.path));
+  }
+
+  /** The newest modification time (ms) of the files below the directory; 0 when empty, null when missing. */
+  override async lastUpdated(key = "mtime"): Promise<number | null> {
+    if (!(await statOrNull(this.path))?.isDirectory) return null;
+    let newest = 0;
+    const walk = async (dir: string): Promise<void> => {
+      for await (const entry of Deno.readDir(dir)) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory) await walk(path);
+        else {
+          const t = await statTime(path, key);
+          if (t !== null && t > newest) newest = t;
+        }
+      }
+    };
+    await walk(this.path);
+    return newest;
+  }
+}
+
+/** Options of {@linkcode SyncDirectory}. */
+export interface SyncDirectoryOptions {
+  /** The directory to copy from: relative to the component's directory, or absolute. Required. */
+  source?: string | null;
+  /** rsync-style exclude patterns: `name`, `dir/name`, `/top-level`, `dir/` (directories only), `*.pyc`. */
+  exclude?: string[];
+  /** Create missing parent directories of the target. */
+  leading?: boolean;
+}
+
+/**
+ * Copies the content of `source` into the directory `path` (no rsync needed):
+ * missing directories are created, files whose content or mode differ are
+ * replaced, symlinks recreated. Extra files in the target are kept.
+ */
+export class SyncDirectory extends Component {
+  static override namevar = "path";
+  path = "";
+  source: string | null = null;
+  exclude: string[] = [];
+  leading = false;
+
+  constructor(path: string, options: SyncDirectoryOptions = {}) {
+    super(path, options as Record<string, unknown>);
+  }
+
+  override configure(): void {
+    this.path = this.map(this.path);
+    if (this.source === null || this.source === undefined || this.source === "") {
+      throw ComponentUsageError.usage("SyncDirectory requires a source to sync from.", this.environment.baseDir);
+    }
+    this.source = normalize(resolve(this.defdir, this.source));
+  }
+
+  override async verify(): Promise<void> {
+    if (!(await statOrNull(this.path))?.isDirectory) throw new UpdateNeeded(`${this.path} does not exist`);
+    const actions = await planSync(this.source!, this.path, this.exclude);
+    if (actions.length) {
+      output.debug(`sync ${this.source} -> ${this.path}:`);
+      for (const a of actions) output.debug(`  ${a.kind} ${a.path} (${a.reason})`);
+      throw new UpdateNeeded(`${actions.length} entries differ`);
+    }
+  }
+
+  override async update(): Promise<void> {
+    await applySync(this.source!, this.path, this.exclude, { leading: this.leading });
+  }
+
+  override get breadcrumb(): string {
+    const shown = this.parent instanceof Directory && this.path ? basename(this.path) : projectPath(this, this.path);
+    return crumb(this, shown);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- content
+
+/** The base of the components that work on one path (batou's `FileComponent`). */
+export class FileComponent extends Component {
+  static override namevar = "path";
+  /** The mapped (absolute) path after configure. */
+  path = "";
+  /** The path as given. */
+  originalPath = "";
+  leading = false;
+
+  constructor(path: string, options: Record<string, unknown> = {}) {
+    super(path, options);
+  }
+
+  override configure(): void | Promise<void> {
+    this.originalPath = this.path;
+    this.path = this.map(this.originalPath);
+  }
+
+  override get breadcrumb(): string {
+    return crumb(this, partPath(this, this.path));
+  }
+}
+
+/** Options shared by {@linkcode Content}, {@linkcode JSONContent} and {@linkcode YAMLContent}. */
+export interface ManagedContentOptions {
+  /** The file to read the content/data from: relative to the component's directory, or absolute. */
+  source?: string;
+  /** Text encoding (default utf-8); `null` means binary. */
+  encoding?: string | null;
+  /** `true`: never show a diff; `false`: always; `null` (default): hide it when it contains a secret. */
+  sensitiveData?: boolean | null;
+  /** Show diffs of at most this many lines (+1) in full (default 200). */
+  maxDiff?: number;
+  /** Lines shown at each end of a longer diff (default 50). */
+  maxDiffLead?: number;
+}
+
+/**
+ * The content of a file, compared byte for byte and replaced atomically.
+ * Subclasses produce the text in {@linkcode render}. Not for direct use.
+ */
+export class ManagedContentBase extends FileComponent {
+  /** The option that competes with `source`: `content` or `data`. */
+  static contentAttribute = "content";
+  /** The content; after configure the rendered bytes (null while the source is missing). */
+  content: string | Uint8Array | null = null;
+  source = "";
+  sensitiveData: boolean | null = null;
+  encoding: string | null = "utf-8";
+  maxDiff = 200;
+  maxDiffLead = 50;
+  #delayed = false;
+  #diffDir = "";
+
+  /** Where diffs are written: `<workdirBase>/.batou-diffs`. */
+  get diffDir(): string {
+    return this.#diffDir;
+  }
+
+  /** Whether the content attribute (`content` or `data`) was given. */
+  protected contentGiven(): boolean {
+    const attr = (this.constructor as typeof ManagedContentBase).contentAttribute;
+    const value = (this as unknown as Record<string, unknown>)[attr];
+    return value !== null && value !== undefined;
+  }
+
+  override configure(): void {
+    super.configure();
+    this.#diffDir = join(this.environment.workdirBase, ".batou-diffs");
+    if (this.encoding !== null && !isSupportedEncoding(this.encoding)) {
+      throw ConfigurationError.create(
+        `Unsupported encoding \`${this.encoding}\` (use utf-8, ascii, latin-1, utf-16le, or null for binary)`,
+        this,
+      );
+    }
+    const attr = (this.constructor as typeof ManagedContentBase).contentAttribute;
+    const given = this.contentGiven();
+    if (this.source && given) {
+      throw ConfigurationError.create(`Only one of either "${attr}" or "source" are allowed.`, this);
+    }
+    if (!given) {
+      if (!this.source) this.source = this.originalPath;
+      if (!isAbsolute(this.source)) this.source = join(this.defdir, this.source);
+    }
+    this.#render();
+  }
+
+  /** Reads the source (if any), calls {@linkcode render} on the text and encodes the result. */
+  #render(): void {
+    if (this.source) {
+      let raw: Uint8Array;
+      try {
+        raw = Deno.readFileSync(this.source);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        if (this.#delayed) throw new Deno.errors.NotFound(`Could not find source file ${this.source}`);
+        // Another component may create the source during the deployment: try again in verify.
+        this.#delayed = true;
+        return;
+      }
+      this.content = this.encoding ? decodeText(raw, this.encoding) : raw;
+    }
+    if (this.content instanceof Uint8Array && this.encoding && this.content.length) {
+      this.content = decodeText(this.content, this.encoding);
+    }
+    this.render();
+    if (this.encoding) {
+      const text = this.content instanceof Uint8Array ? decodeText(this.content, this.encoding) : this.content ?? "";
+      try {
+        this.content = encodeText(text, this.encoding);
+      } catch (e) {
+        if (e instanceof EncodeError) throw UnicodeEncodeError.create(e.message, this);
+        throw e;
+      }
+    } else if (typeof this.content === "string") {
+      this.content = new TextEncoder().encode(this.content);
+    } else if (this.content === null) {
+      this.content = new Uint8Array();
+    }
+  }
+
+  /** Turns the source text in {@linkcode content} into the final text. The default keeps it. */
+  render(): void {}
+
+  /** The rendered bytes (empty before rendering). */
+  get bytes(): Uint8Array {
+    return this.content instanceof Uint8Array ? this.content : new TextEncoder().encode(this.content ?? "");
+  }
+
+  override async verify(predicting = false): Promise<void> {
+    if (this.#delayed) {
+      try {
+        this.#render();
+        this.#delayed = false;
+      } catch (e) {
+        // While predicting, the source may be created by an earlier component that did not run.
+        if (predicting && isNotFound(e)) throw new UpdateNeeded(`source ${this.source} not found yet`);
+        throw e;
+      }
+    }
+    const wanted = this.bytes;
+    let current: Uint8Array;
+    try {
+      current = await Deno.readFile(this.path);
+      if (bytesEqual(current, wanted)) return;
+    } catch (e) {
+      if (isNotFound(e)) current = new Uint8Array();
+      else {
+        output.annotate("Unknown content - can't predict diff.");
+        throw new UpdateNeeded(`cannot read ${this.path}`);
+      }
+    }
+    await this.#showDiff(current, wanted);
+    throw new UpdateNeeded(`${this.path} has different content`);
+  }
+
+  async #showDiff(current: Uint8Array, wanted: Uint8Array): Promise<void> {
+    if (!this.encoding) {
+      output.annotate("Not showing diff for binary data.", { yellow: true });
+      return;
+    }
+    if (this.sensitiveData === true) {
+      output.annotate("Not showing diff as it contains sensitive data.", { red: true });
+      return;
+    }
+    const currentText = decodeText(current, this.encoding, false);
+    const wantedText = decodeText(wanted, this.encoding, false);
+    const secret = this.sensitiveData === null &&
+      containsSecret([currentText, wantedText], this.environment.secretData);
+    const lines = unifiedDiffLines(currentText, wantedText);
+    if (lines.length === 0) return;
+    const diffFile = await this.#writeDiffFile(lines);
+    if (secret) {
+      output.annotate("Not showing diff as it contains sensitive data,", { yellow: true });
+      output.line(`see ${diffFile} for the diff.`, { yellow: true });
+      return;
+    }
+    const name = basename(this.path);
+    for (const line of formatDiff(name, lines, { max: this.maxDiff, lead: this.maxDiffLead, fullDiffPath: diffFile })) {
+      output.annotate(line.text, line.color ? { [line.color]: true } : {});
+    }
+  }
+
+  /** Writes the full diff to `<diffDir>/<timestamp>-<name>.diff` (mode 0600) and returns its path. */
+  async #writeDiffFile(lines: string[]): Promise<string> {
+    await Deno.mkdir(this.#diffDir, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[-:]/g, "");
+    const data = new TextEncoder().encode(lines.map((l) => l + "\n").join(""));
+    for (let n = 1;; n++) {
+      const path = join(this.#diffDir, `${stamp}${n > 1 ? `-${n}` : ""}-${basename(this.path)}.diff`);
+      try {
+        const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+        try {
+          let offset = 0;
+          while (offset < data.length) offset += await file.write(data.subarray(offset));
+        } finally {
+          file.close();
+        }
+        return path;
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      }
+    }
+  }
+
+  override async update(): Promise<void> {
+    await writeFileAtomic(this.path, this.bytes);
+  }
+}
+
+/** Options of {@linkcode Content}. */
+export interface ContentOptions extends ManagedContentOptions {
+  /** The content (a template unless `isTemplate: false`). Exclusive with `source`. */
+  content?: string | Uint8Array | null;
+  /** Render with nunjucks (default true; never for binary content). */
+  isTemplate?: boolean;
+  /** The template's `component` (default: the parent component). */
+  templateContext?: TemplateContext | null;
+  /** Exposed to the template as `args`. */
+  templateArgs?: Record<string, unknown> | null;
+}
+
+/** The content of a file, from `content` or a `source` file, rendered as a template by default. */
+export class Content extends ManagedContentBase {
+  isTemplate = true;
+  templateArgs: Record<string, unknown> | null = null;
+  #templateContext = { value: null as TemplateContext | null };
+
+  constructor(path: string, options: ContentOptions = {}) {
+    super(path, options as Record<string, unknown>);
+    installTemplateContextOption(this, this.#templateContext);
+  }
+
+  override render(): void {
+    if (!this.isTemplate || !this.encoding || typeof this.content !== "string") return;
+    const context = this.#templateContext.value ?? (this.parent instanceof Component ? this.parent : this);
+    const identifier = this.source || this.breadcrumbs;
+    this.content = renderTemplate(this, this.content, context, { args: this.templateArgs ?? {} }, identifier);
+  }
+}
+
+/** Options of {@linkcode JSONContent}. */
+export interface JSONContentOptions extends ManagedContentOptions {
+  /** The data to write. Exclusive with `source` (a JSON file). */
+  data?: unknown;
+  /** Merged into the data (objects recursively, lists concatenated). */
+  override?: unknown;
+  /** Indented output (default); `false` gives the compact form. */
+  humanReadable?: boolean;
+}
+
+/** A JSON file, written as Python's `json.dumps(data, sort_keys=True, indent=4)` (no trailing newline). */
+export class JSONContent extends ManagedContentBase {
+  static override contentAttribute = "data";
+  data: unknown = null;
+  override: unknown = null;
+  humanReadable = true;
+  /** The compact form (`separators=(",", ":")`) after rendering. */
+  contentCompact: string | null = null;
+  /** The indented form after rendering. */
+  contentReadable: string | null = null;
+
+  constructor(path: string, options: JSONContentOptions = {}) {
+    super(path, options as Record<string, unknown>);
+  }
+
+  override render(): void {
+    if (typeof this.content === "string" && this.content !== "") this.data = JSON.parse(this.content);
+    if (this.override !== null && this.override !== undefined) this.data = dictMerge(this.data, this.override);
+    this.contentCompact = pythonJsonDumps(this.data, { separators: [",", ":"] });
+    this.contentReadable = pythonJsonDumps(this.data, { indent: 4 });
+    this.content = this.humanReadable ? this.contentReadable : this.contentCompact;
+  }
+}
+
+/** Options of {@linkcode YAMLContent}. */
+export interface YAMLContentOptions extends ManagedContentOptions {
+  /** The data to write. Exclusive with `source` (a YAML file). */
+  data?: unknown;
+  /** Merged into the data (objects recursively, lists concatenated). */
+  override?: unknown;
+}
+
+/** Serializes like PyYAML's `safe_dump`: sorted keys, block style, sequences not indented under keys. */
+export function yamlDump(data: unknown): string {
+  return stringifyYaml(data ?? null, {
+    sortMapEntries: true,
+    indentSeq: false,
+    version: "1.1",
+    singleQuote: true,
+    lineWidth: 80,
+  });
+}
+
+/** A YAML file, written like `yaml.safe_dump(data)`. */
+export class YAMLContent extends ManagedContentBase {
+  static override contentAttribute = "data";
+  data: unknown = null;
+  override: unknown = null;
+
+  constructor(path: string, options: YAMLContentOptions = {}) {
+    super(path, options as Record<string, unknown>);
+  }
+
+  override render(): void {
+    if (typeof this.content === "string" && this.content !== "") {
+      this.data = parseYaml(this.content, { version: "1.1" });
+    }
+    if (this.override !== null && this.override !== undefined) this.data = dictMerge(this.data, this.override);
+    this.content = yamlDump(this.data);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- owner, group, mode
+
+/** The uid of `path` is `owner` (a user name, resolved when verifying, or a uid). */
+export class Owner extends FileComponent {
+  owner: string | number | null = null;
+  #uid: number | null = null;
+
+  constructor(path: string, options: { owner?: string | number | null } = {}) {
+    super(path, options);
+  }
+
+  override configure(): void {
+    super.configure();
+    if (this.owner === null || this.owner === undefined || this.owner === "") {
+      throw ConfigurationError.create("`owner` is required.", this);
+    }
+  }
+
+  async #resolve(): Promise<number> {
+    if (this.#uid !== null) return this.#uid;
+    if (typeof this.owner === "number") return this.#uid = this.owner;
+    const uid = await lookupId("passwd", String(this.owner));
+    if (uid === null) throw new Error(`Unknown user \`${this.owner}\` (owner of ${this.path})`);
+    return this.#uid = uid;
+  }
+
+  override async verify(): Promise<void> {
+    const info = await statOrNull(this.path);
+    if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
+    if (info.uid !== (await this.#resolve())) throw new UpdateNeeded(`${this.path} has owner ${info.uid}`);
+  }
+
+  override async update(): Promise<void> {
+    await Deno.chown(this.path, await this.#resolve(), null);
+  }
+}
+
+/** The gid of `path` is `group` (a group name, resolved when verifying, or a gid). */
+export class Group extends FileComponent {
+  group: string | number | null = null;
+  #gid: number | null = null;
+
+  constructor(path: string, options: { group?: string | number | null } = {}) {
+    super(path, options);
+  }
+
+  override configure(): void {
+    super.configure();
+    if (this.group === null || this.group === undefined || this.group === "") {
+      throw ConfigurationError.create("`group` is required.", this);
+    }
+  }
+
+  async #resolve(): Promise<number> {
+    if (this.#gid !== null) return this.#gid;
+    if (typeof this.group === "number") return this.#gid = this.group;
+    const gid = await lookupId("group", String(this.group));
+    if (gid === null) throw new Error(`Unknown group \`${this.group}\` (group of ${this.path})`);
+    return this.#gid = gid;
+  }
+
+  override async verify(): Promise<void> {
+    const info = await statOrNull(this.path);
+    if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
+    if (info.gid !== (await this.#resolve())) throw new UpdateNeeded(`${this.path} has group ${info.gid}`);
+  }
+
+  override async update(): Promise<void> {
+    await Deno.chown(this.path, null, await this.#resolve());
+  }
+}
+
+/** batou's `convert_mode`: an ls string like `rwxr-x---` as a number; anything else is a `SyntaxError`. */
+export function convertMode(text: string): number {
+  const m = /^([r-])([w-])([x-])([r-])([w-])([x-])([r-])([w-])([x-])$/.exec(text);
+  if (!m) throw new SyntaxError("Mode-string should be between `---------` and `rwxrwxrwx`.");
+  let mode = 0;
+  for (let i = 1; i <= 9; i++) if (m[i] !== "-") mode |= 1 << (9 - i);
+  return mode;
+}
+
+/**
+ * Parses a mode: a number, an octal string (`"755"`, `"0755"`, `"0o755"`) or
+ * an ls string (`"rwxr-x---"`). Throws for anything else.
+ */
+export function parseMode(value: number | string): number {
+  if (typeof value === "number") {
+    if (!Number.isInteger(value) || value < 0 || value > 0o7777) {
+      throw new RangeError(`Mode must be a whole number between 0 and 0o7777, got ${value}`);
+    }
+    return value;
+  }
+  const text = value.trim();
+  const octal = /^(?:0o)?([0-7]+)$/i.exec(text);
+  if (octal) {
+    const mode = parseInt(octal[1], 8);
+    if (mode > 0o7777) throw new RangeError(`Mode must be between 0 and 0o7777, got ${value}`);
+    return mode;
+  }
+  return convertMode(text);
+}
+
+/** The permission bits of `path` are `mode`. A no-op for symlinks (Linux has no lchmod). */
+export class Mode extends FileComponent {
+  mode: number | string | null = null;
+
+  constructor(path: string, options: { mode?: number | string | null } = {}) {
+    super(path, options);
+  }
+
+  override configure(): void {
+    super.configure();
+    if (typeof this.mode === "string" || typeof this.mode === "number") {
+      try {
+        this.mode = parseMode(this.mode);
+      } catch (e) {
+        throw ConversionError.of(this, "mode", this.mode, "convert_mode", e);
+      }
+    } else {
+      throw ConfigurationError.create("`mode` is required and `None` is not a valid value.", this);
+    }
+  }
+
+  override async verify(): Promise<void> {
+    const info = await lstatOrNull(this.path);
+    if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
+    if (info.isSymlink) return;
+    const current = (info.mode ?? 0) & 0o7777;
+    if (current !== this.mode) throw new UpdateNeeded(`${this.path} has mode ${current.toString(8)}`);
+  }
+
+  override async update(): Promise<void> {
+    await Deno.chmod(this.path, this.mode as number);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- Symlink, Purge
+
+/** Options of {@linkcode Symlink}. */
+export interface SymlinkOptions {
+  /** What the link points to; relative paths resolve against the work directory. Required. */
+  source?: string | null;
+}
+
+/** A symlink at `target` pointing to `source` (both mapped, so a relative source becomes absolute). */
+export class Symlink extends Component {
+  static override namevar = "target";
+  target = "";
+  source: string | null = null;
+
+  constructor(target: string, options: SymlinkOptions = {}) {
+    super(target, options as Record<string, unknown>);
+  }
+
+  override configure(): void {
+    this.target = this.map(this.target);
+    if (!this.source) {
+      throw ComponentUsageError.usage(
+        "Symlink requires a source (the path the link points to).",
+        this.environment.baseDir,
+      );
+    }
+    this.source = this.map(this.source);
+  }
+
+  override async verify(): Promise<void> {
+    const info = await lstatOrNull(this.target);
+    if (!info?.isSymlink) throw new UpdateNeeded(`${this.target} is not a symlink`);
+    if ((await Deno.readLink(this.target)) !== this.source) throw new UpdateNeeded(`${this.target} points elsewhere`);
+  }
+
+  override async update(): Promise<void> {
+    await ensurePathNonexistent(this.target);
+    await Deno.symlink(this.source!, this.target);
+  }
+
+  override get breadcrumb(): string {
+    return crumb(this, partPath(this, this.target));
+  }
+}
+
+/** Nothing matches the glob `pattern` (relative to the work directory): matches are deleted. */
+export class Purge extends Component {
+  static override namevar = "pattern";
+  pattern = "";
+
+  constructor(pattern: string, options: Record<string, never> = {}) {
+    super(pattern, options);
+  }
+
+  override configure(): void {
+    this.pattern = this.map(this.pattern);
+  }
+
+  override async verify(): Promise<void> {
+    const matches = await glob(this.pattern);
+    if (matches.length) throw new UpdateNeeded(`${matches.length} paths match ${this.pattern}`);
+  }
+
+  override async update(): Promise<void> {
+    for (const path of await glob(this.pattern)) {
+      const info = await lstatOrNull(path);
+      if (!info) continue;
+      // A symlink to a directory is removed as a link; the directory stays.
+      await Deno.remove(path, { recursive: info.isDirectory && !info.isSymlink });
+    }
+  }
+
+  override get breadcrumb(): string {
+    return crumb(this, projectPath(this, this.pattern));
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * File-system operations of the file components: removing whatever is in the
+ * way, writing a file atomically (temporary file beside it, then rename) and
+ * Python-style globbing.
+ *
+ * @module
+ */
+import { basename, dirname, join, normalize, resolve } from "node:path";
+
+/** Whether `e` is Deno's "not found" error. */
+export function isNotFound(e: unknown): boolean {
+  return e instanceof Deno.errors.NotFound;
+}
+
+/** `lstat` that returns null for a missing path. */
+export async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.lstat(path);
+  } catch (e) {
+    if (isNotFound(e) || e instanceof Deno.errors.NotADirectory) return null;
+    throw e;
+  }
+}
+
+/** `stat` (following links) that returns null for a missing path or a broken link. */
+export async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch (e) {
+    if (isNotFound(e) || e instanceof Deno.errors.NotADirectory) return null;
+    throw e;
+  }
+}
+
+function randomSuffix(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Makes sure nothing exists at `path` (file, symlink, broken symlink or
+ * directory tree): it is moved into a temporary directory beside it, which is
+ * then deleted. A missing path is fine. A symlink is removed, never what it
+ * points to.
+ */
+export async function ensurePathNonexistent(path: string): Promise<void> {
+  if ((await lstatOrNull(path)) === null) return;
+  const absolute = resolve(path);
+  const tmp = await Deno.makeTempDir({ dir: dirname(absolute), prefix: ".batou-remove-" });
+  try {
+    await Deno.rename(absolute, join(tmp, basename(normalize(absolute))));
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/** Options of {@linkcode writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** Permission bits of the new file; default: those of the file it replaces, else `0o666 & ~umask`. */
+  mode?: number;
+}
+
+async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.length) offset += await file.write(data.subarray(offset));
+}
+
+/**
+ * Replaces the content of `path` so that readers see either the old or the new
+ * bytes, never a mix: the data goes into `.<name>.batou-tmp-<random>` in the
+ * same directory, is fsynced, gets the mode and (as far as permitted) the owner
+ * and group of the file it replaces, and is renamed over it. When `path` is a
+ * symlink, the file it points to is replaced and the link stays.
+ *
+ * A missing directory is reported as `Deno.errors.NotFound` naming `path`.
+ * The temporary file is removed on any failure.
+ */
+export async function writeFileAtomic(path: string, data: Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  let target = path;
+  const link = await lstatOrNull(path);
+  if (link?.isSymlink) {
+    try {
+      target = await Deno.realPath(path);
+    } catch { /* broken link: replace the link itself */ }
+  }
+  const existing = await statOrNull(target);
+  if (existing && !existing.isFile) {
+    throw new Deno.errors.IsADirectory(`Cannot write ${path}: it exists and is not a regular file`);
+  }
+  const dir = dirname(target);
+  const tmp = join(dir, `.${basename(target)}.batou-tmp-${randomSuffix()}`);
+  const restrictive = existing !== null || opts.mode !== undefined;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(tmp, { write: true, createNew: true, ...(restrictive ? { mode: 0o600 } : {}) });
+  } catch (e) {
+    if (isNotFound(e)) throw new Deno.errors.NotFound(`Cannot write ${path}: directory ${dir} does not exist`);
+    throw e;
+  }
+  let open = true;
+  try {
+    await writeAll(file, data);
+    await file.sync();
+    file.close();
+    open = false;
+    if (existing) await copyOwner(tmp, existing);
+    const mode = opts.mode ?? (existing?.mode !== null && existing?.mode !== undefined ? existing.mode & 0o7777 : null);
+    if (mode !== null) await Deno.chmod(tmp, mode);
+    await Deno.rename(tmp, target);
+  } catch (e) {
+    if (open) file.close();
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  await syncDirectory(dir);
+}
+
+/** Gives `path` the owner and group of `like`; keeps what the process may not change. */
+async function copyOwner(path: string, like: Deno.FileInfo): Promise<void> {
+  if (like.uid === null || like.gid === null) return;
+  const current = await Deno.stat(path);
+  if (current.uid === like.uid && current.gid === like.gid) return;
+  try {
+    await Deno.chown(path, like.uid, like.gid);
+  } catch {
+    try {
+      await Deno.chown(path, null, like.gid);
+    } catch { /* not permitted: the file keeps the writer's ids */ }
+  }
+}
+
+/** fsyncs a directory so that a rename in it is durable; best effort. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const d = await Deno.open(dir, { read: true });
+    try {
+      await d.sync();
+    } finally {
+      d.close();
+    }
+  } catch { /* not supported here */ }
+}
+
+/** Whether a path segment contains glob magic (`*`, `?`, `[`). */
+export function hasMagic(segment: string): boolean {
+  return /[*?[]/.test(segment);
+}
+
+/** Python's `fnmatch.translate` for one path segment, as an anchored RegExp. */
+export function fnmatchRegExp(pattern: string): RegExp {
+  let re = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "*") re += ".*";
+    else if (c === "?") re += ".";
+    else if (c === "[") {
+      let j = i + 1;
+      if (pattern[j] === "!") j++;
+      if (pattern[j] === "]") j++;
+      while (j < pattern.length && pattern[j] !== "]") j++;
+      if (j >= pattern.length) {
+        re += "\\[";
+        continue;
+      }
+      let body = pattern.slice(i + 1, j).replaceAll("\\", "\\\\");
+      if (body.startsWith("!")) body = "^" + body.slice(1);
+      else if (body.startsWith("^")) body = "\\" + body;
+      re += `[${body}]`;
+      i = j;
+    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`, "s");
+}
+
+/**
+ * Python's `glob.glob(pattern)` (not recursive): `*`, `?` and `[...]` match
+ * within one path segment, names starting with `.` only match a pattern
+ * segment starting with `.`, and matches are returned in sorted order.
+ * Relative patterns resolve against the process's cwd, so pass absolute ones.
+ */
+export async function glob(pattern: string): Promise<string[]> {
+  const absolute = pattern.startsWith("/");
+  const segments = pattern.split("/").filter((s) => s !== "");
+  let candidates = [absolute ? "/" : ""];
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i];
+    const last = i === segments.length - 1;
+    const next: string[] = [];
+    for (const base of candidates) {
+      if (!hasMagic(segment)) {
+        const path = base ? join(base, segment) : segment;
+        const info = last ? await lstatOrNull(path) : await statOrNull(path);
+        if (info && (last || info.isDirectory)) next.push(path);
+        continue;
+      }
+      const re = fnmatchRegExp(segment);
+      let entries: Deno.DirEntry[];
+      try {
+        entries = await Array.fromAsync(Deno.readDir(base || "."));
+      } catch {
+        continue;
+      }
+      for (const entry of entries) {
+        if (entry.name.startsWith(".") && !segment.startsWith(".")) continue;
+        if (!re.test(entry.name)) continue;
+        const path = base ? join(base, entry.name) : entry.name;
+        if (!last && !(await statOrNull(path))?.isDirectory) continue;
+        next.push(path);
+      }
+    }
+    candidates = next.sort();
+  }
+  return segments.length ? candidates : [];
+}
