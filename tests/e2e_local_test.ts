@@ -2,7 +2,7 @@
  * End-to-end: deploying to this machine through the agent (`connect_method = local`),
  * driven through the command line as a user would.
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "node:assert/strict";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { join } from "node:path";
 import { batou, changeLines, exampleProject, fileIdentity, writeFiles } from "./support/cli.ts";
 
