@@ -1,7 +1,7 @@
 /**
  * A parser for Python literals (batou's `"literal"` conversion, `ast.literal_eval`):
- * numbers, strings in single or double quotes, True/False/None, lists, tuples
- * (as arrays) and dicts (as plain objects). JSON is accepted too.
+ * numbers (also 0x/0o/0b), strings in single or double quotes (adjacent ones concatenated),
+ * True/False/None, lists, tuples and sets (as arrays) and dicts (as plain objects). JSON is accepted too.
  *
  * @example
  * ```ts
@@ -26,7 +26,23 @@ export function parseLiteral(text: string): unknown {
     if (c === undefined) return fail("unexpected end");
     if (c === "[" || c === "(") return sequence(c === "[" ? "]" : ")");
     if (c === "{") return dict();
-    if (c === "'" || c === '"') return str();
+    if (c === "'" || c === '"') {
+      // Adjacent string literals are concatenated, as in Python.
+      let out = str();
+      for (ws(); text[i] === "'" || text[i] === '"'; ws()) out += str();
+      return out;
+    }
+    const radix = /^([-+]?)0([xob])([0-9a-f_]+)/i.exec(text.slice(i));
+    if (radix) {
+      i += radix[0].length;
+      const digits = radix[3].replaceAll("_", "");
+      const [base, valid] = ({ x: [16, /^[0-9a-f]+$/i], o: [8, /^[0-7]+$/], b: [2, /^[01]+$/] } as const)[
+        radix[2].toLowerCase() as "x" | "o" | "b"
+      ];
+      if (!valid.test(digits)) return fail(`invalid number ${radix[0]}`);
+      const n = parseInt(digits, base);
+      return radix[1] === "-" ? -n : n;
+    }
     const m = /^[-+]?(\d[\d_]*\.?\d*(e[-+]?\d+)?|\.\d+(e[-+]?\d+)?)/i.exec(text.slice(i));
     if (m) {
       i += m[0].length;
@@ -35,7 +51,14 @@ export function parseLiteral(text: string): unknown {
     const w = /^[A-Za-z_]+/.exec(text.slice(i));
     if (w) {
       i += w[0].length;
-      const words: Record<string, unknown> = { True: true, False: false, None: null, true: true, false: false, null: null };
+      const words: Record<string, unknown> = {
+        True: true,
+        False: false,
+        None: null,
+        true: true,
+        false: false,
+        null: null,
+      };
       if (w[0] in words) return words[w[0]];
       return fail(`unknown name ${w[0]}`);
     }
@@ -48,6 +71,14 @@ export function parseLiteral(text: string): unknown {
       if (text[i] === "\\") {
         const n = text[++i];
         const esc: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0" };
+        const hex = { x: 2, u: 4, U: 8 }[n as "x" | "u" | "U"];
+        if (hex) {
+          const digits = text.slice(i + 1, i + 1 + hex);
+          if (!/^[0-9a-fA-F]+$/.test(digits) || digits.length !== hex) fail(`invalid \\${n} escape`);
+          out += String.fromCodePoint(parseInt(digits, 16));
+          i += 1 + hex;
+          continue;
+        }
         out += esc[n] ?? "\\" + n;
         i++;
       } else out += text[i++];
@@ -71,13 +102,21 @@ export function parseLiteral(text: string): unknown {
     i++;
     return out;
   };
-  const dict = (): Record<string, unknown> => {
+  const dict = (): Record<string, unknown> | unknown[] => {
+    const start = i;
     i++;
     const out: Record<string, unknown> = {};
     ws();
+    let first = true;
     while (text[i] !== "}") {
       const k = value();
       ws();
+      if (first && (text[i] === "," || text[i] === "}")) {
+        // A set: `{1, 2}` becomes an array.
+        i = start;
+        return sequence("}");
+      }
+      first = false;
       if (text[i++] !== ":") fail("expected :");
       out[String(k)] = value();
       ws();

@@ -16,7 +16,9 @@ export class DeveloperSandbox implements PathMapper {
   constructor(readonly workdirBase: string) {}
 
   map(path: string): string {
-    if (!isAbsolute(path) || path.startsWith(this.workdirBase)) return path;
+    if (!isAbsolute(path) || path === this.workdirBase || path.startsWith(this.workdirBase.replace(/\/+$/, "") + "/")) {
+      return path;
+    }
     const target = join(this.workdirBase, "_", path.replace(/^\/+/, ""));
     Deno.mkdirSync(join(this.workdirBase, "_"), { recursive: true });
     return target;
@@ -28,7 +30,9 @@ export class MapSandbox implements PathMapper {
   readonly mappings: [string, string][];
 
   constructor(section: Record<string, string>) {
-    this.mappings = Object.entries(section).filter(([k]) => k.startsWith("/")).sort((a, b) => b[0].length - a[0].length);
+    this.mappings = Object.entries(section).filter(([k]) => k.startsWith("/")).sort((a, b) =>
+      b[0].length - a[0].length
+    );
   }
 
   map(path: string): string {
