@@ -48,12 +48,29 @@ export function localAgentCommand(): string[] {
   return [Deno.execPath(), "run", "-A", "--quiet", "--no-prompt", main, "agent"];
 }
 
-/** Replays an agent's `output` notification into the local output. */
-export function replayOutput(host: Host, params: Record<string, unknown>): void {
+/**
+ * Prefixes `line` with `<host>: ` unless it already names the host at its start (after an icon or indentation),
+ * so that the output of several hosts stays attributable line by line.
+ */
+export function prefixHostLine(hostName: string, line: string): string {
+  const start = line.replace(/^[^\p{L}\p{N}]*/u, "");
+  if (start.startsWith(`${hostName}:`) || start.startsWith(`${hostName} `)) return line;
+  return line ? `${hostName}: ${line}` : `${hostName}:`;
+}
+
+/**
+ * Replays an agent's `output` notification into the local output. Each notification is one complete line and is
+ * written with one call, so lines of different hosts never mix. With `prefixHost` (more than one host connected)
+ * lines that do not start with the host name get `<host>: ` in front.
+ */
+export function replayOutput(host: Host, params: Record<string, unknown>, prefixHost = false): void {
   const fmt = (params.fmt ?? {}) as Format;
-  if (params.cmd === "sep") output.backend.sep(String(params.char ?? "="), String(params.title ?? ""), fmt);
-  else output.backend.line(output.mask(String(params.text ?? "")), fmt);
-  void host;
+  if (params.cmd === "sep") {
+    output.backend.sep(String(params.char ?? "="), String(params.title ?? ""), fmt);
+    return;
+  }
+  const text = output.mask(String(params.text ?? ""));
+  for (const line of text.split("\n")) output.backend.line(prefixHost ? prefixHostLine(host.name, line) : line, fmt);
 }
 
 /** Collects a child's stderr as text, keeping the last 64 KiB. */
@@ -91,8 +108,8 @@ export async function handshake(peer: RpcPeer, host: Host, stderr: () => string)
   return hello;
 }
 
-/** Starts `batou agent` as a local child process in `cwd`. */
-export async function startLocalAgent(host: Host, cwd: string): Promise<AgentConnection> {
+/** Starts `batou agent` as a local child process in `cwd`; `prefixOutput` as in {@linkcode replayOutput}. */
+export async function startLocalAgent(host: Host, cwd: string, prefixOutput = false): Promise<AgentConnection> {
   const [cmd, ...args] = localAgentCommand();
   const child = new Deno.Command(cmd, {
     args,
@@ -104,7 +121,7 @@ export async function startLocalAgent(host: Host, cwd: string): Promise<AgentCon
   }).spawn();
   const stderr = collectStderr(child.stderr);
   const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
-    if (method === "output") replayOutput(host, params);
+    if (method === "output") replayOutput(host, params, prefixOutput);
   });
   const status = child.status;
   const hello = await handshake(peer, host, stderr);

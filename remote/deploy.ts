@@ -294,21 +294,40 @@ class DeploymentRun {
     });
   }
 
+  /**
+   * Starts the host's agent and prepares its base: local agents work in the project itself; remote agents get
+   * `target_directory` (default `~/deployment`), take the deployment lock there and then receive the project.
+   */
   async connectHost(host: Host): Promise<AgentConnection> {
+    const multi = [...this.env.hosts.values()].filter((h) => !h.ignore).length > 1;
     if (this.env.connectMethod === "local") {
-      const conn = await startLocalAgent(host, this.env.baseDir);
-      await conn.peer.call("ensureBase", { targetDirectory: this.env.baseDir });
+      const conn = await startLocalAgent(host, this.env.baseDir, multi);
+      try {
+        await conn.peer.call("ensureBase", { targetDirectory: this.env.baseDir });
+        await this.lockHost(conn);
+      } catch (e) {
+        await conn.close().catch(() => {});
+        throw e;
+      }
       return conn;
     }
     if (!this.opts.connectRemote) {
       throw new ConfigurationError(`connect_method ${this.env.connectMethod} is not available`);
     }
     const conn = await this.opts.connectRemote(this.env, host);
-    if (this.opts.syncProject) await this.opts.syncProject(conn, this.env);
+    try {
+      await conn.peer.call("ensureBase", { targetDirectory: this.env.targetDirectory });
+      await this.lockHost(conn);
+      if (this.opts.syncProject) await this.opts.syncProject(conn, this.env);
+    } catch (e) {
+      await conn.close().catch(() => {});
+      throw e;
+    }
     return conn;
   }
 
-  async configureHost(conn: AgentConnection): Promise<ReportingError[]> {
+  /** Takes the agent's deployment lock for this host (before anything is written there). */
+  async lockHost(conn: AgentConnection): Promise<void> {
     await conn.peer.call("lock", {
       host: conn.host.name,
       holder: {
@@ -318,6 +337,9 @@ class DeploymentRun {
         environment: this.env.name,
       },
     });
+  }
+
+  async configureHost(conn: AgentConnection): Promise<ReportingError[]> {
     const hostData: Record<string, Record<string, string>> = {};
     for (const [name, h] of this.env.hosts) hostData[name] = h.data;
     const params: ConfigureParams = {

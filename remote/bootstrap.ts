@@ -1,0 +1,695 @@
+/**
+ * Getting batou onto a target and starting it there as `batou agent`, with nothing installed on the target.
+ *
+ * What is shipped (the only difference between the two modes):
+ * - compiled mode ({@linkcode isCompiled}): the batou binary itself (`Deno.execPath()`), started as `<bin> agent`;
+ * - source mode (`deno run main.ts`): the deno executable plus one bundle of the program
+ *   (`deno bundle --platform deno main.ts`, built once per program version and source hash and cached locally),
+ *   started as `deno run -A --no-config --no-lock --quiet --no-prompt <bundle> agent`. A bundle has no imports
+ *   but `node:` built-ins, so it needs neither the repository's deno.json nor any download.
+ *
+ * Target side, per user (the login user, or the service user when the agent runs through sudo):
+ * - the files live in `~/.cache/batou/agents` (mode 0700), named by version and content hash
+ *   (`deno-2.9.6-<sha>`, `batou-0.1.0-<sha>.js`); `DENO_DIR` is `~/.cache/batou/deno`, so nothing else is
+ *   written to the target's home;
+ * - every start first checks `uname -sm` and the SHA-256 of every file it will execute with the target's own
+ *   `sha256sum` (or `shasum -a 256`, `openssl dgst -sha256`, `sha256`), then `exec`s it. A missing or wrong file is
+ *   reported back (one status line instead of the protocol), uploaded and the start tried again;
+ * - an upload goes to a temporary name, is decompressed (`gzip -dc`, when the target has gzip; the controller
+ *   compresses each file once and caches the result in `~/.cache/batou/gz`), checked for size and SHA-256, and
+ *   only then renamed into place;
+ * - a target without any SHA-256 tool cannot check a cached file, and a cached deno must never vouch for itself
+ *   (a tampered binary would report whatever hash it is asked for). There the files are uploaded afresh on every
+ *   run into a new private directory `~/.cache/batou/agents/run-<random>` (size checked; the bytes come straight
+ *   from this controller over the authenticated ssh channel), executed from there and removed when the agent ends.
+ *
+ * Service users (`service_user`, `require_sudo`): every script runs through one wrapper that, when the login user
+ * is not the service user (or `require_sudo = true`), re-executes it as `sudo -n -u <user> -H /bin/sh -c ...`. So
+ * the service user's cache is in the service user's home, and uploads for it are streamed through sudo straight
+ * into that cache and verified there by the service user: nothing is staged in /tmp or in the login user's home.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Environment } from "../core/environment.ts";
+import type { Host } from "../core/host.ts";
+import { ConfigurationError } from "../core/errors.ts";
+import { output } from "../core/output.ts";
+import { VERSION } from "../core/version.ts";
+import { type AgentConnection, collectStderr, type HelloInfo, isCompiled, replayOutput } from "./connect.ts";
+import { PROTOCOL_VERSION, RpcError, RpcPeer } from "./protocol.ts";
+import {
+  classifySshFailure,
+  projectSshConfig,
+  RemoteConnectError,
+  type RemoteShell,
+  SshConnection,
+  vagrantSshConfig,
+} from "./ssh.ts";
+
+/** One file shipped to the target. */
+export interface Artifact {
+  /** Its name in the target's cache: `<kind>-<version>-<sha256 prefix>[.js]`. */
+  name: string;
+  /** Local path. */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** What is shipped and how it is started. */
+export interface AgentPayload {
+  mode: "compiled" | "source";
+  /** compiled: `[binary]`; source: `[deno, bundle]`. */
+  artifacts: Artifact[];
+  /** The `uname -sm` a target must report to run these files, e.g. `Linux x86_64`. */
+  platform: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Controller side: local cache, payload.
+
+/** The controller's cache directory: `$BATOU_CACHE_DIR`, else `~/.cache/batou`. */
+export function localCacheDir(): string {
+  const explicit = Deno.env.get("BATOU_CACHE_DIR");
+  if (explicit) return explicit;
+  const home = Deno.env.get("HOME");
+  if (!home) throw new Error("HOME is not set; set BATOU_CACHE_DIR");
+  return join(home, ".cache", "batou");
+}
+
+async function ensureDir(path: string): Promise<void> {
+  await Deno.mkdir(path, { recursive: true, mode: 0o700 });
+}
+
+/** Writes `data` to `path` atomically (temporary file beside it, then rename). */
+async function writeAtomic(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  await ensureDir(dirname(path));
+  // The suffix stays last: `deno bundle` picks its output format by the file extension.
+  const dot = path.lastIndexOf(".");
+  const [stem, ext] = dot > path.lastIndexOf("/") ? [path.slice(0, dot), path.slice(dot)] : [path, ""];
+  const tmp = `${stem}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}${ext}`;
+  try {
+    await write(tmp);
+    await Deno.rename(tmp, path);
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sha256Text(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * SHA-256 of a local file. Big files (the deno executable) are hashed once: the result is remembered in
+ * `<cache>/hashes/` under a key of path, size, inode, mtime and ctime.
+ */
+export async function sha256File(path: string): Promise<string> {
+  const real = await Deno.realPath(path);
+  const st = await Deno.stat(real);
+  const key = sha256Text([real, st.size, st.ino, st.mtime?.getTime(), st.ctime?.getTime()].join("\0"));
+  const memo = join(localCacheDir(), "hashes", key);
+  try {
+    const known = (await Deno.readTextFile(memo)).trim();
+    if (/^[0-9a-f]{64}$/.test(known)) return known;
+  } catch { /* not yet */ }
+  const hash = createHash("sha256");
+  using file = await Deno.open(real);
+  for await (const chunk of file.readable) hash.update(chunk);
+  const hex = hash.digest("hex");
+  await writeAtomic(memo, (tmp) => Deno.writeTextFile(tmp, hex + "\n")).catch(() => {});
+  return hex;
+}
+
+/** Path of the gzip-compressed copy of `a` in the local cache, made (once) when missing. */
+export async function gzipped(a: Artifact): Promise<string> {
+  const path = join(localCacheDir(), "gz", `${a.sha256}.gz`);
+  if (await exists(path)) return path;
+  output.debug(`main: compressing ${a.name} (${a.size} bytes) for upload ...`);
+  await writeAtomic(path, async (tmp) => {
+    using src = await Deno.open(a.path);
+    const dst = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+    await src.readable.pipeThrough(new CompressionStream("gzip")).pipeTo(dst.writable);
+  });
+  return path;
+}
+
+/** `uname -sm` of a platform as Deno names it. */
+export function unamePlatform(os: string = Deno.build.os, arch: string = Deno.build.arch): string {
+  const sys: Record<string, string> = { linux: "Linux", darwin: "Darwin", freebsd: "FreeBSD", netbsd: "NetBSD" };
+  const machine = os === "darwin" && arch === "aarch64" ? "arm64" : arch;
+  return `${sys[os] ?? os} ${machine}`;
+}
+
+const SKIP_DIRS = new Set(["node_modules", "work", "dist"]);
+
+async function sourceFiles(dir: string, rel = ""): Promise<string[]> {
+  const found: string[] = [];
+  const entries: Deno.DirEntry[] = [];
+  for await (const e of Deno.readDir(join(dir, rel))) entries.push(e);
+  entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  for (const e of entries) {
+    const path = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory) {
+      if (e.name.startsWith(".") || SKIP_DIRS.has(e.name)) continue;
+      found.push(...await sourceFiles(dir, path));
+    } else if (e.isFile && (e.name.endsWith(".ts") || (rel === "" && /^deno\.(lock|json)$/.test(e.name)))) {
+      found.push(path);
+    }
+  }
+  return found;
+}
+
+/** Hash of the program's sources: every .ts file under the repository plus deno.json and deno.lock. */
+export async function sourceHash(repoDir: string): Promise<string> {
+  const hash = createHash("sha256");
+  hash.update(`batou ${VERSION} deno ${Deno.version.deno}\0`);
+  for (const path of await sourceFiles(repoDir)) {
+    hash.update(path + "\0");
+    hash.update(await Deno.readFile(join(repoDir, path)));
+    hash.update("\0");
+  }
+  return hash.digest("hex");
+}
+
+/** Builds (once per version and source hash) the bundle of the program and returns its path in the local cache. */
+export async function buildBundle(repoDir: string): Promise<string> {
+  const src = await sourceHash(repoDir);
+  const path = join(localCacheDir(), "bundles", `batou-${VERSION}-${src.slice(0, 16)}.js`);
+  if (await exists(path)) return path;
+  output.debug(`main: bundling the agent into ${path} ...`);
+  await writeAtomic(path, async (tmp) => {
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "deno", "-o", tmp, join(repoDir, "main.ts")],
+      cwd: repoDir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!result.success) {
+      throw new Error(`deno bundle failed:\n${new TextDecoder().decode(result.stderr)}`);
+    }
+  });
+  return path;
+}
+
+async function artifact(kind: string, path: string, suffix = ""): Promise<Artifact> {
+  const sha256 = await sha256File(path);
+  const size = (await Deno.stat(path)).size;
+  return { name: `${kind}-${sha256.slice(0, 16)}${suffix}`, path, sha256, size };
+}
+
+/** Builds the payload of this program (see the module documentation). */
+export async function buildPayload(): Promise<AgentPayload> {
+  const platform = unamePlatform();
+  if (isCompiled()) {
+    return { mode: "compiled", artifacts: [await artifact(`batou-${VERSION}`, Deno.execPath())], platform };
+  }
+  const deno = await artifact(`deno-${Deno.version.deno}`, Deno.execPath());
+  const here = import.meta.url;
+  let bundle: string;
+  if (here.startsWith("file:") && await exists(fileURLToPath(new URL("../main.ts", here)))) {
+    bundle = await buildBundle(dirname(fileURLToPath(new URL("../main.ts", here))));
+  } else if (Deno.mainModule.startsWith("file:") && Deno.mainModule.endsWith(".js")) {
+    bundle = fileURLToPath(Deno.mainModule); // running from a bundle already: ship it as it is
+  } else {
+    throw new Error(`cannot find the program's sources to bundle (running from ${here})`);
+  }
+  return { mode: "source", artifacts: [deno, await artifact(`batou-${VERSION}`, bundle, ".js")], platform };
+}
+
+let payloadPromise: Promise<AgentPayload> | null = null;
+
+/** The payload, built once per process. */
+export function agentPayload(): Promise<AgentPayload> {
+  if (!payloadPromise) {
+    payloadPromise = buildPayload();
+    payloadPromise.catch(() => payloadPromise = null);
+  }
+  return payloadPromise;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Target side: the shell scripts. They run under /bin/sh; every value comes in as a positional parameter.
+
+/** Prints the SHA-256 of file $1 with whatever tool the target has; fails without one. */
+const HASH_FUNCTIONS = `
+hashtool() {
+  for t in sha256sum shasum openssl sha256; do
+    if command -v "$t" >/dev/null 2>&1; then echo "$t"; return 0; fi
+  done
+  return 1
+}
+sha() {
+  case $tool in
+    sha256sum) r=$(sha256sum < "$1") ;;
+    shasum) r=$(shasum -a 256 < "$1") ;;
+    openssl) r=$(openssl dgst -sha256 -r < "$1") ;;
+    sha256) r=$(sha256 -q < "$1") ;;
+    *) return 1 ;;
+  esac || return 1
+  echo "\${r%% *}"
+}
+say() { echo "batou-bootstrap: $*"; }
+`;
+
+/**
+ * Runs as the login user: $1 is the script to run, $2 the service user (or empty), $3 the sudo mode
+ * (auto|yes|no); the rest are the script's arguments. Re-executes the script through `sudo -n -u USER -H` unless
+ * the login user already is the service user (mode auto) or sudo is switched off.
+ */
+export const WRAP_SCRIPT = `
+inner=$1; u=$2; mode=$3; shift 3
+if [ -n "$u" ] && [ "$mode" != no ]; then
+  me=$(id -un 2>/dev/null || whoami)
+  if [ "$mode" = yes ] || [ "$me" != "$u" ]; then
+    if ! id "$u" >/dev/null 2>&1; then echo "batou-bootstrap: status=nouser user=$u"; exit 90; fi
+    if ! command -v sudo >/dev/null 2>&1; then echo "batou-bootstrap: status=nosudo"; exit 90; fi
+    exec sudo -n -u "$u" -H /bin/sh -c "$inner" sh "$@"
+  fi
+fi
+exec /bin/sh -c "$inner" sh "$@"
+`;
+
+/**
+ * Starts the agent: $1 mode (compiled|source), $2 expected \`uname -sm\`, $3 fresh run directory (nohash mode) or
+ * empty, $4/$5 name and SHA-256 of the executable, $6/$7 of the bundle (source mode).
+ */
+export const START_SCRIPT = `
+umask 077
+mode=$1; plat=$2; fresh=$3; n1=$4; h1=$5; n2=$6; h2=$7
+${HASH_FUNCTIONS}
+p=$(uname -sm)
+if [ "$p" != "$plat" ]; then say "status=platform platform=$p"; exit 91; fi
+b=$HOME/.cache/batou
+c=$b/agents
+if [ -n "$fresh" ]; then
+  d=$c/$fresh
+else
+  d=$c
+  if ! tool=$(hashtool); then say "status=nohash"; exit 92; fi
+  miss=
+  if ! [ -f "$c/$n1" ] || [ "$(sha "$c/$n1")" != "$h1" ]; then miss="$miss $n1"; fi
+  if [ -n "$n2" ]; then
+    if ! [ -f "$c/$n2" ] || [ "$(sha "$c/$n2")" != "$h2" ]; then miss="$miss $n2"; fi
+  fi
+  if [ -n "$miss" ]; then
+    gz=no
+    if command -v gzip >/dev/null 2>&1; then gz=yes; fi
+    say "status=missing gzip=$gz missing=$miss"
+    exit 92
+  fi
+fi
+cd "$d" || exit 93
+DENO_DIR=$b/deno
+DENO_NO_UPDATE_CHECK=1
+export DENO_DIR DENO_NO_UPDATE_CHECK
+if [ "$mode" = compiled ]; then
+  set -- "$d/$n1" agent
+else
+  set -- "$d/$n1" run -A --no-config --no-lock --quiet --no-prompt "$d/$n2" agent
+fi
+if [ -z "$fresh" ]; then exec "$@"; fi
+"$@"
+rc=$?
+cd "$c" && rm -rf "$d"
+exit $rc
+`;
+
+/**
+ * Receives one file on stdin: $1 fresh run directory or empty (cache), $2 name, $3 SHA-256, $4 size,
+ * $5 yes when the data is gzip-compressed. Writes a temporary file, checks size and hash, renames it into place.
+ */
+export const PUT_SCRIPT = `
+umask 077
+fresh=$1; n=$2; h=$3; size=$4; gz=$5
+${HASH_FUNCTIONS}
+b=$HOME/.cache/batou
+c=$b/agents
+if ! mkdir -p "$c" || ! chmod 700 "$b" "$c"; then say "status=nodir dir=$c"; exit 93; fi
+d=$c
+if [ -n "$fresh" ]; then
+  d=$c/$fresh
+  if ! mkdir -p "$d"; then say "status=nodir dir=$d"; exit 93; fi
+fi
+tmp=$d/.upload-$$-$n
+if [ "$gz" = yes ]; then gzip -dc > "$tmp"; else cat > "$tmp"; fi
+rc=$?
+got=$(wc -c < "$tmp" 2>/dev/null)
+got=$((got+0))
+if [ "$rc" -ne 0 ] || [ "$got" -ne "$size" ]; then rm -f "$tmp"; say "status=short got=$got"; exit 94; fi
+if [ -z "$fresh" ]; then
+  if ! tool=$(hashtool); then rm -f "$tmp"; say "status=nohash"; exit 92; fi
+  v=$(sha "$tmp")
+  if [ "$v" != "$h" ]; then rm -f "$tmp"; say "status=badhash got=$v"; exit 95; fi
+fi
+if ! chmod 700 "$tmp" || ! mv -f "$tmp" "$d/$n"; then rm -f "$tmp"; say "status=nodir dir=$d"; exit 96; fi
+say "status=ok"
+`;
+
+/** A parsed `batou-bootstrap:` status line. */
+export interface BootstrapStatus {
+  status: string;
+  fields: Record<string, string>;
+  /** Names listed after `missing=`. */
+  missing: string[];
+}
+
+/** Parses `batou-bootstrap: status=missing gzip=yes missing= a b` (the last key takes the rest of the line). */
+export function parseStatus(line: string): BootstrapStatus | null {
+  const m = /^batou-bootstrap: (.*)$/.exec(line.trim());
+  if (!m) return null;
+  const fields: Record<string, string> = {};
+  const rest = m[1];
+  const re = /(\w+)=/g;
+  const keys: { key: string; start: number; end: number }[] = [];
+  for (let k; (k = re.exec(rest));) keys.push({ key: k[1], start: k.index, end: re.lastIndex });
+  keys.forEach((k, i) => {
+    const stop = k.key === "missing" || k.key === "platform" ? rest.length : (keys[i + 1]?.start ?? rest.length);
+    if (fields[k.key] === undefined) fields[k.key] = rest.slice(k.end, stop).trim();
+  });
+  return {
+    status: fields.status ?? "",
+    fields,
+    missing: (fields.missing ?? "").split(/\s+/).filter(Boolean),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Starting the agent.
+
+/** Options of {@linkcode startAgent}. */
+export interface StartOptions {
+  host: Host;
+  payload: AgentPayload;
+  serviceUser?: string | null;
+  requireSudo?: boolean | null;
+  /** Prefix agent output lines with the host name (more than one host connected). */
+  prefixOutput?: boolean;
+  /** Called when the connection is closed (e.g. to end the ssh master). */
+  onClose?: () => Promise<void>;
+}
+
+/** A started remote agent: the connection plus what it took. */
+export interface RemoteAgentConnection extends AgentConnection {
+  /** Agent bytes uploaded for this connection (0 when the target's cache was current). */
+  uploadedBytes: number;
+  /** Bytes sent in total: uploads plus JSON-RPC traffic. */
+  sentBytes(): number;
+}
+
+function sudoMode(requireSudo: boolean | null | undefined): string {
+  return requireSudo === true ? "yes" : requireSudo === false ? "no" : "auto";
+}
+
+/** The error for an agent that did not start; `stderr` is what the remote side printed. */
+function startFailure(host: string, code: number, stderr: string, opts: StartOptions): RemoteConnectError {
+  const user = opts.serviceUser ?? "";
+  if (/sudo: .*password is required|sudo: no password|a terminal is required to read the password/i.test(stderr)) {
+    return RemoteConnectError.of(
+      host,
+      "sudo-password",
+      `sudo needs a password to run the agent as \`${user}\` (batou uses \`sudo -n\`: allow it without password)`,
+      stderr,
+    );
+  }
+  if (/not in the sudoers file|is not allowed to execute|may not run sudo|not allowed to run sudo/i.test(stderr)) {
+    return RemoteConnectError.of(host, "sudo-denied", `the login user may not run commands as \`${user}\``, stderr);
+  }
+  if (/sudo: .*must have a tty/i.test(stderr)) {
+    return RemoteConnectError.of(host, "sudo-tty", "sudo requires a tty (`Defaults requiretty`)", stderr);
+  }
+  if (code === 255) {
+    const kind = classifySshFailure(stderr);
+    return RemoteConnectError.of(host, `ssh-${kind}`, "the ssh connection failed while starting the agent", stderr);
+  }
+  return RemoteConnectError.of(host, "agent", `could not start the batou agent (exit code ${code})`, stderr);
+}
+
+function statusError(host: string, st: BootstrapStatus, opts: StartOptions): RemoteConnectError {
+  switch (st.status) {
+    case "platform":
+      return RemoteConnectError.of(
+        host,
+        "platform",
+        `the target runs ${st.fields.platform}, but this batou runs on ${opts.payload.platform} and can only ship ` +
+          `itself`,
+      );
+    case "nouser":
+      return RemoteConnectError.of(host, "nouser", `the service user \`${st.fields.user}\` does not exist`);
+    case "nosudo":
+      return RemoteConnectError.of(
+        host,
+        "nosudo",
+        `sudo is needed to run as \`${opts.serviceUser}\` but not installed`,
+      );
+    case "nodir":
+      return RemoteConnectError.of(host, "agent", `cannot create the agent cache ${st.fields.dir}`);
+    case "badhash":
+      return RemoteConnectError.of(host, "agent", "the uploaded agent has a wrong SHA-256; the transfer was corrupted");
+    case "short":
+      return RemoteConnectError.of(host, "agent", `the agent upload is incomplete (${st.fields.got} bytes arrived)`);
+    default:
+      return RemoteConnectError.of(host, "agent", `unexpected bootstrap status ${st.status}`);
+  }
+}
+
+type Attempt = { conn: RemoteAgentConnection } | { status: BootstrapStatus };
+
+async function tryStart(shell: RemoteShell, opts: StartOptions, fresh: string, state: { uploaded: number }) {
+  const { host, payload } = opts;
+  const [a1, a2] = payload.artifacts;
+  const child = shell.spawn(WRAP_SCRIPT, [
+    START_SCRIPT,
+    opts.serviceUser ?? "",
+    sudoMode(opts.requireSudo),
+    payload.mode,
+    payload.platform,
+    fresh,
+    a1.name,
+    a1.sha256,
+    a2?.name ?? "",
+    a2?.sha256 ?? "",
+  ]);
+  const stderr = collectStderr(child.stderr);
+  let statusLine: BootstrapStatus | null = null;
+  const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
+    if (method === "output") replayOutput(host, params, !!opts.prefixOutput);
+    else if (method === "garbage") {
+      const line = String(params.line ?? "");
+      const st = parseStatus(line);
+      if (st) statusLine = st;
+      else output.line(`${host.name}: ${line}`);
+    }
+  });
+  const status = child.status;
+  const kill = () => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  };
+  let hello: HelloInfo;
+  try {
+    hello = await peer.call<HelloInfo>("hello", { protocol: PROTOCOL_VERSION });
+  } catch (e) {
+    if (e instanceof RpcError) {
+      kill();
+      await status;
+      throw RemoteConnectError.of(host.name, "agent", `the agent did not answer the handshake: ${e.message}`);
+    }
+    const timer = setTimeout(kill, 10_000);
+    const st = await status;
+    clearTimeout(timer);
+    if (statusLine) return { status: statusLine } as Attempt;
+    throw startFailure(host.name, st.code, stderr(), opts);
+  }
+  if (hello.protocol !== PROTOCOL_VERSION) {
+    kill();
+    await status;
+    throw RemoteConnectError.of(
+      host.name,
+      "agent",
+      `the agent speaks protocol ${hello.protocol}, this batou speaks ${PROTOCOL_VERSION} (agent ${hello.version})`,
+    );
+  }
+  const conn: RemoteAgentConnection = {
+    host,
+    peer,
+    hello,
+    via: "ssh",
+    stderr,
+    uploadedBytes: state.uploaded,
+    sentBytes: () => shell.bytesSent + peer.stats.bytesSent,
+    async close() {
+      await peer.close();
+      const timer = setTimeout(kill, 5000);
+      await status;
+      clearTimeout(timer);
+      if (opts.onClose) await opts.onClose();
+    },
+  };
+  return { conn } as Attempt;
+}
+
+async function upload(
+  shell: RemoteShell,
+  opts: StartOptions,
+  a: Artifact,
+  fresh: string,
+  gzip: boolean,
+): Promise<void> {
+  const host = opts.host.name;
+  const source = gzip ? await gzipped(a) : a.path;
+  output.debug(`${host}: uploading ${a.name} (${gzip ? "gzip, " : ""}${(await Deno.stat(source)).size} bytes)`);
+  const file = await Deno.open(source);
+  const result = await shell.run(WRAP_SCRIPT, [
+    PUT_SCRIPT,
+    opts.serviceUser ?? "",
+    sudoMode(opts.requireSudo),
+    fresh,
+    a.name,
+    a.sha256,
+    String(a.size),
+    gzip ? "yes" : "no",
+  ], file.readable);
+  if (result.code === 0) return;
+  const st = result.stdout.split("\n").map(parseStatus).find((s) => s !== null);
+  if (st) {
+    if (st.status === "badhash" && gzip) {
+      // A broken compressed copy in the local cache: drop it and send the file as it is.
+      await Deno.remove(source).catch(() => {});
+      return await upload(shell, opts, a, fresh, false);
+    }
+    throw statusError(host, st, opts);
+  }
+  throw startFailure(host, result.code, result.stderr, opts);
+}
+
+/**
+ * Starts the agent over `shell`: tries to run the cached files; uploads what is missing or wrong and tries again.
+ * A target whose cache is current gets no agent bytes at all.
+ */
+export async function startAgent(shell: RemoteShell, opts: StartOptions): Promise<RemoteAgentConnection> {
+  const state = { uploaded: 0 };
+  let fresh = "";
+  for (let round = 0; round < 3; round++) {
+    const before = shell.bytesSent;
+    const attempt = await tryStart(shell, opts, fresh, state);
+    if ("conn" in attempt) return attempt.conn;
+    const st = attempt.status;
+    if (st.status === "missing" && round < 2) {
+      const gzip = st.fields.gzip === "yes";
+      for (const name of st.missing) {
+        const a = opts.payload.artifacts.find((x) => x.name === name);
+        if (!a) throw RemoteConnectError.of(opts.host.name, "agent", `the target asked for an unknown file ${name}`);
+        await upload(shell, opts, a, "", gzip);
+      }
+    } else if (st.status === "nohash" && round < 2 && !fresh) {
+      output.debug(`${opts.host.name}: no SHA-256 tool on the target; shipping the agent afresh for this run`);
+      fresh = `run-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+      for (const a of opts.payload.artifacts) await upload(shell, opts, a, fresh, false);
+    } else if (st.status === "missing") {
+      throw RemoteConnectError.of(opts.host.name, "agent", "the agent files are still missing after the upload");
+    } else {
+      throw statusError(opts.host.name, st, opts);
+    }
+    state.uploaded += shell.bytesSent - before;
+  }
+  throw RemoteConnectError.of(opts.host.name, "agent", "could not start the agent");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The controller's `connectRemote` hook.
+
+let vagrantUp: Promise<void> | null = null;
+
+async function ensureVagrantUp(env: Environment): Promise<void> {
+  if (!vagrantUp) {
+    vagrantUp = (async () => {
+      output.line("vagrant: Ensuring machines are up ...", { icon: null });
+      const result = await new Deno.Command("vagrant", { args: ["up"], cwd: env.baseDir, stdin: "null" }).output()
+        .catch((e: Error) => {
+          throw new ConfigurationError(`cannot run vagrant: ${e.message}`);
+        });
+      if (!result.success) throw new ConfigurationError("`vagrant up` failed");
+    })();
+  }
+  await vagrantUp;
+}
+
+/** Whether to print the per-host traffic line (`--debug` or `BATOU_STATS=1`). */
+function statsEnabled(): boolean {
+  return output.enableDebug || !!Deno.env.get("BATOU_STATS");
+}
+
+/**
+ * Connects to `host` (connect_method ssh or vagrant) and starts an agent there. Throws
+ * {@linkcode RemoteConnectError} naming the host when it cannot.
+ */
+export async function connectRemote(env: Environment, host: Host): Promise<AgentConnection> {
+  let configFile = projectSshConfig(env.baseDir, env.name);
+  let destination = host.fqdn;
+  let scratch: string | null = null;
+  if (env.connectMethod === "vagrant") {
+    await ensureVagrantUp(env);
+    scratch = await Deno.makeTempDir({ prefix: "batou-vagrant-" });
+    configFile = await vagrantSshConfig(env.baseDir, host.name, scratch);
+    destination = host.name;
+  } else if (env.connectMethod !== "ssh") {
+    throw new ConfigurationError(`Unknown connect_method \`${env.connectMethod}\` (use ssh, local or vagrant)`);
+  }
+  const cleanup = async () => {
+    if (scratch) await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  };
+  let ssh: SshConnection;
+  try {
+    ssh = await SshConnection.open({ destination, label: host.name, configFile, timeout: env.timeout });
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  try {
+    const payload = await agentPayload();
+    const active = [...env.hosts.values()].filter((h) => !h.ignore).length;
+    const conn: RemoteAgentConnection = await startAgent(ssh, {
+      host,
+      payload,
+      serviceUser: host.serviceUser,
+      requireSudo: host.requireSudo,
+      prefixOutput: active > 1,
+      onClose: async () => {
+        if (statsEnabled()) {
+          const rpc = conn.peer.stats;
+          output.line(
+            `${host.name}: stats: sent=${conn.sentBytes()} agent-upload=${conn.uploadedBytes} ` +
+              `rpc-sent=${rpc.bytesSent} received=${rpc.bytesReceived} calls=${rpc.calls}`,
+            { icon: "📊" },
+          );
+        }
+        await ssh.close();
+        await cleanup();
+      },
+    });
+    output.debug(
+      `${host.name}: agent ${conn.hello.version} pid ${conn.hello.pid} as ${conn.hello.user} ` +
+        `(${payload.mode} mode, uploaded ${conn.uploadedBytes} bytes)`,
+    );
+    return conn;
+  } catch (e) {
+    await ssh.close();
+    await cleanup();
+    throw e;
+  }
+}

@@ -1,0 +1,391 @@
+/**
+ * The ssh transport: the system's OpenSSH client (`ssh`), never a JavaScript SSH implementation, so that the
+ * user's ssh configuration, keys, agent, `ProxyJump`, `Include`, known_hosts and agent forwarding work exactly as
+ * they do for `ssh` on the command line.
+ *
+ * - Configuration: without a project config ssh reads `~/.ssh/config` and `/etc/ssh/ssh_config` as usual; when the
+ *   project has `ssh_config_<env>` or `ssh_config` (the first that exists) it is passed with `-F`, which, as with
+ *   batou, replaces the user's config (put `Include ~/.ssh/config` into it to keep the user's settings).
+ * - One multiplexed master connection per host (`ControlMaster`, `ControlPath` in a private 0700 temporary
+ *   directory, short `ControlPersist`), reused by every later session: the bootstrap probes, the agent upload and
+ *   the agent session itself.
+ * - `BatchMode=yes` (never a password or host key prompt) and `ConnectTimeout` = the environment's `timeout`,
+ *   but at least {@linkcode MIN_CONNECT_TIMEOUT} seconds.
+ * - Every remote command runs as `/bin/sh -c '<script>' sh <args...>`, quoted so that any POSIX shell, zsh or
+ *   fish as login shell passes it on unchanged.
+ * - Setting up the master is tried up to 3 times with a randomized backoff when the failure looks transient
+ *   (sshd's `MaxStartups` drops connections, timeouts); permanent failures (unknown host name, connection
+ *   refused, authentication, host key) fail at once with a clear message naming the host.
+ *
+ * @module
+ */
+import { ReportingError, type ReportWriter, type SortKey } from "../core/errors.ts";
+import { output } from "../core/output.ts";
+
+/** The smallest `ConnectTimeout` (seconds) given to ssh, whatever the environment's `timeout` says. */
+export const MIN_CONNECT_TIMEOUT = 10;
+/** How long (seconds) an idle master connection outlives its last session. */
+export const CONTROL_PERSIST = 30;
+/** Tries to set up the master connection before giving up. */
+export const CONNECT_ATTEMPTS = 3;
+
+/** Why an ssh connection failed, from ssh's messages. */
+export type SshFailureKind =
+  | "dns"
+  | "refused"
+  | "timeout"
+  | "unreachable"
+  | "auth"
+  | "hostkey-changed"
+  | "hostkey-unknown"
+  | "closed"
+  | "other";
+
+const FAILURE_TEXT: Record<SshFailureKind, string> = {
+  dns: "unknown host: the host name could not be resolved",
+  refused: "connection refused (is sshd running, and is the port right?)",
+  timeout: "connection timed out",
+  unreachable: "host or network unreachable",
+  auth: "authentication failed (batou runs ssh with BatchMode=yes: is the key in your ssh-agent or ssh config?)",
+  "hostkey-changed":
+    "host key mismatch: the host key differs from the one in known_hosts (REMOTE HOST IDENTIFICATION HAS CHANGED)",
+  "hostkey-unknown":
+    "unknown host key: the host is not in known_hosts and ssh runs with BatchMode=yes (connect once with ssh to add it)",
+  closed: "the server closed the connection during setup (sshd MaxStartups or a network problem)",
+  other: "ssh failed",
+};
+
+/** Failures worth another try: the server or network may be busy. */
+const TRANSIENT: ReadonlySet<SshFailureKind> = new Set(["timeout", "closed", "other"]);
+
+/** Classifies ssh's stderr of a failed connection. */
+export function classifySshFailure(stderr: string): SshFailureKind {
+  const s = stderr;
+  if (
+    /Could not resolve hostname|Name or service not known|nodename nor servname|Temporary failure in name resolution|No address associated with hostname/i
+      .test(s)
+  ) {
+    return "dns";
+  }
+  if (
+    /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed|differs from the key for the IP address/i.test(
+      s,
+    )
+  ) {
+    return "hostkey-changed";
+  }
+  if (/No [A-Z0-9-]+ host key is known for|Host key verification failed|host key is not known/i.test(s)) {
+    return "hostkey-unknown";
+  }
+  if (/Permission denied \(|Too many authentication failures|Authentication failed/i.test(s)) return "auth";
+  if (/Connection refused/i.test(s)) return "refused";
+  if (/timed out|Connection timeout/i.test(s)) return "timeout";
+  if (/No route to host|Network is unreachable|Host is unreachable/i.test(s)) return "unreachable";
+  if (
+    /kex_exchange_identification|Connection closed by|Connection reset by|banner exchange|closed by remote host/i.test(
+      s,
+    )
+  ) {
+    return "closed";
+  }
+  return "other";
+}
+
+/** A host could not be reached or the agent could not be started there: reported as `ERROR: <host>: ...`. */
+export class RemoteConnectError extends ReportingError {
+  override name = "RemoteConnectError";
+  host = "";
+  kind = "other";
+  detail = "";
+
+  /** Builds the error for `host`; `detail` is what ssh (or the remote shell) said. */
+  static of(host: string, kind: string, message: string, detail = ""): RemoteConnectError {
+    const e = new RemoteConnectError(message);
+    e.host = host;
+    e.kind = kind;
+    e.detail = detail.trim();
+    return e;
+  }
+
+  override get sortKey(): SortKey {
+    return [0, this.host];
+  }
+
+  override report(w: ReportWriter): void {
+    w.error(`${this.host}: ${this.message}`);
+    for (const line of this.detail.split("\n").filter((l) => l.trim()).slice(-10)) {
+      w.line(`    ${line}`, { red: true });
+    }
+  }
+}
+
+/**
+ * Quotes one word for the remote login shell, whatever it is (sh, bash, zsh, fish): single quotes, with `'` and
+ * `\` (special inside single quotes for fish) put into double quotes.
+ */
+export function shellQuote(word: string): string {
+  if (word !== "" && /^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return "'" + word.replace(/['\\]/g, (c) => c === "'" ? `'"'"'` : `'"\\\\"'`) + "'";
+}
+
+/** The command line sent to the remote login shell: `/bin/sh -c '<script>' sh <args...>`. */
+export function shellCommand(script: string, args: string[] = []): string {
+  return ["/bin/sh", "-c", shellQuote(script), "sh", ...args.map(shellQuote)].join(" ");
+}
+
+/** What a finished remote command returned. */
+export interface ShellResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs shell scripts on a target as the login user: implemented by {@linkcode SshConnection}; the bootstrap only
+ * talks to this interface.
+ */
+export interface RemoteShell {
+  /** The host name used in messages. */
+  readonly label: string;
+  /** Runs `/bin/sh -c script sh args...`; `stdin` is streamed to it (counted in {@linkcode bytesSent}). */
+  run(script: string, args: string[], stdin?: ReadableStream<Uint8Array>): Promise<ShellResult>;
+  /** Starts `/bin/sh -c script sh args...` with piped stdin, stdout and stderr. */
+  spawn(script: string, args: string[]): Deno.ChildProcess;
+  /** Payload bytes streamed to the target by {@linkcode run} (uploads). */
+  bytesSent: number;
+}
+
+/** Options of {@linkcode SshConnection.open}. */
+export interface SshOptions {
+  /** The ssh destination (host.fqdn, or a `Host` alias of the ssh config). */
+  destination: string;
+  /** The name used in messages (host.name); defaults to the destination. */
+  label?: string;
+  /** `-F` file (project `ssh_config_<env>`/`ssh_config`, or one generated for vagrant). */
+  configFile?: string | null;
+  /** The environment's timeout in seconds; ssh gets at least {@linkcode MIN_CONNECT_TIMEOUT}. */
+  timeout?: number | null;
+  /** Tries for the master connection (default {@linkcode CONNECT_ATTEMPTS}). */
+  attempts?: number;
+  /** Waits before another try; default: a random time between 0.25 s and 2^try s. */
+  backoff?: (attempt: number) => number;
+  /** Further `-o` options, e.g. `["Port=2222"]`. */
+  options?: string[];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function defaultBackoff(attempt: number): number {
+  return 250 + Math.random() * (2 ** attempt * 1000 - 250);
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
+
+/** Finds the project's ssh config for `environment`: `ssh_config_<env>` or `ssh_config`, the first that exists. */
+export function projectSshConfig(baseDir: string, environment: string): string | null {
+  for (const name of [`ssh_config_${environment}`, "ssh_config"]) {
+    const path = `${baseDir}/${name}`;
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch { /* next */ }
+  }
+  return null;
+}
+
+/** A master connection to one host and the sessions multiplexed over it. */
+export class SshConnection implements RemoteShell {
+  readonly label: string;
+  bytesSent = 0;
+  #closed = false;
+
+  private constructor(
+    readonly opts: SshOptions,
+    readonly controlDir: string,
+    readonly controlPath: string,
+  ) {
+    this.label = opts.label ?? opts.destination;
+  }
+
+  /** The ConnectTimeout given to ssh. */
+  static connectTimeout(timeout: number | null | undefined): number {
+    return Math.max(MIN_CONNECT_TIMEOUT, Math.ceil(timeout ?? 0));
+  }
+
+  /**
+   * Opens the master connection (up to `attempts` tries for transient failures).
+   * Throws {@linkcode RemoteConnectError} naming the host and the cause.
+   */
+  static async open(opts: SshOptions): Promise<SshConnection> {
+    const label = opts.label ?? opts.destination;
+    if (!opts.destination || opts.destination.startsWith("-") || /\s/.test(opts.destination)) {
+      throw RemoteConnectError.of(label, "other", `invalid ssh destination \`${opts.destination}\``);
+    }
+    const controlDir = await Deno.makeTempDir({ prefix: "batou-ssh-" });
+    await Deno.chmod(controlDir, 0o700);
+    const conn = new SshConnection(opts, controlDir, `${controlDir}/master`);
+    try {
+      await conn.#connect();
+    } catch (e) {
+      await Deno.remove(controlDir, { recursive: true }).catch(() => {});
+      throw e;
+    }
+    return conn;
+  }
+
+  /** ssh options common to the master and every session. */
+  #commonArgs(): string[] {
+    const args: string[] = [];
+    if (this.opts.configFile) args.push("-F", this.opts.configFile);
+    args.push(
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      `ConnectTimeout=${SshConnection.connectTimeout(this.opts.timeout)}`,
+      "-o",
+      `ControlPath=${this.controlPath}`,
+    );
+    for (const o of this.opts.options ?? []) args.push("-o", o);
+    return args;
+  }
+
+  async #connect(): Promise<void> {
+    const attempts = Math.max(1, this.opts.attempts ?? CONNECT_ATTEMPTS);
+    const backoff = this.opts.backoff ?? defaultBackoff;
+    let lastKind: SshFailureKind = "other";
+    let lastErr = "";
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (attempt > 1) {
+        const wait = backoff(attempt - 1);
+        output.debug(`${this.label}: ssh ${FAILURE_TEXT[lastKind]}; trying again in ${(wait / 1000).toFixed(1)}s`);
+        await sleep(wait);
+      }
+      const args = [
+        ...this.#commonArgs(),
+        "-o",
+        "ControlMaster=yes",
+        "-o",
+        `ControlPersist=${CONTROL_PERSIST}`,
+        "-f",
+        "-N",
+        "-T",
+        "--",
+        this.opts.destination,
+      ];
+      output.debug(`${this.label}: ssh ${args.join(" ")}`);
+      // -f: ssh goes to the background once the connection is authenticated and the master listens.
+      const result = await new Deno.Command("ssh", { args, stdin: "null", stdout: "piped", stderr: "piped" })
+        .output()
+        .catch((e: Error) => {
+          throw RemoteConnectError.of(this.label, "other", `cannot run ssh: ${e.message}`);
+        });
+      if (result.success) return;
+      lastErr = new TextDecoder().decode(result.stderr);
+      lastKind = classifySshFailure(lastErr);
+      if (!TRANSIENT.has(lastKind)) break;
+    }
+    let message = `could not connect via ssh: ${FAILURE_TEXT[lastKind]}`;
+    if (lastKind === "timeout") {
+      message += ` (ConnectTimeout ${SshConnection.connectTimeout(this.opts.timeout)}s)`;
+    }
+    throw RemoteConnectError.of(this.label, `ssh-${lastKind}`, message, lastErr);
+  }
+
+  #sessionArgs(script: string, args: string[]): string[] {
+    return [
+      ...this.#commonArgs(),
+      "-o",
+      "ControlMaster=no",
+      "-T",
+      "-e",
+      "none",
+      "--",
+      this.opts.destination,
+      shellCommand(script, args),
+    ];
+  }
+
+  /** Starts a session running the script; stdin, stdout and stderr are piped. */
+  spawn(script: string, args: string[]): Deno.ChildProcess {
+    if (this.#closed) throw new Error(`${this.label}: ssh connection is closed`);
+    return new Deno.Command("ssh", {
+      args: this.#sessionArgs(script, args),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  }
+
+  /** Runs the script to its end; `stdin` (if any) is streamed to it and counted in {@linkcode bytesSent}. */
+  async run(script: string, args: string[], stdin?: ReadableStream<Uint8Array>): Promise<ShellResult> {
+    const child = this.spawn(script, args);
+    const out = readAll(child.stdout);
+    const err = readAll(child.stderr);
+    const feed = (async () => {
+      if (!stdin) {
+        await child.stdin.close().catch(() => {});
+        return;
+      }
+      const counted = stdin.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform: (chunk, ctl) => {
+            this.bytesSent += chunk.length;
+            ctl.enqueue(chunk);
+          },
+        }),
+      );
+      await counted.pipeTo(child.stdin).catch(() => {});
+    })();
+    const [status, stdout, stderr] = await Promise.all([child.status, out, err, feed]);
+    return { code: status.code, stdout, stderr };
+  }
+
+  /** Ends the master connection and removes the control directory. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await new Deno.Command("ssh", {
+        args: [...this.#commonArgs(), "-O", "exit", "--", this.opts.destination],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).output();
+    } catch { /* ssh gone */ }
+    await Deno.remove(this.controlDir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Writes an ssh config for a vagrant machine from `vagrant ssh-config <name>` into `dir` and returns its path.
+ * The generated `Host` is the machine name, so it is also the ssh destination.
+ */
+export async function vagrantSshConfig(baseDir: string, name: string, dir: string): Promise<string> {
+  let result: Deno.CommandOutput;
+  try {
+    result = await new Deno.Command("vagrant", {
+      args: ["ssh-config", name],
+      cwd: baseDir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (e) {
+    throw RemoteConnectError.of(name, "vagrant", `cannot run vagrant: ${(e as Error).message}`);
+  }
+  const text = new TextDecoder().decode(result.stdout);
+  if (!result.success || !/^\s*Host\s/m.test(text)) {
+    throw RemoteConnectError.of(
+      name,
+      "vagrant",
+      "`vagrant ssh-config` gave no ssh configuration (is the machine up?)",
+      new TextDecoder().decode(result.stderr),
+    );
+  }
+  const path = `${dir}/vagrant-ssh-config-${name}`;
+  await Deno.writeTextFile(path, text, { mode: 0o600 });
+  return path;
+}
