@@ -42,9 +42,20 @@ export interface ErrorJSON {
 
 const registry = new Map<string, new () => ReportingError>();
 
-/** Shortens an error stack to the first frame in the user's project (outside batou itself). */
+/**
+ * Shortens an error stack to the innermost frame in the user's project (outside batou itself). With `projectDir`,
+ * any frame in a file below it counts (component files and the project's own helper modules).
+ */
 export function simplifiedTraceback(error: unknown, projectDir?: string): string {
   const stack = error instanceof Error && error.stack ? error.stack.split("\n").slice(1) : [];
+  if (projectDir) {
+    const base = (projectDir.endsWith("/") ? projectDir : projectDir + "/").replace(/^file:\/\//, "");
+    for (const raw of stack) {
+      const frame = raw.trim().replaceAll("file://", "");
+      if (!frame.startsWith("at ") || frame.includes("/node_modules/")) continue;
+      if (frame.includes(`(${base}`) || frame.startsWith(`at ${base}`)) return "  " + frame.replaceAll(base, "");
+    }
+  }
   for (const raw of stack) {
     const frame = raw.trim();
     if (!frame.startsWith("at ")) continue;
@@ -59,7 +70,9 @@ export function simplifiedTraceback(error: unknown, projectDir?: string): string
 
 /** `ClassName: message`, as batou's `prepare_error`. */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name === "Error" ? error.constructor.name : error.name}: ${error.message}`;
+  if (error instanceof Error) {
+    return `${error.name === "Error" ? error.constructor.name : error.name}: ${error.message}`;
+  }
   return `Error: ${String(error)}`;
 }
 

@@ -578,3 +578,94 @@ export class Broken extends Component {
   ok(text.includes("      Component: broken"), text);
   ok(text.includes("components/broken/component.ts:4"), text);
 });
+
+Deno.test("environment: an error thrown in a project helper module is traced to the helper's line", async () => {
+  await using project = await tempProject({
+    "components/usehelper/component.ts": `import { Component } from "batou";
+import { check } from "../../lib/checks.ts";
+export class UseHelper extends Component {
+  override configure() {
+    check(this.host.name);
+  }
+}
+`,
+    "lib/checks.ts": `export function check(name: string): void {
+  if (name === "localhost") {
+    throw new TypeError(\`bad host \${name}\`);
+  }
+}
+`,
+    "environments/test.cfg": "[hosts]\nlocalhost = usehelper\n",
+  });
+  const { errors } = await configureEnvironment(project);
+  deepStrictEqual(errorNames(errors), ["UnknownComponentConfigurationError", "NonConvergingWorkingSet"]);
+  const text = reportText(errors[0]);
+  ok(text.startsWith("ERROR: TypeError: bad host localhost"), text);
+  ok(text.includes("lib/checks.ts:3"), text);
+});
+
+Deno.test("environment: bad overrides are configuration errors of the component, not crashes", async () => {
+  await using project = await tempProject({
+    "components/typed/component.ts": `import { Component, attribute } from "batou";
+export class Typed extends Component {
+  port = attribute(Number, 80);
+  name = attribute(String, "x");
+}
+`,
+    "environments/test.cfg":
+      "[hosts]\nlocalhost = typed\n\n[component:typed]\nport = eighty\nname = {{ nope }}\nbogus = 1\n",
+  });
+  const { errors } = await configureEnvironment(project);
+  deepStrictEqual(errorNames(errors), ["ConversionError", "NonConvergingWorkingSet"]);
+  const text = reportText(errors[0]);
+  ok(text.includes("      Attribute: Typed.port"), text);
+  ok(text.includes('     Conversion: Number("eighty")'), text);
+  // Once the port is fine, the expansion error comes next, then the unknown key.
+  await project.write({
+    "environments/test.cfg":
+      "[hosts]\nlocalhost = typed\n\n[component:typed]\nport = 81\nname = {{ nope }}\nbogus = 1\n",
+  });
+  const second = await configureEnvironment(project);
+  deepStrictEqual(errorNames(second.errors), ["AttributeExpansionError", "NonConvergingWorkingSet"]);
+  const expansion = reportText(second.errors[0]);
+  ok(
+    expansion.startsWith(
+      "ERROR: Error while expanding attribute:\n        Message: UndefinedError: 'nope' is undefined",
+    ),
+    expansion,
+  );
+  ok(expansion.includes("      Attribute: Typed.name"), expansion);
+  await project.write({
+    "environments/test.cfg": "[hosts]\nlocalhost = typed\n\n[component:typed]\nport = 81\nbogus = 1\nother = 2\n",
+  });
+  const third = await configureEnvironment(project);
+  deepStrictEqual(errorNames(third.errors), ["MissingOverrideAttributes", "NonConvergingWorkingSet"]);
+  strictEqual(
+    reportText(third.errors[0]),
+    "ERROR: Overrides for undefined attributes\n      Component: Typed\n     Attributes: bogus, other",
+  );
+});
+
+Deno.test("environment: secrets merge into overrides and host data; conflicts are reported", async () => {
+  await using project = await sampleService({
+    test: "[hosts]\nlocalhost = hello1\n\n[component:hello1]\nasdf = from-cfg\n",
+  });
+  const env = loadEnvironment(project);
+  env.loadSecrets({
+    overrides: { hello1: { asdf: "from-secrets", secret: "s3cr3t" }, nosuch: { a: "1" } },
+    hostData: { localhost: { "data-token": "t0k3n" }, otherhost: { x: "1" } },
+    secretFiles: { "ssl.key": "KEY" },
+    secretWords: ["s3cr3t", "t0k3n"],
+  });
+  deepStrictEqual(errorNames(env.exceptions).sort(), [
+    "DuplicateOverride",
+    "SuperfluousSecretsSection",
+    "UnknownHostSecretsSection",
+  ]);
+  const dup = env.exceptions.find((e) => e.constructor.name === "DuplicateOverride")!;
+  strictEqual(dup.message, "A value hello1.asdf is defined both in environment and secrets.");
+  deepStrictEqual(env.overrides.hello1, { asdf: "from-secrets", secret: "s3cr3t" });
+  strictEqual(env.hosts.get("localhost")!.data.token, "t0k3n");
+  deepStrictEqual(env.secretFiles, { "ssl.key": "KEY" });
+  ok(env.secretData.has("s3cr3t"));
+});
