@@ -130,7 +130,7 @@ export function environmentNames(baseDir: string): string[] {
       } else if (e.name.endsWith(".cfg")) names.add(e.name.slice(0, -4));
     }
   } catch { /* no environments */ }
-  return [...names].sort();
+  return [...names].filter((n) => Environment.configPath(baseDir, n) !== null).sort();
 }
 
 /** A deployment environment. */
@@ -185,6 +185,8 @@ export class Environment {
 
   /** Path of the environment's config file, or null when the environment does not exist. */
   static configPath(baseDir: string, name: string): string | null {
+    // Names are plain file names: no separators, and none that would leave environments/ ("..", ".hidden").
+    if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(name)) return null;
     for (const p of [join("environments", name, "environment.cfg"), join("environments", `${name}.cfg`)]) {
       try {
         if (Deno.statSync(join(baseDir, p)).isFile) return p;
@@ -200,7 +202,7 @@ export class Environment {
   load(modules: Record<string, unknown>): void {
     setResolverOverrides({}, {});
     const path = Environment.configPath(this.baseDir, this.name);
-    if (!path || !/^[A-Za-z0-9_.-]+$/.test(this.name)) throw MissingEnvironment.of(this.name);
+    if (!path) throw MissingEnvironment.of(this.name);
     this.configFile = path;
     const loaded = loadComponents(this.baseDir, modules);
     this.components = loaded.components;

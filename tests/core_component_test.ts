@@ -836,6 +836,23 @@ Deno.test("component: an attribute without override and default raises on access
   });
 });
 
+// batou loses the attribute's name in subclasses ("unknown Attribute"); ours keeps it.
+Deno.test("component: attributes inherited by subclasses keep their names in errors and overrides", async () => {
+  class Base extends Component {
+    a = attribute(String);
+    port = attribute(Number, 1);
+  }
+  class Sub extends Base {}
+  await withRoot((_root, top) => {
+    const s = top.add(new Sub());
+    throws(() => s.a, /No override and no default given for `a` on Sub instance/);
+  });
+  await withRoot((_root, top) => {
+    strictEqual((top as Sub).port, 2);
+    strictEqual((top as Sub).a, "x");
+  }, { factory: Sub, overrides: { port: "2", a: "x" } });
+});
+
 Deno.test("component: non-string defaults and options are not converted (33)", async () => {
   const list = ["x"];
   class Foo extends Component {
@@ -941,6 +958,18 @@ Deno.test("component: async event handlers are awaited before update runs", asyn
     top.add(new AsyncHandler());
     await withRecordedOutput(() => top.deploy());
     deepStrictEqual(order, ["evaded", "update"]);
+  });
+});
+
+Deno.test("component: an unknown event scope is an error", async () => {
+  class BadScope extends Component {
+    static override events = { h: ["before-update", "nearby"] as [string, string] };
+    h(): void {}
+  }
+  await withRoot(async (_root, top) => {
+    top.add(new SampleComponent());
+    top.add(new BadScope());
+    await withRecordedOutput(() => rejects(top.deploy(), /Unknown event scope: nearby/));
   });
 });
 

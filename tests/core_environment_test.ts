@@ -95,6 +95,10 @@ Deno.test("environment: a missing environment raises MissingEnvironment (36)", a
   });
   // Names that would leave the environments folder are missing too.
   throws(() => new Environment("../other", { baseDir: project.dir }).load({ batou }), MissingEnvironment);
+  await project.write({ "environment.cfg": "[hosts]\n", "environments/environment.cfg": "[hosts]\n" });
+  throws(() => new Environment("..", { baseDir: project.dir }).load({ batou }), MissingEnvironment);
+  throws(() => new Environment(".", { baseDir: project.dir }).load({ batou }), MissingEnvironment);
+  strictEqual(Environment.configPath(project.dir, ".."), null);
 });
 
 Deno.test("environment: defaults without [environment] section", async () => {
@@ -438,6 +442,7 @@ Deno.test("environment.cfg: both layouts are found; the directory form wins when
     "b.cfg": "[hosts]\nfromfile = hello1\n",
     "a.cfg": "[hosts]\nshadowed = hello1\n",
   });
+  await project.write({ "environments/.hidden.cfg": "", "environments/notes.txt": "", "environments/empty/x": "" });
   deepStrictEqual(environmentNames(project.dir), ["a", "b"]);
   strictEqual(Environment.configPath(project.dir, "a"), join("environments", "a", "environment.cfg"));
   strictEqual(Environment.configPath(project.dir, "b"), join("environments", "b.cfg"));
