@@ -89,7 +89,11 @@ export function convertValue(conversion: Conversion, value: string): unknown {
 
 /** Declares an overridable attribute. The field's type is the conversion's result type. */
 export function attribute(conversion: StringConstructor, defaultValue?: string, opts?: AttributeOptions): string;
-export function attribute(conversion: NumberConstructor, defaultValue?: number | string, opts?: AttributeOptions): number;
+export function attribute(
+  conversion: NumberConstructor,
+  defaultValue?: number | string,
+  opts?: AttributeOptions,
+): number;
 export function attribute(
   conversion: BooleanConstructor,
   defaultValue?: boolean | string,

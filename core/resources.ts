@@ -103,9 +103,9 @@ export class Resources {
     for (const [key, byRoot] of this.resources) {
       const subs = [...(this.subscribers.get(key)?.values() ?? [])];
       if (subs.some((s) => s.host === null)) continue;
-      const left = new Map([...byRoot].filter(([root, values]) =>
-        values.length > 0 && !subs.some((s) => s.host === root.host)
-      ));
+      const left = new Map(
+        [...byRoot].filter(([root, values]) => values.length > 0 && !subs.some((s) => s.host === root.host)),
+      );
       if (left.size) out.set(key, left);
     }
     return out;

@@ -32,9 +32,15 @@ function cleanMessage(error: unknown, source: string): Error {
       return e;
     }
   }
-  let msg = error.message.replace(/^\(unknown path\)\s*/, "").replace(/^Template render error:\s*(\(unknown path\))?\s*/, "");
+  let msg = error.message.replace(/^\(unknown path\)\s*/, "").replace(
+    /^Template render error:\s*(\(unknown path\))?\s*/,
+    "",
+  );
   msg = msg.replace(/\[Line (\d+), Column (\d+)\]\s*\n?\s*/, (_m, l, c) => `line ${l}, column ${c}: `);
-  msg = msg.replace(/attempted to output null or undefined value/, "undefined value (a variable or attribute is undefined)");
+  msg = msg.replace(
+    /attempted to output null or undefined value/,
+    "undefined value (a variable or attribute is undefined)",
+  );
   const isSyntax = /expected|unexpected|unknown block tag|parse/i.test(msg) && !/undefined value/.test(msg);
   const e = new Error(msg.trim());
   e.name = isSyntax ? "TemplateSyntaxError" : /undefined/.test(msg) ? "UndefinedError" : error.name;
