@@ -670,7 +670,7 @@ export class Component {
   }
 
   /** The template context for this component (`component`, `host`, `environment`, header). */
-  templateContext(component?: Component, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  templateVars(component?: Component, extra: Record<string, unknown> = {}): Record<string, unknown> {
     const c = component ?? this;
     return {
       component: c,
@@ -685,7 +685,7 @@ export class Component {
   expand(text: string, context?: Record<string, unknown>, component?: Component): string {
     return expandTemplate(
       text,
-      this.templateContext(component, context),
+      this.templateVars(component, context),
       this.#parent ? this.breadcrumbs : this.breadcrumb,
     );
   }
@@ -694,7 +694,7 @@ export class Component {
   template(filename: string, context?: Record<string, unknown>, component?: Component): string {
     const path = isAbsolute(filename) ? filename : join(this.defdir, filename);
     const source = Deno.readTextFileSync(path);
-    return expandTemplate(source, this.templateContext(component, context), path);
+    return expandTemplate(source, this.templateVars(component, context), path);
   }
 
   /** Runs a shell command in the work dir. Throws {@linkcode CmdExecutionError} on failure. */

@@ -96,11 +96,6 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 /**
  * Renders `text` with `component` as the template's `component` (it may be any
  * object), the host and environment of `self`, and `extra` variables.
- *
- * Works around the core: `Component.templateContext()` is a method, and the
- * batou option of the same name shadows it on components that have the option
- * (see {@linkcode installTemplateContextOption}), so `this.expand()` cannot be
- * used on them.
  */
 function renderTemplate(
   self: Component,
@@ -110,30 +105,9 @@ function renderTemplate(
   identifier: string,
 ): string {
   const isComponent = contextComponent instanceof Component;
-  const context = Component.prototype.templateContext.call(
-    self,
-    isComponent ? contextComponent : self,
-    extra,
-  );
+  const context = self.templateVars(isComponent ? contextComponent : self, extra);
   if (!isComponent) context.component = contextComponent;
   return expandTemplate(text, context, identifier);
-}
-
-/**
- * Makes `templateContext` an acceptable option of `component`: the core only
- * accepts options that name a non-function field, and `templateContext` is
- * also the name of a `Component` method. An own accessor property shadows the
- * method on this instance and keeps the value in `store`.
- */
-function installTemplateContextOption(component: Component, store: { value: TemplateContext | null }): void {
-  Object.defineProperty(component, "templateContext", {
-    configurable: true,
-    enumerable: true,
-    get: () => store.value,
-    set: (v: TemplateContext | null) => {
-      store.value = v ?? null;
-    },
-  });
 }
 
 /** Python's `UnicodeEncodeError` at configure time: the content cannot be written in the chosen encoding. */
@@ -214,11 +188,10 @@ export class File extends Component {
   leading = false;
   sensitiveData: boolean | null = null;
   #unmappedPath = "";
-  #templateContext = { value: null as TemplateContext | null };
+  templateContext: TemplateContext | null = null;
 
   constructor(path: string, options: FileOptions = {}) {
     super(path, options as Record<string, unknown>);
-    installTemplateContextOption(this, this.#templateContext);
   }
 
   override configure(): void {
@@ -254,7 +227,7 @@ export class File extends Component {
         new Content(this.path, {
           source: this.source,
           isTemplate: this.isTemplate,
-          templateContext: this.#templateContext.value ?? (this.parent instanceof Component ? this.parent : null),
+          templateContext: this.templateContext ?? (this.parent instanceof Component ? this.parent : null),
           templateArgs: this.templateArgs ?? {},
           encoding: this.encoding,
           content: this.content,
@@ -688,16 +661,15 @@ export interface ContentOptions extends ManagedContentOptions {
 export class Content extends ManagedContentBase {
   isTemplate = true;
   templateArgs: Record<string, unknown> | null = null;
-  #templateContext = { value: null as TemplateContext | null };
+  templateContext: TemplateContext | null = null;
 
   constructor(path: string, options: ContentOptions = {}) {
     super(path, options as Record<string, unknown>);
-    installTemplateContextOption(this, this.#templateContext);
   }
 
   override render(): void {
     if (!this.isTemplate || !this.encoding || typeof this.content !== "string") return;
-    const context = this.#templateContext.value ?? (this.parent instanceof Component ? this.parent : this);
+    const context = this.templateContext ?? (this.parent instanceof Component ? this.parent : this);
     const identifier = this.source || this.breadcrumbs;
     this.content = renderTemplate(this, this.content, context, { args: this.templateArgs ?? {} }, identifier);
   }
