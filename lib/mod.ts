@@ -14,3 +14,5 @@
  */
 export * from "../core/mod.ts";
 export * from "./file.ts";
+export * from "./command.ts";
+export * from "./download.ts";
