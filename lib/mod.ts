@@ -16,3 +16,4 @@ export * from "../core/mod.ts";
 export * from "./file.ts";
 export * from "./command.ts";
 export * from "./download.ts";
+export * from "./archive.ts";
