@@ -9,6 +9,7 @@ import { BUILD, VERSION } from "./core/version.ts";
 import { output } from "./core/output.ts";
 import { deploy } from "./remote/deploy.ts";
 import { runAgent } from "./remote/agent.ts";
+import { remoteDeployHooks } from "./remote/remote_hooks.ts";
 import { loadEnvironmentSecrets } from "./core/secrets/load.ts";
 import { initProject } from "./cli/init.ts";
 import { graphCommand } from "./cli/graph.ts";
@@ -96,6 +97,7 @@ async function cmdDeploy(args: string[], debug: boolean): Promise<number> {
     modules: { batou },
     version: VERSION,
     loadSecrets: loadEnvironmentSecrets,
+    ...remoteDeployHooks(),
   });
 }
 

@@ -1,0 +1,34 @@
+/**
+ * The remote half of `batou deploy`, as the hooks {@linkcode DeployOptions.connectRemote} and
+ * {@linkcode DeployOptions.syncProject}: reach a host over OpenSSH (or vagrant) and start the agent there
+ * (`bootstrap.ts`), then sync the project into the agent's `target_directory` (`sync.ts`). The project manifest
+ * is built once per run and shared by all hosts.
+ *
+ * @module
+ */
+import type { Environment } from "../core/environment.ts";
+import { output } from "../core/output.ts";
+import type { DeployOptions } from "./deploy.ts";
+import type { AgentConnection } from "./connect.ts";
+import { connectRemote } from "./bootstrap.ts";
+import { buildManifest, type ManifestEntry, syncProject } from "./sync.ts";
+
+/** The `connectRemote` and `syncProject` hooks for {@linkcode DeployOptions}. */
+export function remoteDeployHooks(): Required<Pick<DeployOptions, "connectRemote" | "syncProject">> {
+  const manifests = new Map<string, Promise<ManifestEntry[]>>();
+  return {
+    connectRemote,
+    async syncProject(conn: AgentConnection, env: Environment): Promise<void> {
+      let manifest = manifests.get(env.baseDir);
+      if (!manifest) {
+        manifest = buildManifest(env.baseDir);
+        manifests.set(env.baseDir, manifest);
+      }
+      const stats = await syncProject(conn.peer, env.baseDir, { manifest: await manifest });
+      const line = `${conn.host.name}: sync: files=${stats.files} sent=${stats.sent} bytes=${stats.bytesSent} ` +
+        `deleted=${stats.deleted} unchanged=${stats.unchanged}`;
+      if (Deno.env.get("BATOU_STATS")) output.line(line, { icon: "📊" });
+      else output.debug(line, { icon: "📊" });
+    },
+  };
+}
