@@ -17,3 +17,4 @@ export * from "./file.ts";
 export * from "./command.ts";
 export * from "./download.ts";
 export * from "./archive.ts";
+export * from "./git.ts";
