@@ -531,7 +531,7 @@ async function tryStart(shell: RemoteShell, opts: StartOptions, fresh: string, s
     via: "ssh",
     stderr,
     uploadedBytes: state.uploaded,
-    sentBytes: () => shell.bytesSent + peer.stats.bytesSent,
+    sentBytes: () => state.uploaded + peer.stats.bytesSent,
     async close() {
       await peer.close();
       const timer = setTimeout(kill, 5000);

@@ -1,0 +1,249 @@
+/**
+ * The agent bootstrap's shell scripts, run for real by /bin/sh on this machine through a local {@link RemoteShell}
+ * (a temporary HOME and a chosen PATH stand in for a target), and the quoting that gets them through any login
+ * shell (sh, bash, zsh, fish).
+ */
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { join } from "node:path";
+import { requireTools } from "./support/tools.ts";
+import {
+  type AgentPayload,
+  agentPayload,
+  parseStatus,
+  type RemoteAgentConnection,
+  startAgent,
+  unamePlatform,
+} from "../remote/bootstrap.ts";
+import { classifySshFailure, type RemoteShell, shellCommand, type ShellResult } from "../remote/ssh.ts";
+import { Host } from "../core/host.ts";
+
+/** Runs the scripts with /bin/sh locally, with only `env` as environment. */
+class LocalShell implements RemoteShell {
+  readonly label = "local";
+  bytesSent = 0;
+  constructor(readonly env: Record<string, string>) {}
+
+  spawn(script: string, args: string[]): Deno.ChildProcess {
+    return new Deno.Command("/bin/sh", {
+      args: ["-c", script, "sh", ...args],
+      env: this.env,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  }
+
+  async run(script: string, args: string[], stdin?: ReadableStream<Uint8Array>): Promise<ShellResult> {
+    const child = this.spawn(script, args);
+    const feed = stdin
+      ? stdin.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform: (c, ctl) => {
+            this.bytesSent += c.length;
+            ctl.enqueue(c);
+          },
+        }),
+      ).pipeTo(child.stdin)
+      : child.stdin.close();
+    const [out] = await Promise.all([child.output(), feed]);
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  }
+}
+
+/** A directory of symlinks to the given tools: the target's PATH. */
+async function toolDir(tools: string[]): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "batou-bootstrap-bin-" });
+  for (const tool of tools) {
+    const path = ["/usr/bin", "/bin"].map((d) => join(d, tool)).find((p) => {
+      try {
+        return Deno.statSync(p).isFile;
+      } catch {
+        return false;
+      }
+    });
+    if (!path) throw new Error(`missing tool ${tool}`);
+    await Deno.symlink(path, join(dir, tool));
+  }
+  return dir;
+}
+
+const BASE_TOOLS = ["uname", "id", "mkdir", "chmod", "mv", "rm", "cat", "wc"];
+
+async function withTarget(
+  tools: string[],
+  body: (shell: LocalShell, home: string, payload: AgentPayload) => Promise<void>,
+): Promise<void> {
+  const home = await Deno.makeTempDir({ prefix: "batou-bootstrap-home-" });
+  const bin = await toolDir(tools);
+  try {
+    await body(new LocalShell({ HOME: home, PATH: bin }), home, await agentPayload());
+  } finally {
+    await Deno.remove(home, { recursive: true });
+    await Deno.remove(bin, { recursive: true });
+  }
+}
+
+async function start(shell: LocalShell, payload: AgentPayload): Promise<RemoteAgentConnection> {
+  return await startAgent(shell, { host: new Host("target", "target"), payload });
+}
+
+async function listDir(path: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(path)) names.push(e.name);
+  return names.sort();
+}
+
+Deno.test("the agent is uploaded once (compressed), verified, and started from the cache afterwards", async () => {
+  await withTarget([...BASE_TOOLS, "sha256sum", "gzip"], async (shell, home, payload) => {
+    const first = await start(shell, payload);
+    try {
+      assert(first.uploadedBytes > 0);
+      // gzip on the target: less than the raw size went over the wire.
+      const raw = payload.artifacts.reduce((n, a) => n + a.size, 0);
+      assert(first.uploadedBytes < raw, `${first.uploadedBytes} >= ${raw}`);
+      assertEquals(first.hello.home, home);
+      assertEquals(first.hello.protocol, 1);
+    } finally {
+      await first.close();
+    }
+    const cache = join(home, ".cache/batou/agents");
+    assertEquals((await Deno.stat(cache)).mode! & 0o777, 0o700);
+    assertEquals(await listDir(cache), payload.artifacts.map((a) => a.name).sort());
+    // DENO_DIR is inside the cache: nothing else in HOME.
+    assertEquals(await listDir(home), [".cache"]);
+    assertEquals(await listDir(join(home, ".cache/batou")), ["agents", "deno"]);
+
+    const second = await start(shell, payload);
+    try {
+      assertEquals(second.uploadedBytes, 0);
+      assertEquals(second.sentBytes(), second.peer.stats.bytesSent);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+Deno.test("a tampered cached file is never executed: the start notices the hash and replaces the file", async () => {
+  await withTarget([...BASE_TOOLS, "sha256sum"], async (shell, home, payload) => {
+    await (await start(shell, payload)).close();
+    const bundle = payload.artifacts[payload.artifacts.length - 1];
+    const path = join(home, ".cache/batou/agents", bundle.name);
+    // A "bundle" that would leave a mark if it ever ran.
+    const marker = join(home, "tampered-ran");
+    await Deno.writeTextFile(path, `Deno.writeTextFileSync(${JSON.stringify(marker)}, "x");\n`);
+    const conn = await start(shell, payload);
+    try {
+      assert(conn.uploadedBytes > 0);
+      assertEquals(conn.hello.protocol, 1);
+    } finally {
+      await conn.close();
+    }
+    await Deno.stat(marker).then(() => assert(false, "the tampered file ran"), () => {});
+    const bytes = await Deno.readFile(path);
+    assertEquals(bytes.length, bundle.size);
+  });
+});
+
+Deno.test("without any SHA-256 tool the agent is shipped afresh for each run and removed afterwards", async () => {
+  await withTarget(BASE_TOOLS, async (shell, home, payload) => {
+    const raw = payload.artifacts.reduce((n, a) => n + a.size, 0);
+    for (let i = 0; i < 2; i++) {
+      const before = shell.bytesSent;
+      const conn = await start(shell, payload);
+      try {
+        assertEquals(conn.uploadedBytes, raw); // no gzip either: sent as it is
+        const runDirs = (await listDir(join(home, ".cache/batou/agents"))).filter((n) => n.startsWith("run-"));
+        assertEquals(runDirs.length, 1);
+      } finally {
+        await conn.close();
+      }
+      assertEquals(shell.bytesSent - before, raw);
+      assertEquals(await listDir(join(home, ".cache/batou/agents")), []);
+    }
+  });
+});
+
+Deno.test("a target of another platform gets a clear error and no upload", async () => {
+  await withTarget([...BASE_TOOLS, "sha256sum"], async (shell, _home, payload) => {
+    const foreign = { ...payload, platform: "Plan9 mips" };
+    let error: Error | null = null;
+    await start(shell, foreign).catch((e) => error = e);
+    assert(error);
+    assertMatch(
+      String((error as Error).message),
+      new RegExp(`the target runs ${unamePlatform()}, but this batou runs on Plan9 mips`),
+    );
+    assertEquals(shell.bytesSent, 0);
+  });
+});
+
+Deno.test("bootstrap status lines are parsed; the last keys take the rest of the line", () => {
+  assertEquals(parseStatus("batou-bootstrap: status=missing gzip=yes missing= a b"), {
+    status: "missing",
+    fields: { status: "missing", gzip: "yes", missing: "a b" },
+    missing: ["a", "b"],
+  });
+  assertEquals(parseStatus("batou-bootstrap: status=platform platform=Darwin arm64")?.fields.platform, "Darwin arm64");
+  assertEquals(parseStatus('{"jsonrpc":"2.0"}'), null);
+});
+
+Deno.test("ssh failures are classified from ssh's own messages", () => {
+  const cases: [string, string][] = [
+    ["ssh: Could not resolve hostname nosuch.invalid: Name or service not known", "dns"],
+    ["ssh: connect to host 127.0.0.1 port 1: Connection refused", "refused"],
+    ["ssh: connect to host 10.0.0.1 port 22: Connection timed out", "timeout"],
+    ["Connection timed out during banner exchange", "timeout"],
+    ["ssh: connect to host 10.0.0.1 port 22: No route to host", "unreachable"],
+    ["batoutest-host1@127.0.0.1: Permission denied (publickey).", "auth"],
+    [
+      "@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n...\nHost key verification failed.",
+      "hostkey-changed",
+    ],
+    [
+      "No ED25519 host key is known for host1 and you have requested strict checking.\nHost key verification failed.",
+      "hostkey-unknown",
+    ],
+    ["kex_exchange_identification: Connection closed by remote host", "closed"],
+    ["kex_exchange_identification: read: Connection reset by peer", "closed"],
+    ["something else entirely", "other"],
+  ];
+  for (const [stderr, kind] of cases) assertEquals(classifySshFailure(stderr), kind, stderr);
+});
+
+Deno.test("remote commands survive sh, bash, zsh and fish as login shell unchanged", async () => {
+  await requireTools("sh", "bash", "zsh", "fish");
+  const script = `# a comment with 'quotes', "double quotes", a \\backslash, $dollar and \`ticks\`
+printf '%s\\n' "$@"
+printf '[%s]\\n' "it's \\\\ ok"`;
+  const args = [
+    "plain",
+    "with space",
+    "it's",
+    "back\\slash",
+    "a\\'b",
+    '"dq"',
+    "$HOME",
+    "`id`",
+    "!bang",
+    "*",
+    "",
+    "ünï",
+    "two\nlines",
+    "--",
+    "-e",
+  ];
+  const expected = [...args, "[it's \\ ok]"].join("\n") + "\n";
+  for (const shell of ["sh", "bash", "zsh", "fish"]) {
+    const out = await new Deno.Command(shell, {
+      args: ["-c", shellCommand(script, args)],
+      stdout: "piped",
+      stderr: "piped",
+      env: { HOME: "/nonexistent-home" },
+    }).output();
+    const dec = new TextDecoder();
+    assertEquals(out.code, 0, `${shell}: ${dec.decode(out.stderr)}`);
+    assertEquals(dec.decode(out.stdout), expected, shell);
+  }
+});
