@@ -18,3 +18,4 @@ export * from "./command.ts";
 export * from "./download.ts";
 export * from "./archive.ts";
 export * from "./git.ts";
+export * from "./cron.ts";
