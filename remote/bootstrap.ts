@@ -244,23 +244,30 @@ export function agentPayload(): Promise<AgentPayload> {
 // ---------------------------------------------------------------------------------------------------------------
 // Target side: the shell scripts. They run under /bin/sh; every value comes in as a positional parameter.
 
-/** Prints the SHA-256 of file $1 with whatever tool the target has; fails without one. */
+/** SHA-256 of nothing: a hash tool must prove it computes SHA-256 before its answers count. */
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/**
+ * `sha TOOL FILE` prints the SHA-256 of FILE; `hashtool` picks the first tool that hashes the empty input right
+ * (openssl first: it uses the CPU's SHA instructions, coreutils' sha256sum may not).
+ */
 const HASH_FUNCTIONS = `
-hashtool() {
-  for t in sha256sum shasum openssl sha256; do
-    if command -v "$t" >/dev/null 2>&1; then echo "$t"; return 0; fi
-  done
-  return 1
-}
 sha() {
-  case $tool in
-    sha256sum) r=$(sha256sum < "$1") ;;
-    shasum) r=$(shasum -a 256 < "$1") ;;
-    openssl) r=$(openssl dgst -sha256 -r < "$1") ;;
-    sha256) r=$(sha256 -q < "$1") ;;
+  case $1 in
+    openssl) r=$(openssl dgst -sha256 -r < "$2") ;;
+    sha256sum) r=$(sha256sum < "$2") ;;
+    shasum) r=$(shasum -a 256 < "$2") ;;
+    sha256) r=$(sha256 -q < "$2") ;;
     *) return 1 ;;
   esac || return 1
   echo "\${r%% *}"
+}
+hashtool() {
+  for t in openssl sha256sum shasum sha256; do
+    command -v "$t" >/dev/null 2>&1 || continue
+    if [ "$(sha "$t" /dev/null 2>/dev/null)" = ${EMPTY_SHA256} ]; then echo "$t"; return 0; fi
+  done
+  return 1
 }
 say() { echo "batou-bootstrap: $*"; }
 `;
@@ -301,9 +308,9 @@ else
   d=$c
   if ! tool=$(hashtool); then say "status=nohash"; exit 92; fi
   miss=
-  if ! [ -f "$c/$n1" ] || [ "$(sha "$c/$n1")" != "$h1" ]; then miss="$miss $n1"; fi
+  if ! [ -f "$c/$n1" ] || [ "$(sha "$tool" "$c/$n1")" != "$h1" ]; then miss="$miss $n1"; fi
   if [ -n "$n2" ]; then
-    if ! [ -f "$c/$n2" ] || [ "$(sha "$c/$n2")" != "$h2" ]; then miss="$miss $n2"; fi
+    if ! [ -f "$c/$n2" ] || [ "$(sha "$tool" "$c/$n2")" != "$h2" ]; then miss="$miss $n2"; fi
   fi
   if [ -n "$miss" ]; then
     gz=no
@@ -352,7 +359,7 @@ got=$((got+0))
 if [ "$rc" -ne 0 ] || [ "$got" -ne "$size" ]; then rm -f "$tmp"; say "status=short got=$got"; exit 94; fi
 if [ -z "$fresh" ]; then
   if ! tool=$(hashtool); then rm -f "$tmp"; say "status=nohash"; exit 92; fi
-  v=$(sha "$tmp")
+  v=$(sha "$tool" "$tmp")
   if [ "$v" != "$h" ]; then rm -f "$tmp"; say "status=badhash got=$v"; exit 95; fi
 fi
 if ! chmod 700 "$tmp" || ! mv -f "$tmp" "$d/$n"; then rm -f "$tmp"; say "status=nodir dir=$d"; exit 96; fi

@@ -126,7 +126,7 @@ Deno.test("the agent is uploaded once (compressed), verified, and started from t
 });
 
 Deno.test("a tampered cached file is never executed: the start notices the hash and replaces the file", async () => {
-  await withTarget([...BASE_TOOLS, "sha256sum"], async (shell, home, payload) => {
+  await withTarget([...BASE_TOOLS, "openssl"], async (shell, home, payload) => {
     await (await start(shell, payload)).close();
     const bundle = payload.artifacts[payload.artifacts.length - 1];
     const path = join(home, ".cache/batou/agents", bundle.name);
@@ -143,6 +143,20 @@ Deno.test("a tampered cached file is never executed: the start notices the hash 
     await Deno.stat(marker).then(() => assert(false, "the tampered file ran"), () => {});
     const bytes = await Deno.readFile(path);
     assertEquals(bytes.length, bundle.size);
+  });
+});
+
+Deno.test("a hash tool that does not compute SHA-256 correctly is not used", async () => {
+  await withTarget([...BASE_TOOLS, "sha256sum"], async (shell, _home, payload) => {
+    // An "openssl" that answers every question with the same made-up hash comes first in the search order.
+    const bin = shell.env.PATH;
+    await Deno.writeTextFile(join(bin, "openssl"), `#!/bin/sh\necho "${"0".repeat(64)} *stdin"\n`, { mode: 0o755 });
+    const first = await start(shell, payload);
+    await first.close();
+    const second = await start(shell, payload);
+    await second.close();
+    assert(first.uploadedBytes > 0);
+    assertEquals(second.uploadedBytes, 0);
   });
 });
 
