@@ -19,3 +19,4 @@ export * from "./download.ts";
 export * from "./archive.ts";
 export * from "./git.ts";
 export * from "./cron.ts";
+export * from "./service.ts";
