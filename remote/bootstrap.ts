@@ -15,6 +15,8 @@
  * - every start first checks `uname -sm` and the SHA-256 of every file it will execute with the target's own
  *   `sha256sum` (or `shasum -a 256`, `openssl dgst -sha256`, `sha256`), then `exec`s it. A missing or wrong file is
  *   reported back (one status line instead of the protocol), uploaded and the start tried again;
+ * - files unused for 30 days (every start touches the files it runs) are removed whenever something new is
+ *   uploaded, so old versions do not pile up;
  * - an upload goes to a temporary name, is decompressed (`gzip -dc`, when the target has gzip; the controller
  *   compresses each file once and caches the result in `~/.cache/batou/gz`), checked for size and SHA-256, and
  *   only then renamed into place;
@@ -318,6 +320,8 @@ else
     say "status=missing gzip=$gz missing=$miss"
     exit 92
   fi
+  touch "$c/$n1" 2>/dev/null
+  if [ -n "$n2" ]; then touch "$c/$n2" 2>/dev/null; fi
 fi
 cd "$d" || exit 93
 DENO_DIR=$b/deno
@@ -363,6 +367,10 @@ if [ -z "$fresh" ]; then
   if [ "$v" != "$h" ]; then rm -f "$tmp"; say "status=badhash got=$v"; exit 95; fi
 fi
 if ! chmod 700 "$tmp" || ! mv -f "$tmp" "$d/$n"; then rm -f "$tmp"; say "status=nodir dir=$d"; exit 96; fi
+if [ -z "$fresh" ]; then
+  find "$c" -maxdepth 1 -type f -mtime +30 "(" -name "deno-*" -o -name "batou-*" ")" -exec rm -f {} + 2>/dev/null
+  find "$c" -maxdepth 1 -mtime +1 "(" -name ".upload-*" -o -name "run-*" ")" -exec rm -rf {} + 2>/dev/null
+fi
 say "status=ok"
 `;
 

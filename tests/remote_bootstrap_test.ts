@@ -69,7 +69,7 @@ async function toolDir(tools: string[]): Promise<string> {
   return dir;
 }
 
-const BASE_TOOLS = ["uname", "id", "mkdir", "chmod", "mv", "rm", "cat", "wc"];
+const BASE_TOOLS = ["uname", "id", "mkdir", "chmod", "mv", "rm", "cat", "wc", "touch", "find"];
 
 async function withTarget(
   tools: string[],
@@ -97,6 +97,14 @@ async function listDir(path: string): Promise<string[]> {
 
 Deno.test("the agent is uploaded once (compressed), verified, and started from the cache afterwards", async () => {
   await withTarget([...BASE_TOOLS, "sha256sum", "gzip"], async (shell, home, payload) => {
+    // Leftovers of older versions: unused for 40 days (removed by the upload) and recently used (kept).
+    const cache = join(home, ".cache/batou/agents");
+    await Deno.mkdir(cache, { recursive: true });
+    const old = new Date(Date.now() - 40 * 86400_000);
+    for (const name of ["deno-1.0.0-old", "batou-0.0.1-old.js", "batou-0.0.2-recent.js"]) {
+      await Deno.writeTextFile(join(cache, name), "old");
+      if (name.includes("-old")) await Deno.utime(join(cache, name), old, old);
+    }
     const first = await start(shell, payload);
     try {
       assert(first.uploadedBytes > 0);
@@ -108,9 +116,8 @@ Deno.test("the agent is uploaded once (compressed), verified, and started from t
     } finally {
       await first.close();
     }
-    const cache = join(home, ".cache/batou/agents");
     assertEquals((await Deno.stat(cache)).mode! & 0o777, 0o700);
-    assertEquals(await listDir(cache), payload.artifacts.map((a) => a.name).sort());
+    assertEquals(await listDir(cache), [...payload.artifacts.map((a) => a.name), "batou-0.0.2-recent.js"].sort());
     // DENO_DIR is inside the cache: nothing else in HOME.
     assertEquals(await listDir(home), [".cache"]);
     assertEquals(await listDir(join(home, ".cache/batou")), ["agents", "deno"]);
