@@ -11,6 +11,7 @@ import {
   agentPayload,
   parseStatus,
   type RemoteAgentConnection,
+  sha256File,
   startAgent,
   unamePlatform,
 } from "../remote/bootstrap.ts";
@@ -182,6 +183,41 @@ Deno.test("without any SHA-256 tool the agent is shipped afresh for each run and
       }
       assertEquals(shell.bytesSent - before, raw);
       assertEquals(await listDir(join(home, ".cache/batou/agents")), []);
+    }
+  });
+});
+
+Deno.test("compiled mode ships one executable and starts it as `<binary> agent`", async () => {
+  await withTarget([...BASE_TOOLS, "sha256sum"], async (shell, home, payload) => {
+    // Stands in for a `deno compile` binary (which needs a download to build): runs this checkout's main.ts.
+    const bin = join(home, "..", `batou-compiled-${crypto.randomUUID().slice(0, 8)}`);
+    const main = new URL("../main.ts", import.meta.url).pathname;
+    const denoDir = Deno.env.get("DENO_DIR") ?? join(Deno.env.get("HOME")!, ".cache/deno");
+    await Deno.writeTextFile(
+      bin,
+      `#!/bin/sh\nDENO_DIR=${denoDir} exec ${Deno.execPath()} run -A --quiet ${main} "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    try {
+      const sha256 = await sha256File(bin);
+      const size = (await Deno.stat(bin)).size;
+      const compiled: AgentPayload = {
+        mode: "compiled",
+        artifacts: [{ name: `batou-0.0.0-${sha256.slice(0, 16)}`, path: bin, sha256, size }],
+        platform: payload.platform,
+      };
+      const conn = await start(shell, compiled);
+      try {
+        assertEquals(conn.uploadedBytes, size);
+        assertEquals(conn.hello.protocol, 1);
+      } finally {
+        await conn.close();
+      }
+      assertEquals(await listDir(join(home, ".cache/batou/agents")), [compiled.artifacts[0].name]);
+    } finally {
+      await Deno.remove(bin);
     }
   });
 });
