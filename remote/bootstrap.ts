@@ -481,6 +481,9 @@ function statusError(host: string, st: BootstrapStatus, opts: StartOptions): Rem
   }
 }
 
+/** How long the agent may take to answer the handshake (including the hash checks) before it is given up. */
+export const HELLO_TIMEOUT_MS = 120_000;
+
 type Attempt = { conn: RemoteAgentConnection } | { status: BootstrapStatus };
 
 async function tryStart(shell: RemoteShell, opts: StartOptions, fresh: string, state: { uploaded: number }) {
@@ -516,9 +519,17 @@ async function tryStart(shell: RemoteShell, opts: StartOptions, fresh: string, s
     } catch { /* gone */ }
   };
   let hello: HelloInfo;
+  // A target that never answers (a hanging login script, a stuck file system) must not hang the deployment.
+  let timedOut = false;
+  const helloTimer = setTimeout(() => {
+    timedOut = true;
+    kill();
+  }, HELLO_TIMEOUT_MS);
   try {
     hello = await peer.call<HelloInfo>("hello", { protocol: PROTOCOL_VERSION });
+    clearTimeout(helloTimer);
   } catch (e) {
+    clearTimeout(helloTimer);
     if (e instanceof RpcError) {
       kill();
       await status;
@@ -528,6 +539,14 @@ async function tryStart(shell: RemoteShell, opts: StartOptions, fresh: string, s
     const st = await status;
     clearTimeout(timer);
     if (statusLine) return { status: statusLine } as Attempt;
+    if (timedOut) {
+      throw RemoteConnectError.of(
+        host.name,
+        "agent",
+        `the agent did not answer within ${HELLO_TIMEOUT_MS / 1000}s`,
+        stderr(),
+      );
+    }
     throw startFailure(host.name, st.code, stderr(), opts);
   }
   if (hello.protocol !== PROTOCOL_VERSION) {

@@ -4,6 +4,10 @@
  * (`bootstrap.ts`), then sync the project into the agent's `target_directory` (`sync.ts`). The project manifest
  * is built once per run and shared by all hosts.
  *
+ * With `--debug`, or `BATOU_STATS=1` in the environment, each remote host reports a sync line
+ * (`📊 host: sync: files=… sent=… bytes=… deleted=… unchanged=…`) and, when it disconnects, its traffic
+ * (`📊 host: stats: sent=… agent-upload=… rpc-sent=… received=… calls=…`, payload bytes written to ssh).
+ *
  * @module
  */
 import type { Environment } from "../core/environment.ts";
