@@ -91,6 +91,9 @@ export function classifySshFailure(stderr: string): SshFailureKind {
   return "other";
 }
 
+// deno-lint-ignore no-control-regex
+const ANSI_COLOUR = /\x1b\[[0-9;]*m/g;
+
 /** A host could not be reached or the agent could not be started there: reported as `ERROR: <host>: ...`. */
 export class RemoteConnectError extends ReportingError {
   override name = "RemoteConnectError";
@@ -103,7 +106,8 @@ export class RemoteConnectError extends ReportingError {
     const e = new RemoteConnectError(message);
     e.host = host;
     e.kind = kind;
-    e.detail = detail.trim();
+    // deno colours its error output even when stderr is not a terminal.
+    e.detail = detail.replace(ANSI_COLOUR, "").trim();
     return e;
   }
 
