@@ -20,3 +20,4 @@ export * from "./archive.ts";
 export * from "./git.ts";
 export * from "./cron.ts";
 export * from "./service.ts";
+export * from "./supervisor.ts";

@@ -1,0 +1,182 @@
+import { ok, rejects, strictEqual } from "node:assert/strict";
+import { join } from "node:path";
+import { Component, type ComponentClass } from "../core/component.ts";
+import { UpdateNeeded } from "../core/errors.ts";
+import { File } from "../lib/file.ts";
+import { Program, Supervisor } from "../lib/supervisor.ts";
+import { type TestProject, withProject } from "./support/project.ts";
+import { requireTools } from "./support/tools.ts";
+
+/** Runs `fn` with a project and shuts its supervisord down afterwards. */
+async function withSupervisor(fn: (p: TestProject) => Promise<void>): Promise<void> {
+  await requireTools("supervisord", "supervisorctl");
+  await withProject(async (p) => {
+    try {
+      await fn(p);
+    } finally {
+      const conf = join(p.workdir, "etc/supervisord.conf");
+      await new Deno.Command("supervisorctl", { args: ["-c", conf, "shutdown"], stdout: "null", stderr: "null" })
+        .output();
+      // Wait for the pid file to go away so the directory can be removed.
+      for (let i = 0; i < 50; i++) {
+        try {
+          await Deno.stat(join(p.workdir, "var/supervisord.pid"));
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  });
+}
+
+/** The pid supervisor reports for `name` (0 when not running). */
+async function pidOf(p: TestProject, name: string): Promise<number> {
+  const out = await new Deno.Command("supervisorctl", {
+    args: ["-c", join(p.workdir, "etc/supervisord.conf"), "pid", name],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return Number(new TextDecoder().decode(out.stdout).trim()) || 0;
+}
+
+/** A precursor that needs an update when `flag` is set. */
+class Precursor extends Component {
+  static override namevar = "flag";
+  flag = "";
+  override async verify() {
+    try {
+      await Deno.stat(this.flag);
+    } catch {
+      return;
+    }
+    throw new UpdateNeeded("flag set");
+  }
+  override async update() {
+    await Deno.remove(this.flag);
+  }
+}
+
+function app(opts: { args?: string; enable?: boolean; deployment?: "hot" | "cold"; config?: string } = {}) {
+  return class MyComponent extends Component {
+    override configure() {
+      this.add(new Supervisor());
+      this.add(new File("app.conf", { content: opts.config ?? "v1\n" }));
+      this.add(new Precursor(join(this.workdir, "flag")));
+      this.add(
+        new Program("sleeper", {
+          command: "/bin/sleep",
+          args: opts.args ?? "1000",
+          options: { startsecs: 1 },
+          enable: opts.enable ?? true,
+          deployment: opts.deployment ?? "hot",
+          dependencies: [],
+        }),
+      );
+      this.add(new Program("sleeper2", { command: "/bin/sleep", args: "999", options: { startsecs: 1 } }));
+    }
+  } as ComponentClass;
+}
+
+Deno.test("Supervisor starts supervisord and keeps programs running; a second deploy changes nothing", async () => {
+  await withSupervisor(async (p) => {
+    await p.configure(app());
+    await p.deploy();
+    ok(p.component.changed);
+    const pid = await pidOf(p, "sleeper");
+    ok(pid > 0, "sleeper runs");
+    ok((await pidOf(p, "sleeper2")) > 0, "sleeper2 runs");
+    const conf = await Deno.readTextFile(join(p.workdir, "etc/supervisor.d/sleeper.conf"));
+    ok(conf.includes("command = /bin/sleep 1000\n"), conf);
+    ok(conf.includes("startsecs = 1\nstartretries = 3\n"), conf);
+    await p.deploy();
+    strictEqual(p.component.changed, false);
+    strictEqual(await pidOf(p, "sleeper"), pid);
+  });
+});
+
+Deno.test("a changed program is restarted; a changed parent restarts programs depending on it", async () => {
+  await withSupervisor(async (p) => {
+    await p.configure(app());
+    await p.deploy();
+    const pid1 = await pidOf(p, "sleeper");
+    const other1 = await pidOf(p, "sleeper2");
+    await p.configure(app({ args: "1001" }));
+    await p.deploy();
+    const pid2 = await pidOf(p, "sleeper");
+    ok(pid2 > 0 && pid2 !== pid1, "sleeper restarted");
+    // sleeper2 depends on its parent (the default), whose sub-component sleeper changed: restarted too.
+    const other2 = await pidOf(p, "sleeper2");
+    ok(other2 > 0 && other2 !== other1, "sleeper2 restarted");
+    // app.conf is part of the parent: sleeper2 restarts, sleeper (no dependencies) does not.
+    await p.configure(app({ args: "1001", config: "v2\n" }));
+    await p.deploy();
+    strictEqual(await pidOf(p, "sleeper"), pid2);
+    const other3 = await pidOf(p, "sleeper2");
+    ok(other3 > 0 && other3 !== other2, "sleeper2 restarted");
+  });
+});
+
+Deno.test("enable false stops a program; a program that does not start is an error", async () => {
+  await withSupervisor(async (p) => {
+    await p.configure(app());
+    await p.deploy();
+    await p.configure(app({ enable: false }));
+    await p.deploy();
+    strictEqual(await pidOf(p, "sleeper"), 0);
+    await p.deploy();
+    strictEqual(p.component.changed, false);
+    await p.configure(
+      class MyComponent extends Component {
+        override configure() {
+          this.add(new Supervisor());
+          this.add(new Program("broken", { command: "/bin/false", options: { startsecs: 1, startretries: 0 } }));
+        }
+      },
+    );
+    await rejects(
+      p.deploy(),
+      (e: Error) => e.name === "RuntimeError" && /^Program "broken" did not start up/.test(e.message),
+    );
+  });
+});
+
+Deno.test("cold programs are stopped when a precursor updates; hot ones keep running", async () => {
+  for (const deployment of ["cold", "hot"] as const) {
+    await withSupervisor(async (p) => {
+      await p.configure(app({ deployment }));
+      await p.deploy();
+      const pid = await pidOf(p, "sleeper");
+      await Deno.writeTextFile(join(p.workdir, "flag"), "");
+      p.clearOutput();
+      await p.deploy();
+      const stopped = p.lines.some((l) => l.includes("Stopping sleeper for cold deployment"));
+      strictEqual(stopped, deployment === "cold", p.lines.join("\n"));
+      const after = await pidOf(p, "sleeper");
+      ok(after > 0, "running after the deploy");
+      strictEqual(after !== pid, deployment === "cold");
+    });
+  }
+});
+
+Deno.test("a changed supervisord config reloads supervisord", async () => {
+  await withSupervisor(async (p) => {
+    await p.configure(app());
+    await p.deploy();
+    await p.configure(
+      class MyComponent extends Component {
+        override configure() {
+          this.add(new Supervisor({ logLevel: "debug" }));
+          this.add(new Program("sleeper", { command: "/bin/sleep", args: "1000", options: { startsecs: 1 } }));
+        }
+      },
+    );
+    p.clearOutput();
+    await p.deploy();
+    ok(p.lines.some((l) => l.includes("Reloading supervisord")), p.lines.join("\n"));
+    ok((await Deno.readTextFile(join(p.workdir, "etc/supervisord.conf"))).includes("loglevel = debug"));
+    ok((await pidOf(p, "sleeper")) > 0);
+    await p.deploy();
+    strictEqual(p.component.changed, false);
+  });
+});
