@@ -21,3 +21,4 @@ export * from "./git.ts";
 export * from "./cron.ts";
 export * from "./service.ts";
 export * from "./supervisor.ts";
+export * from "./logrotate.ts";
