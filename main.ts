@@ -3,9 +3,10 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as batou from "./mod.ts";
-import { BUILD, VERSION } from "./core/version.ts";
+import { VERSION, versionLine } from "./core/version.ts";
 import { output } from "./core/output.ts";
 import { deploy } from "./remote/deploy.ts";
 import { runAgent } from "./remote/agent.ts";
@@ -15,6 +16,8 @@ import { initProject } from "./cli/init.ts";
 import { graphCommand } from "./cli/graph.ts";
 import { completionScript } from "./cli/completions.ts";
 import { secretsCommand } from "./cli/secrets.ts";
+import { updateCommand } from "./cli/update.ts";
+import { pinWarning } from "./cli/pin.ts";
 
 const USAGE = `batou v${VERSION}: multi-(host|component|environment|version|platform) deployment
 
@@ -36,7 +39,7 @@ options:
 `;
 
 const DEPLOY_USAGE = `usage: batou deploy ENV [-P|--predict-only] [-c|--consistency-only] [-L|--local] [-D|--dirty]
-                    [-j|--jobs N] [-t|--timeout S] [-p|--platform P] [-d|--debug]
+                    [-j|--jobs N] [-t|--timeout S] [-p|--platform P] [-d|--debug] [--report FILE]
 
   ENV                     the environment (environments/ENV/environment.cfg or environments/ENV.cfg)
   -P, --predict-only      only predict what would change; changes nothing
@@ -47,6 +50,7 @@ const DEPLOY_USAGE = `usage: batou deploy ENV [-P|--predict-only] [-c|--consiste
   -t, --timeout S         timeout (seconds) for components and connections
   -p, --platform P        override the platform
   -d, --debug             debug output and stack traces
+  --report FILE           write a JSON record of the run to FILE (also when the run fails)
 `;
 
 /** A wrong command line: printed with the usage, exit code 2. */
@@ -69,6 +73,7 @@ async function cmdDeploy(args: string[], debug: boolean): Promise<number> {
       timeout: { type: "string", short: "t" },
       platform: { type: "string", short: "p" },
       debug: { type: "boolean", short: "d" },
+      report: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -83,6 +88,8 @@ async function cmdDeploy(args: string[], debug: boolean): Promise<number> {
   if (timeout !== null && (!Number.isInteger(timeout) || timeout < 1)) {
     throw new UsageError("--timeout takes a whole number of seconds >= 1");
   }
+  const pinned = await pinWarning(projectDir(), VERSION);
+  if (pinned) output.warn(pinned);
   return await deploy({
     environment: positionals[0].replace(/\.cfg$/, ""),
     baseDir: projectDir(),
@@ -96,6 +103,7 @@ async function cmdDeploy(args: string[], debug: boolean): Promise<number> {
     debug: debug || !!values.debug,
     modules: { batou },
     version: VERSION,
+    report: values.report === undefined ? null : resolve(projectDir(), values.report),
     loadSecrets: loadEnvironmentSecrets,
     ...remoteDeployHooks(),
   });
@@ -137,7 +145,7 @@ async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     case "--version":
     case "version":
-      console.log(`batou ${VERSION}${BUILD.commit ? ` (${BUILD.commit}, built ${BUILD.date})` : " (source)"}`);
+      console.log(versionLine());
       return 0;
     case "deploy":
       return await cmdDeploy(rest, debug);
@@ -150,6 +158,8 @@ async function main(argv: string[]): Promise<number> {
       return await cmdGraph(rest);
     case "secrets":
       return await secretsCommand(rest, projectDir(), debug);
+    case "update":
+      return await updateCommand(rest, { projectDir: projectDir() });
     case "completions": {
       const script = rest.length === 1 ? completionScript(rest[0]) : null;
       if (!script) throw new UsageError("usage: batou completions bash|zsh|fish");

@@ -28,7 +28,7 @@ import { output } from "../core/output.ts";
 import { RELEASE_PUBLIC_KEY, RELEASES_URL } from "../core/release_key.ts";
 import { VERSION } from "../core/version.ts";
 import { isCompiled } from "../remote/connect.ts";
-import { type Pin, PIN_FILE, readPin } from "./pin.ts";
+import { type Pin, readPin } from "./pin.ts";
 import {
   assetName,
   compareVersions,
@@ -449,7 +449,7 @@ export async function updateCommand(args: string[], ctx: UpdateContext): Promise
         throw new UpdateRefused((e as Error).message);
       }
       if (pinned) {
-        output.line(`Going to batou ${pinned.version}, pinned in ${pinned.path} (${PIN_FILE}).`);
+        output.line(`Going to batou ${pinned.version}, pinned in ${pinned.path}.`);
         version = pinned.version;
       }
     }

@@ -25,6 +25,7 @@ import type { ConfigureParams, RootDependency } from "./agent.ts";
 import { ConnectionLost, RpcError } from "./protocol.ts";
 import { verifyRepository } from "./repository.ts";
 import { secretValues } from "../core/secrets/load.ts";
+import { ReportRecorder, writeJsonAtomic } from "./deploy_report.ts";
 
 /** Options of {@linkcode deploy}, from the command line. */
 export interface DeployOptions {
@@ -48,6 +49,8 @@ export interface DeployOptions {
   connectRemote?: (env: Environment, host: Host) => Promise<AgentConnection>;
   /** Syncs the project to a connected remote agent. */
   syncProject?: (conn: AgentConnection, env: Environment) => Promise<void>;
+  /** Write a JSON record of the run here (see deploy_report.ts), also when the run fails. */
+  report?: string | null;
 }
 
 /** A step failed; its errors were collected and are reported by the main loop. */
@@ -132,6 +135,8 @@ class DeploymentRun {
   color: Format;
   /** Secret values masked in every output line, here and on the agents. */
   maskValues: string[] = [];
+  /** Records the run for `--report` (null without). */
+  recorder: ReportRecorder | null = null;
 
   constructor(readonly opts: DeployOptions) {
     this.env = new Environment(opts.environment, {
@@ -152,13 +157,48 @@ class DeploymentRun {
       this.color = { green: true };
     }
     if (opts.local) this.action += " (local)";
+    if (opts.report) {
+      const action = opts.consistencyOnly ? "consistency-check" : opts.predictOnly ? "predict" : "deploy";
+      this.recorder = new ReportRecorder({
+        version: opts.version,
+        environment: opts.environment,
+        action,
+        local: !!opts.local,
+      });
+    }
   }
 
+  /** Runs the deployment; with `--report` writes the record afterwards, whatever happened. */
   async main(): Promise<number> {
+    if (!this.recorder || !this.opts.report) return await this.run();
+    let code = 1;
+    this.recorder.tapOutput();
+    try {
+      code = await this.run();
+    } catch (e) {
+      this.recorder.errors([e]);
+      throw e;
+    } finally {
+      this.recorder.untapOutput();
+      try {
+        await writeJsonAtomic(this.opts.report, this.recorder.build(this.env, code));
+      } catch (e) {
+        output.error(`Cannot write the report ${this.opts.report}: ${(e as Error).message}`);
+        code = 1;
+      }
+    }
+    return code;
+  }
+
+  async run(): Promise<number> {
     output.enableDebug = !!this.opts.debug;
     output.line(`batou/${this.opts.version} (deno ${Deno.version.deno}, ${Deno.build.os} ${Deno.build.arch})`);
     if (this.opts.local && !this.opts.consistencyOnly && !this.opts.predictOnly) {
       output.error("The --local option is only to be used with --consistency-only or --predict-only.");
+      this.recorder?.error(
+        "UsageError",
+        "The --local option is only to be used with --consistency-only or --predict-only.",
+      );
       return 1;
     }
     const lockPath = join(this.opts.baseDir, ".batou-lock");
@@ -167,6 +207,7 @@ class DeploymentRun {
       lock = await Deno.open(lockPath, { create: true, read: true, write: true });
     } catch (e) {
       output.error(`Cannot open ${lockPath}: ${(e as Error).message}`);
+      this.recorder?.error("LockError", `Cannot open ${lockPath}: ${(e as Error).message}`);
       return 1;
     }
     if (!(await lock.tryLock(true))) {
@@ -177,6 +218,7 @@ class DeploymentRun {
         ),
       );
       lock.close();
+      this.recorder?.error("LockError", "Another instance of batou is currently running and locked .batou-lock");
       return 1;
     }
     await lock.truncate(0);
@@ -190,10 +232,14 @@ class DeploymentRun {
     try {
       for (const [name, step] of steps) {
         if (name === "deploy" && this.opts.consistencyOnly) continue;
+        const started = performance.now();
         try {
           await step();
+          this.recorder?.step(name, performance.now() - started, true);
         } catch (e) {
           const errors = e instanceof StepFailed ? e.errors : [e];
+          this.recorder?.step(name, performance.now() - started, false);
+          this.recorder?.errors(errors);
           this.reportErrors(errors);
           output.section(`${this.action} FAILED (during ${name})`, { red: true });
           return 1;
@@ -281,6 +327,7 @@ class DeploymentRun {
         try {
           const conn = await this.connectHost(host);
           this.connections.set(host.name, conn);
+          this.recorder?.connected(host.name);
           const errors = await this.configureHost(conn);
           perHost.set(host.name, errors);
         } catch (e) {
@@ -374,6 +421,7 @@ class DeploymentRun {
         return;
       }
       const deps = await reference.peer.call<RootDependency[]>("rootDependencies");
+      this.recorder?.setRoots(deps);
       await this.schedule(deps);
     });
   }
@@ -403,6 +451,7 @@ class DeploymentRun {
           if (e.hostIgnore || e.ignore || !this.connections.has(e.host)) {
             const why = e.hostIgnore || !this.connections.has(e.host) ? "Host ignored" : "Component ignored";
             output.line(`${e.host}: Skipping component ${e.root} ... (${why})`, { icon: "⏭️", red: e.hostIgnore });
+            this.recorder?.root(e.host, e.root, "skipped");
             finish(k);
             return launch();
           }
@@ -410,12 +459,17 @@ class DeploymentRun {
           busyHosts.add(e.host);
           running++;
           output.line(`${e.host}: Scheduling component ${e.root} ...`, { icon: "⚪" });
+          this.recorder?.root(e.host, e.root, "running");
           const conn = this.connections.get(e.host)!;
           todo.get(k)!.waiting.add("\u0000running");
           conn.peer.call("deploy", { root: e.root, predictOnly: !!this.opts.predictOnly }).then(
-            () => finish(k),
+            (result) => {
+              this.recorder?.root(e.host, e.root, "ok", (result as { changed?: boolean } | undefined)?.changed);
+              finish(k);
+            },
             (err) => {
               failed = true;
+              this.recorder?.root(e.host, e.root, "failed");
               errors.push(...rpcErrors(err, e.host, `deploying ${e.root}`, !!this.opts.debug));
             },
           ).finally(() => {
