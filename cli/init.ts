@@ -1,14 +1,17 @@
 /**
  * `batou init [DIR]`: creates a ready deployment project: an example
  * component, `environments/` from `environments.example/` (including a `dev`
- * environment that deploys locally as created), a `.gitignore` and a
- * `deno.json` that gives editors the types of `"batou"`.
+ * environment that deploys locally as created), a `.gitignore`, a `.batou.json`
+ * that pins the batou version (see cli/pin.ts) and a `deno.json` that gives
+ * editors the types of `"batou"`.
  *
  * @module
  */
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { output } from "../core/output.ts";
+import { VERSION } from "../core/version.ts";
+import { PIN_FILE, pinFileText } from "./pin.ts";
 
 const COMPONENT = `import { attribute, Component, File } from "batou";
 
@@ -97,6 +100,7 @@ export async function initProject(args: string[], cwd: string): Promise<number> 
   await writeNew(join(dir, "components", "hello", "hello.j2"), TEMPLATE, created, dir);
   await copyTree(exampleDir(), join(dir, "environments"), created, dir);
   if (!(await exists(join(dir, ".gitignore")))) await writeNew(join(dir, ".gitignore"), GITIGNORE, created, dir);
+  if (!(await exists(join(dir, PIN_FILE)))) await writeNew(join(dir, PIN_FILE), pinFileText(VERSION), created, dir);
   const mod = modulePath();
   if (mod && !(await exists(join(dir, "deno.json")))) {
     const config = { imports: { "batou": mod } };
