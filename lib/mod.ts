@@ -22,3 +22,4 @@ export * from "./cron.ts";
 export * from "./service.ts";
 export * from "./supervisor.ts";
 export * from "./logrotate.ts";
+export * from "./python.ts";
