@@ -81,6 +81,7 @@ const ENVIRONMENT_KEYS = [
   "jobs",
   "require_v4",
   "require_v6",
+  "unused_resources",
 ] as const;
 
 const HOST_KEYS = ["components", "ignore", "platform", "service_user", "require_sudo", "provisioner"];
@@ -169,6 +170,11 @@ export class Environment {
   /** `[resolver]` overrides. */
   resolveOverride: Record<string, string> = {};
   resolveV6Override: Record<string, string> = {};
+  /**
+   * `unused_resources = warn | error`: provided resources nobody requires are a warning by default
+   * (batou 2.x makes them an error, which `error` restores).
+   */
+  unusedResources: "warn" | "error" = "warn";
   /** Whether deploy steps chdir into the component's work dir (the agent turns this on). */
   manageCwd = false;
   /** The config file that was read (relative to baseDir). */
@@ -277,6 +283,14 @@ export class Environment {
         this.#error(line("jobs"), `jobs must be a positive whole number, got \`${values.jobs}\``);
       } else this.jobs = j;
     }
+    if (values.unused_resources !== undefined) {
+      const v = values.unused_resources.toLowerCase();
+      if (v === "warn" || v === "error") this.unusedResources = v;
+      else {this.#error(
+          line("unused_resources"),
+          `unused_resources must be warn or error, got \`${values.unused_resources}\``,
+        );}
+    }
     for (const family of ["require_v4", "require_v6"] as const) {
       const v = values[family];
       if (v === undefined) continue;
@@ -309,7 +323,11 @@ export class Environment {
     }
   }
 
-  #addHost(name: string, settings: Record<string, string>, line: number | undefined): void {
+  #addHost(name: string, settings: Record<string, string>, line: number | undefined, componentsLine = line): void {
+    if (name === "") {
+      this.#error(line, "Missing host name");
+      return;
+    }
     if (!/^[A-Za-z0-9_.:-]+$/.test(name)) {
       this.#error(line, `Invalid host name \`${name}\``);
       return;
@@ -331,6 +349,10 @@ export class Environment {
     this.rootComponents = this.rootComponents.filter((r) => r.host.name !== name);
     this.hosts.set(name, host);
     for (const [component, spec] of parseHostComponents(splitList(settings.components ?? ""))) {
+      if (component === "") {
+        this.#error(componentsLine, `Missing component name in the components of host \`${name}\``);
+        continue;
+      }
       this.addRoot(component, host, spec.features, spec.ignore);
     }
   }
@@ -362,7 +384,8 @@ export class Environment {
         settings[e.key] = e.value;
       }
       if (settings.components === undefined) settings.components = "";
-      this.#addHost(name, settings, config.sectionLine(section));
+      const componentsLine = config.entries(section).find((e) => e.key === "components")?.line;
+      this.#addHost(name, settings, config.sectionLine(section), componentsLine ?? config.sectionLine(section));
     }
   }
 
@@ -371,7 +394,11 @@ export class Environment {
       for (const addr of splitList(e.value)) {
         if (/^\d{1,3}(\.\d{1,3}){3}$/.test(addr)) this.resolveOverride[e.key] = addr;
         else if (addr.includes(":") && /^[0-9a-fA-F:.]+$/.test(addr)) this.resolveV6Override[e.key] = addr;
-        else this.exceptions.push(InvalidIPAddressError.of(addr));
+        else {
+          const error = InvalidIPAddressError.of(addr);
+          error.affectedHostname = e.key;
+          this.exceptions.push(error);
+        }
       }
     }
     setResolverOverrides(this.resolveOverride, this.resolveV6Override);
@@ -385,6 +412,10 @@ export class Environment {
         continue;
       }
       const name = section.slice("component:".length).trim();
+      if (name === "") {
+        this.#error(config.sectionLine(section), `Missing component name in section [${section}]`);
+        continue;
+      }
       if (!this.components.has(name)) {
         this.exceptions.push(SuperfluousComponentSection.of(name));
         continue;
@@ -526,16 +557,25 @@ export class Environment {
       workingSet = [...retry].sort(Environment.compareRoots);
     }
     const unused = this.resources.unused;
+    let unusedWarning: UnusedResources | null = null;
     if (unused.size) {
       const list: [string, string, string][] = [];
       for (const key of [...unused.keys()].sort()) {
         for (const [root, values] of unused.get(key)!) list.push([key, root.name, reprValue(values)]);
       }
-      exceptions.push(UnusedResources.of(list));
+      const error = UnusedResources.of(list);
+      if (this.unusedResources === "error") exceptions.push(error);
+      else unusedWarning = error;
     }
     for (const root of order) {
       root.logFinishConfigure();
       for (const w of warnings.get(root) ?? []) output.warn(w);
+    }
+    if (unusedWarning) {
+      output.warn("Unused provided resources");
+      for (const [key, component, value] of unusedWarning.unused) {
+        output.line(`    Resource "${key}" provided by ${component} with value ${value}`, { yellow: true });
+      }
     }
     this.exceptions.push(...exceptions);
     return this.exceptions;

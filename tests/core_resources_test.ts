@@ -101,7 +101,8 @@ export class ReverseConsumer extends Component {
 async function depsProject(hosts: string): Promise<TempProject> {
   return await tempProject({
     "components/deps/component.ts": DEPS,
-    "environments/test.cfg": `[hosts]\n${hosts}\n`,
+    // batou's strictness: unused resources are errors (our default only warns).
+    "environments/test.cfg": `[environment]\nunused_resources = error\n\n[hosts]\n${hosts}\n`,
   });
 }
 
@@ -134,6 +135,22 @@ Deno.test("resources: a provider without consumer is exactly one UnusedResources
   );
 });
 
+Deno.test("resources: by default unused resources are a warning, not an error", async () => {
+  await using project = await tempProject({
+    "components/provider/component.ts": `import { Component } from "batou";
+export class Provider extends Component {
+  override configure() { this.provide("the-answer", 42); }
+}
+`,
+    "environments/test.cfg": "[hosts]\nhost = provider\n",
+  });
+  const env = loadEnvironment(project);
+  const { lines, result } = await withRecordedOutput(() => env.configure());
+  deepStrictEqual(result, []);
+  ok(lines.includes("   WARN: Unused provided resources"), lines.join("\n"));
+  ok(lines.includes('    Resource "the-answer" provided by provider with value [42]'), lines.join("\n"));
+});
+
 Deno.test("resources: unused values are shown like batou shows them, components and cycles included", async () => {
   await using project = await tempProject({
     "components/odd/component.ts": `import { Component } from "batou";
@@ -147,7 +164,7 @@ export class Odd extends Component {
   }
 }
 `,
-    "environments/test.cfg": "[hosts]\nhost = odd\n",
+    "environments/test.cfg": "[environment]\nunused_resources = error\n\n[hosts]\nhost = odd\n",
   });
   const { errors } = await configureEnvironment(project);
   deepStrictEqual(errorNames(errors), ["UnusedResources"]);
