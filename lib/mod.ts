@@ -23,3 +23,4 @@ export * from "./service.ts";
 export * from "./supervisor.ts";
 export * from "./logrotate.ts";
 export * from "./python.ts";
+export * from "./packages.ts";
