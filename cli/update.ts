@@ -431,10 +431,17 @@ export async function updateCommand(args: string[], ctx: UpdateContext): Promise
   try {
     if (!values.target && !values.check && !isCompiled()) {
       const main = Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : Deno.mainModule;
-      const repo = dirname(main);
+      if (main.endsWith(".js")) {
+        output.error(
+          `This batou runs as a bundle under deno (${main}), not as a compiled binary, so there is no binary to ` +
+            `replace.\nReplace ${basename(main)} with the one of a newer release (checked against its SHA256SUMS), ` +
+            `or use a compiled binary (see "Start a new project" in the README).`,
+        );
+        return 1;
+      }
       output.error(
         `This batou runs from a source checkout (${main}), not as a compiled binary, so there is no binary to ` +
-          `replace.\nUpdate the checkout with git instead: git -C ${repo} pull` +
+          `replace.\nUpdate the checkout with git instead: git -C ${dirname(main)} pull` +
           `\n(To get a binary, see "Start a new project" in the README.)`,
       );
       return 1;
