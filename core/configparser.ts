@@ -179,6 +179,17 @@ function parseModel(lines: RawLine[], file: string, inlineComments: boolean): Mo
     }
     const indent = indentOf(raw);
     if (entry && indent > indentLevel) {
+      // After a blank line, an indented `[name]` is almost surely a misplaced header, not more of the value.
+      const header = parts.length > 1 && parts[parts.length - 1] === ""
+        ? /^\[([A-Za-z_][\w.:-]*)\]$/.exec(value)
+        : null;
+      if (header) {
+        fail(
+          i,
+          `Section header [${header[1]}] must not be indented ` +
+            `(here it would continue the value of '${entry.key}' from line ${entry.start + 1})`,
+        );
+      }
       parts.push(value);
       entry.end = i;
       continue;

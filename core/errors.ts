@@ -47,13 +47,21 @@ const registry = new Map<string, new () => ReportingError>();
  * any frame in a file below it counts (component files and the project's own helper modules).
  */
 export function simplifiedTraceback(error: unknown, projectDir?: string): string {
-  const stack = error instanceof Error && error.stack ? error.stack.split("\n").slice(1) : [];
+  return simplifiedStack(error instanceof Error && error.stack ? error.stack : "", projectDir);
+}
+
+/**
+ * {@linkcode simplifiedTraceback} for a stack text (e.g. one sent by an agent). The frame is shown as
+ * `  <file>:<line>, in <function>`, never in the `at f (file:line:col)` form of a stack trace.
+ */
+export function simplifiedStack(stackText: string, projectDir?: string): string {
+  const stack = stackText.split("\n").slice(1);
   if (projectDir) {
     const base = (projectDir.endsWith("/") ? projectDir : projectDir + "/").replace(/^file:\/\//, "");
     for (const raw of stack) {
       const frame = raw.trim().replaceAll("file://", "");
       if (!frame.startsWith("at ") || frame.includes("/node_modules/")) continue;
-      if (frame.includes(`(${base}`) || frame.startsWith(`at ${base}`)) return "  " + frame.replaceAll(base, "");
+      if (frame.includes(`(${base}`) || frame.startsWith(`at ${base}`)) return formatFrame(frame.replaceAll(base, ""));
     }
   }
   for (const raw of stack) {
@@ -63,9 +71,16 @@ export function simplifiedTraceback(error: unknown, projectDir?: string): string
     if (frame.includes("ext:") || frame.includes("node:") || frame.includes("<anonymous>")) continue;
     if (/batou[^/]*\.js/.test(frame) || frame.includes("/npm/")) continue;
     const text = projectDir ? frame.replace(projectDir.endsWith("/") ? projectDir : projectDir + "/", "") : frame;
-    return "  " + text;
+    return formatFrame(text);
   }
   return "<no-non-remote-internal-traceback-lines-found>";
+}
+
+/** `at f (file:3:7)` -> `  file:3, in f`; `at file:3:7` -> `  file:3`. */
+function formatFrame(frame: string): string {
+  const m = /^at (?:async )?(?:(.*?) \()?(.+?):(\d+):\d+\)?$/.exec(frame);
+  if (!m) return "  " + frame.replace(/^at /, "");
+  return `  ${m[2]}:${m[3]}${m[1] ? `, in ${m[1]}` : ""}`;
 }
 
 /** `ClassName: message`, as batou's `prepare_error`. */
@@ -589,6 +604,8 @@ export class UnknownComponentConfigurationError extends ConfigurationError {
   rootHostName = "";
   exceptionRepr = "";
   traceback = "";
+  /** The exception's full stack, shown only with `--debug`. */
+  fullTraceback = "";
 
   /** Builds the error for `root` (a root component) and the exception. */
   static of(
@@ -602,12 +619,19 @@ export class UnknownComponentConfigurationError extends ConfigurationError {
     e.affectedHostname = root.host.name;
     e.exceptionRepr = describeError(error);
     e.traceback = simplifiedTraceback(error, projectDir);
+    e.fullTraceback = error instanceof Error ? error.stack ?? "" : "";
     e.message = e.exceptionRepr;
     return e;
   }
 
   override get sortKey(): SortKey {
     return [4, this.rootHostName, 2];
+  }
+
+  /** The same error apart from the host; the full stack (paths, internal lines) does not count. */
+  override sameAs(other: ReportingError): boolean {
+    const key = (e: ReportingError) => JSON.stringify({ ...e.fields(), fullTraceback: undefined });
+    return other.constructor === this.constructor && key(other) === key(this);
   }
 
   override report(w: ReportWriter): void {
@@ -617,6 +641,8 @@ export class UnknownComponentConfigurationError extends ConfigurationError {
     w.tabular("Component", this.rootName + "\n", { red: true });
     w.annotate("Traceback (simplified, most recent call last):", { red: true });
     w.annotate(this.traceback, { red: true });
+    const full = this.fullTraceback.split("\n").filter((l) => l.trim().startsWith("at "));
+    for (const l of full) w.line("\t" + l.trim(), { red: true, debug: true });
   }
 }
 
@@ -774,7 +800,12 @@ export class FileLockedError extends ReportingError {
 export class UnexpectedError extends ReportingError {
   override name = "UnexpectedError";
   errorType = "Error";
+  /** The full stack; shown only with `--debug`. */
   traceback = "";
+  /** Where it happened, when known: the host, the root component and the place in the project (file:line). */
+  hostName = "";
+  rootName = "";
+  place = "";
 
   /** Wraps any thrown value. */
   static wrap(error: unknown, debug = false): UnexpectedError {
@@ -786,6 +817,12 @@ export class UnexpectedError extends ReportingError {
 
   override report(w: ReportWriter): void {
     w.error(`${this.errorType}: ${this.message}`);
+    if (this.hostName) w.tabular("Host", this.hostName, { red: true });
+    if (this.rootName) w.tabular("Component", this.rootName, { red: true });
+    if (this.place && !this.traceback && !this.place.startsWith("<")) {
+      w.annotate("Traceback (simplified, most recent call last):", { red: true });
+      w.annotate(this.place, { red: true });
+    }
     if (this.traceback) {
       for (const l of this.traceback.split("\n")) w.line("\t" + l.trim(), { red: true });
     }

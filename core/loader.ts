@@ -82,6 +82,15 @@ export class ModuleLoader {
       this.#cache.delete(path);
       throw new ComponentSyntaxError(path, e);
     }
+    const missing = this.#missingBatouExport(code, source);
+    if (missing) {
+      this.#cache.delete(path);
+      throw new ComponentSyntaxError(
+        path,
+        new SyntaxError(`The requested module '${missing.spec}' does not provide an export named '${missing.name}'`),
+        missing.line,
+      );
+    }
     let wrapper: (...args: unknown[]) => void;
     try {
       wrapper = runInThisContext(
@@ -113,6 +122,26 @@ export class ModuleLoader {
     }
     this.#cache.set(path, module.exports);
     return module.exports;
+  }
+
+  /**
+   * The first named import from `"batou"` (or `"batou/..."`) that the program does not export, with the line of
+   * the source that names it. Native ES modules fail at link time on such an import; sucrase's `require` form
+   * would only fail later with "(0, _batou.X) is not a constructor". Type-only imports are gone from `code`.
+   */
+  #missingBatouExport(code: string, source: string): { spec: string; name: string; line: number | undefined } | null {
+    for (const m of code.matchAll(/\bvar (_\w+) = require\((['"])(batou(?:\/[^'"]*)?)\2\)/g)) {
+      const [, variable, , spec] = m;
+      const exports = (this.modules[spec] ?? this.modules["batou"]) as Record<string, unknown> | undefined;
+      if (!exports || typeof exports !== "object") continue;
+      for (const use of code.matchAll(new RegExp(`\\b${variable}\\.([A-Za-z_$][\\w$]*)`, "g"))) {
+        const name = use[1];
+        if (name in exports) continue;
+        const index = source.split("\n").findIndex((l) => new RegExp(`\\b${name.replace(/\$/g, "\\$")}\\b`).test(l));
+        return { spec, name, line: index >= 0 ? index + 1 : undefined };
+      }
+    }
+    return null;
   }
 
   #require(spec: string, fromDir: string): unknown {

@@ -41,10 +41,38 @@ function cleanMessage(error: unknown, source: string): Error {
     /attempted to output null or undefined value/,
     "undefined value (a variable or attribute is undefined)",
   );
-  const isSyntax = /expected|unexpected|unknown block tag|parse/i.test(msg) && !/undefined value/.test(msg);
+  msg = msg.replace(/^Error:\s*/, "");
+  msg = withPlace(msg, source);
+  const isSyntax = /expected|unexpected|unknown block tag|parse|filter not found/i.test(msg) &&
+    !/undefined value/.test(msg);
   const e = new Error(msg.trim());
-  e.name = isSyntax ? "TemplateSyntaxError" : /undefined/.test(msg) ? "UndefinedError" : error.name;
+  e.name = isSyntax
+    ? "TemplateSyntaxError"
+    : /undefined/.test(msg)
+    ? "UndefinedError"
+    : /\s/.test(error.name)
+    ? "TemplateError"
+    : error.name;
   return e;
+}
+
+/** Adds the place to nunjucks messages that have none: the line of an unknown filter or an unclosed tag. */
+function withPlace(msg: string, source: string): string {
+  if (/^line \d+/.test(msg) || /\(line \d+\)/.test(msg)) return msg;
+  const lines = source.split("\n");
+  const lineOf = (test: (l: string) => boolean) => {
+    const i = lines.findIndex(test);
+    return i < 0 ? msg : `${msg} (line ${i + 1})`;
+  };
+  const filter = /^filter not found: (\S+)/.exec(msg);
+  if (filter) {
+    const re = new RegExp(`\\|\\s*${filter[1].replace(/[^\w]/g, "\\$&")}\\b`);
+    return lineOf((l) => re.test(l));
+  }
+  if (/^expected variable end/.test(msg)) return lineOf((l) => /\{\{(?![^]*\}\})/.test(l));
+  if (/^expected block end/.test(msg)) return lineOf((l) => /\{%(?![^]*%\})/.test(l));
+  if (/got end of file/.test(msg)) return `${msg} (line ${lines.length - (source.endsWith("\n") ? 1 : 0)})`;
+  return msg;
 }
 
 /**

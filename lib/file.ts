@@ -670,7 +670,7 @@ export class Content extends ManagedContentBase {
   override render(): void {
     if (!this.isTemplate || !this.encoding || typeof this.content !== "string") return;
     const context = this.templateContext ?? (this.parent instanceof Component ? this.parent : this);
-    const identifier = this.source || this.breadcrumbs;
+    const identifier = this.source ? projectPath(this, this.source) : this.breadcrumbs;
     this.content = renderTemplate(this, this.content, context, { args: this.templateArgs ?? {} }, identifier);
   }
 }

@@ -5,15 +5,18 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { Environment, type SecretsData } from "../core/environment.ts";
+import { ConfigParseError } from "../core/configparser.ts";
 import {
+  ConfigFileError,
   ConfigurationError,
   DeploymentError,
   errorFromJSON,
   type ErrorJSON,
   ReportingError,
   type ReportWriter,
+  simplifiedStack,
   sortErrors,
   UnexpectedError,
 } from "../core/errors.ts";
@@ -112,9 +115,29 @@ function toReporting(e: unknown, debug: boolean): ReportingError {
   return UnexpectedError.wrap(e, debug);
 }
 
-/** The errors an RPC failure carries, rebuilt; a lost connection names the host and what was running. */
-function rpcErrors(e: unknown, host: string, what: string, debug: boolean): ReportingError[] {
-  if (e instanceof RpcError && e.errors.length) return e.errors.map((j: ErrorJSON) => errorFromJSON(j));
+/**
+ * The errors an RPC failure carries, rebuilt; a lost connection names the host and what was running. Unexpected
+ * errors get the host, the root (if any) and their place in the project; their full stack is kept only for `--debug`.
+ */
+function rpcErrors(
+  e: unknown,
+  host: string,
+  what: string,
+  debug: boolean,
+  where: { root?: string; projectDir?: string } = {},
+): ReportingError[] {
+  if (e instanceof RpcError && e.errors.length) {
+    return e.errors.map((j: ErrorJSON) => {
+      const err = errorFromJSON(j);
+      if (err instanceof UnexpectedError) {
+        err.hostName ||= host;
+        err.rootName ||= where.root ?? "";
+        if (err.traceback) err.place = simplifiedStack(err.traceback, where.projectDir);
+        if (!debug) err.traceback = "";
+      }
+      return err;
+    });
+  }
   if (e instanceof ConnectionLost) {
     return [new DeploymentError(`${host}: lost connection to the agent while ${what} (${e.message})`)];
   }
@@ -261,6 +284,10 @@ class DeploymentRun {
     for (const e of sortErrors(reporting)) {
       output.line("");
       e.report(output);
+      // Load errors are not merged per host (as configure errors are): name the host they concern here.
+      if (!(e instanceof ConfigureErrors) && e.affectedHostname && !(e instanceof UnexpectedError && e.hostName)) {
+        output.tabular("Affected hosts", e.affectedHostname, { red: true });
+      }
       if (this.opts.debug && !(e instanceof ConfigureErrors) && e.stack && e instanceof UnexpectedError === false) {
         for (const l of e.stack.split("\n").slice(1)) output.debug("\t" + l.trim(), { red: true });
       }
@@ -286,7 +313,14 @@ class DeploymentRun {
     const repoErrors = await verifyRepository(this.env, !!this.opts.dirty);
     if (repoErrors.length) throw new StepFailed(repoErrors);
     output.step("main", "Loading secrets ...", { icon: "🔑" });
-    const secrets = this.opts.loadSecrets ? await this.opts.loadSecrets(this.env) : null;
+    let secrets: SecretsData | null = null;
+    try {
+      secrets = this.opts.loadSecrets ? await this.opts.loadSecrets(this.env) : null;
+    } catch (e) {
+      // A decrypted secrets file that does not parse: report it like environment.cfg (the parser never quotes values).
+      if (!(e instanceof ConfigParseError)) throw e;
+      throw ConfigFileError.at(relative(this.env.baseDir, e.file) || e.file, e.line, e.reason);
+    }
     if (secrets) {
       this.env.loadSecrets(secrets);
       this.maskValues = secretValues(secrets);
@@ -332,7 +366,9 @@ class DeploymentRun {
           perHost.set(host.name, errors);
         } catch (e) {
           failures.push(
-            ...(e instanceof StepFailed ? e.errors : rpcErrors(e, host.name, "configuring", !!this.opts.debug)),
+            ...(e instanceof StepFailed ? e.errors : rpcErrors(e, host.name, "configuring", !!this.opts.debug, {
+              projectDir: this.env.connectMethod === "local" ? this.env.baseDir : undefined,
+            })),
           );
         }
       });
@@ -470,7 +506,12 @@ class DeploymentRun {
             (err) => {
               failed = true;
               this.recorder?.root(e.host, e.root, "failed");
-              errors.push(...rpcErrors(err, e.host, `deploying ${e.root}`, !!this.opts.debug));
+              errors.push(
+                ...rpcErrors(err, e.host, `deploying ${e.root}`, !!this.opts.debug, {
+                  root: e.root,
+                  projectDir: this.env.connectMethod === "local" ? this.env.baseDir : undefined,
+                }),
+              );
             },
           ).finally(() => {
             running--;
