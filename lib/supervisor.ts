@@ -304,22 +304,27 @@ export class Program extends Component {
   }
 
   override async update(): Promise<void> {
-    await this.ctl(["reread"]);
-    await this.ctl(["update"]);
+    // `update <name>` rereads the config and (re)starts the program when its section was added or changed.
+    const updated = await this.ctl(["update", this.name]);
     if (!this.enable) {
       if (await this.isRunning()) await this.ctl(["stop", this.name]);
       return;
     }
-    const result = await this.ctl(["restart", this.name]);
+    const restartedByUpdate = /(added|updated) process group/.test(updated.stdout);
+    const result = restartedByUpdate ? updated : await this.ctl(["restart", this.name]);
     const startsecs = Number(this.options.startsecs ?? 1);
-    for (let waited = 0; waited <= Math.max(startsecs, 1) * 1000; waited += 250) {
-      if (await this.isRunning()) return;
+    const deadline = Date.now() + (Math.max(startsecs, 1) + 5) * 1000;
+    while (true) {
+      const status = await this.ctl(["status", this.name]);
+      if (status.stdout.includes("RUNNING")) return;
+      const starting = /STARTING|BACKOFF/.test(status.stdout) && Date.now() < deadline;
+      if (!starting) {
+        throw new RuntimeError(
+          `Program "${this.name}" did not start up\n${result.stdout}${result.stderr}${status.stdout}`.trimEnd(),
+        );
+      }
       await sleep(250);
     }
-    const status = await this.ctl(["status", this.name]);
-    throw new RuntimeError(
-      `Program "${this.name}" did not start up\n${result.stdout}${result.stderr}${status.stdout}`.trimEnd(),
-    );
   }
 
   /** Event handler: a cold program is stopped before a precursor updates. */
