@@ -219,7 +219,9 @@ export class Component {
       namevar = undefined;
     }
     if (cls.namevar && (namevar === undefined || namevar === null)) {
-      throw new ConfigurationError(`Namevar ${cls.namevar} required`);
+      throw new ConfigurationError(
+        `Namevar ${cls.namevar} required (${cls.name}: new ${cls.name}(${cls.namevar}, {...}))`,
+      );
     }
     if (!cls.namevar && namevar !== undefined) throw new ConfigurationError("Namevar is undefined for this component.");
     this.#namevarValue = namevar;
@@ -427,6 +429,11 @@ export class Component {
   /** Prepares `component` in this component's context without adding it to the tree (batou's `|=`). */
   use<T extends Component | null | undefined>(component: T): T {
     if (!component) return component;
+    if (!(component instanceof Component)) {
+      throw new ConfigurationError(
+        `${this.constructor.name}: add() and use() take a component, got ${describeValue(component)}`,
+      );
+    }
     this._ = component;
     if (component.#prepared) return component;
     const r = component.prepare(this);
@@ -642,7 +649,8 @@ export class Component {
     const values = this.require<T>(key, opts);
     if (values.length > 1) {
       throw new ConfigurationError(
-        `Expected only one result, got multiple for (key=${key}, host=${opts.host?.name ?? "None"})`,
+        `Expected only one result, got multiple for (key=${key}, host=${opts.host?.name ?? "None"})` +
+          ` in ${this.breadcrumbs}`,
       );
     }
     if (values.length === 0) {
@@ -784,6 +792,15 @@ export class Component {
   get attributeNames(): string[] {
     return [...this.#attrSpecs.keys()];
   }
+}
+
+/** A short description of a value for messages. */
+function describeValue(value: unknown): string {
+  if (value === null || typeof value !== "object") {
+    return typeof value === "string" ? JSON.stringify(value) : String(value);
+  }
+  const name = (value as object).constructor?.name;
+  return name && name !== "Object" ? `an instance of ${name}` : "a plain object";
 }
 
 /** Whether a handler on `target` with `scope` fires for an event from `source`. */

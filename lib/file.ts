@@ -215,8 +215,8 @@ export class File extends Component {
       } catch { /* missing */ }
       if (!found) {
         throw ConfigurationError.create(
-          `Missing implicit template file ${guess}. Or did you want to create an empty file? ` +
-            `Then use File('${this.#unmappedPath}', content='').`,
+          `Missing implicit template file ${relative(this.environment.baseDir, guess)}. ` +
+            `Or did you want to create an empty file? Then use new File("${this.#unmappedPath}", { content: "" }).`,
           this,
         );
       }
@@ -458,6 +458,20 @@ export class FileComponent extends Component {
   }
 }
 
+/**
+ * `lines` with every secret replaced by `*****`: the values registered with the output (`Output.setSecrets`) and
+ * the environment's secret words and lines (at least 3 characters, as the output's). Used for what is written to
+ * disk besides the managed files (diff files), which must never hold a secret.
+ */
+function maskSecrets(lines: string[], secretWords: Set<string>): string[] {
+  const words = [...secretWords].filter((w) => w.trim().length >= 3).sort((a, b) => b.length - a.length);
+  return lines.map((line) => {
+    let masked = output.mask(line);
+    for (const w of words) if (masked.includes(w)) masked = masked.split(w).join("*****");
+    return masked;
+  });
+}
+
 /** Options shared by {@linkcode Content}, {@linkcode JSONContent} and {@linkcode YAMLContent}. */
 export interface ManagedContentOptions {
   /** The file to read the content/data from: relative to the component's directory, or absolute. */
@@ -606,7 +620,7 @@ export class ManagedContentBase extends FileComponent {
       containsSecret([currentText, wantedText], this.environment.secretData);
     const lines = unifiedDiffLines(currentText, wantedText);
     if (lines.length === 0) return;
-    const diffFile = await this.#writeDiffFile(lines);
+    const diffFile = await this.#writeDiffFile(maskSecrets(lines, this.environment.secretData));
     if (secret) {
       output.annotate("Not showing diff as it contains sensitive data,", { yellow: true });
       output.line(`see ${diffFile} for the diff.`, { yellow: true });
@@ -618,13 +632,19 @@ export class ManagedContentBase extends FileComponent {
     }
   }
 
-  /** Writes the full diff to `<diffDir>/<timestamp>-<name>.diff` (mode 0600) and returns its path. */
+  /**
+   * Writes the full diff (its lines already masked) to `<diffDir>/<timestamp>-<name>.diff` (mode 0600) and returns
+   * its path. A file name that contains a secret is replaced by `sensitive`: nothing but the managed files may hold
+   * a secret on the target.
+   */
   async #writeDiffFile(lines: string[]): Promise<string> {
     await Deno.mkdir(this.#diffDir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[-:]/g, "");
     const data = new TextEncoder().encode(lines.map((l) => l + "\n").join(""));
+    const name = basename(this.path);
+    const shownName = maskSecrets([name], this.environment.secretData)[0] === name ? name : "sensitive";
     for (let n = 1;; n++) {
-      const path = join(this.#diffDir, `${stamp}${n > 1 ? `-${n}` : ""}-${basename(this.path)}.diff`);
+      const path = join(this.#diffDir, `${stamp}${n > 1 ? `-${n}` : ""}-${shownName}.diff`);
       try {
         const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
         try {

@@ -1,5 +1,5 @@
 import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { Component, type ComponentClass } from "../core/component.ts";
 import { ComponentUsageError, ConfigurationError, ConversionError, UpdateNeeded } from "../core/errors.ts";
 import {
@@ -328,8 +328,10 @@ Deno.test("File without content or implicit source: exact message", async () => 
     ok(errors[0] instanceof ConfigurationError);
     strictEqual(
       errors[0].message,
-      `Missing implicit template file ${p.defdir}/path. Or did you want to create an empty file? ` +
-        "Then use File('path', content='').",
+      `Missing implicit template file ${
+        relative(p.baseDir, p.defdir)
+      }/path. Or did you want to create an empty file? ` +
+        'Then use new File("path", { content: "" }).',
     );
   });
 });
