@@ -38,6 +38,8 @@ export interface OutputBackend {
   line(text: string, fmt: Format): void;
   /** Writes a separator line with a centred title. */
   sep(char: string, title: string, fmt: Format): void;
+  /** Shows a transient status line below the output (terminals only; others ignore it). */
+  status?(text: string): void;
 }
 
 const ANSI: Record<keyof Format, string> = {
@@ -88,10 +90,13 @@ export class TerminalBackend implements OutputBackend {
   #color: boolean;
   #writer: { writeSync(p: Uint8Array): number };
   #width: number;
+  #tty: boolean;
+  #status = "";
 
   constructor(writer: { writeSync(p: Uint8Array): number; isTerminal?(): boolean } = Deno.stdout) {
     this.#writer = writer;
     const tty = writer.isTerminal?.() ?? false;
+    this.#tty = tty && Deno.env.get("TERM") !== "dumb";
     this.#color = wantsColor(tty);
     let width = 80;
     if (tty) {
@@ -102,15 +107,29 @@ export class TerminalBackend implements OutputBackend {
       const cols = Number(Deno.env.get("COLUMNS"));
       if (cols) width = cols;
     }
-    this.#width = width;
+    this.#width = width < 40 ? 80 : width;
   }
 
   line(text: string, fmt: Format): void {
-    this.#write((this.#color ? colorize(text, fmt) : text) + "\n");
+    const clear = this.#status ? "\r\x1b[K" : "";
+    this.#write(clear + (this.#color ? colorize(text, fmt) : text) + "\n" + this.#statusText());
   }
 
   sep(char: string, title: string, fmt: Format): void {
     this.line(separatorLine(char, title, this.#width), fmt);
+  }
+
+  /** On a terminal, (re)draws one status line below the output; an empty text removes it. */
+  status(text: string): void {
+    if (!this.#tty || text === this.#status) return;
+    this.#status = text;
+    this.#write("\r\x1b[K" + this.#statusText());
+  }
+
+  #statusText(): string {
+    if (!this.#status) return "";
+    const text = this.#status.length > this.#width - 1 ? this.#status.slice(0, this.#width - 2) + "…" : this.#status;
+    return this.#color ? colorize(text, { cyan: true }) : text;
   }
 
   #write(s: string) {
@@ -229,6 +248,11 @@ export class Output {
     const pending = this.#buffer;
     this.#buffer = [];
     for (const b of pending) this.line(b.text, b.opts);
+  }
+
+  /** Shows (or with "" removes) the transient status line, where the backend supports one. */
+  status(text: string): void {
+    this.backend.status?.(this.mask(text));
   }
 
   /** Drops the deferred lines. */
