@@ -39,6 +39,10 @@ async function listTree(dir: string): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) {
     const p = join(dir, e.name);
+    if (e.isDirectory && ["venv", ".appenv", "__pycache__", ".batou-diffs"].includes(e.name)) {
+      out.push(p + "/...");
+      continue;
+    }
     if (e.isDirectory) out.push(...await listTree(p));
     else out.push(p);
   }
