@@ -194,7 +194,8 @@ export async function buildBundle(repoDir: string): Promise<string> {
   output.debug(`main: bundling the agent into ${path} ...`);
   await writeAtomic(path, async (tmp) => {
     const result = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform", "deno", "-o", tmp, join(repoDir, "main.ts")],
+      // --keep-names: class names travel in the protocol (error types) and show in breadcrumbs.
+      args: ["bundle", "--quiet", "--platform", "deno", "--keep-names", "-o", tmp, join(repoDir, "main.ts")],
       cwd: repoDir,
       stdin: "null",
       stdout: "piped",
