@@ -75,7 +75,11 @@ async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
  * symlink, the file it points to is replaced and the link stays.
  *
  * A missing directory is reported as `Deno.errors.NotFound` naming `path`.
- * The temporary file is removed on any failure.
+ * The temporary file is removed on any failure. A writer that is killed
+ * cannot remove it; the writer holds an exclusive lock (flock) on its
+ * temporary file until the rename, and the next write of the same file
+ * removes every temporary file of it whose lock is free
+ * ({@linkcode removeStaleTemps}).
  */
 export async function writeFileAtomic(path: string, data: Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
   let target = path;
@@ -90,7 +94,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array, opts: Atom
     throw new Deno.errors.IsADirectory(`Cannot write ${path}: it exists and is not a regular file`);
   }
   const dir = dirname(target);
-  const tmp = join(dir, `.${basename(target)}.batou-tmp-${randomSuffix()}`);
+  await removeStaleTemps(dir, basename(target));
+  const tmp = join(dir, `${tempPrefix(basename(target))}${randomSuffix()}`);
   const restrictive = existing !== null || opts.mode !== undefined;
   let file: Deno.FsFile;
   try {
@@ -99,22 +104,60 @@ export async function writeFileAtomic(path: string, data: Uint8Array, opts: Atom
     if (isNotFound(e)) throw new Deno.errors.NotFound(`Cannot write ${path}: directory ${dir} does not exist`);
     throw e;
   }
-  let open = true;
   try {
+    // Held until the rename: marks the temporary file as in use (see removeStaleTemps).
+    await file.tryLock(true);
     await writeAll(file, data);
     await file.sync();
-    file.close();
-    open = false;
     if (existing) await copyOwner(tmp, existing);
     const mode = opts.mode ?? (existing?.mode !== null && existing?.mode !== undefined ? existing.mode & 0o7777 : null);
     if (mode !== null) await Deno.chmod(tmp, mode);
     await Deno.rename(tmp, target);
   } catch (e) {
-    if (open) file.close();
     await Deno.remove(tmp).catch(() => {});
     throw e;
+  } finally {
+    file.close();
   }
   await syncDirectory(dir);
+}
+
+/** The name prefix of {@linkcode writeFileAtomic}'s temporary files for the file `name`. */
+function tempPrefix(name: string): string {
+  return `.${name}.batou-tmp-`;
+}
+
+/**
+ * Removes the temporary files of {@linkcode writeFileAtomic} for the file `name` in `dir` that a killed writer
+ * left behind: a live writer holds an exclusive lock on its temporary file, a dead one's lock is free. Files that
+ * cannot be opened or locked are left alone.
+ */
+export async function removeStaleTemps(dir: string, name: string): Promise<void> {
+  const prefix = tempPrefix(name);
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!entry.isFile || !entry.name.startsWith(prefix)) continue;
+    if (!/^[0-9a-f]{12}$/.test(entry.name.slice(prefix.length))) continue;
+    const path = join(dir, entry.name);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true });
+    } catch {
+      continue;
+    }
+    try {
+      if (await file.tryLock(true)) await Deno.remove(path);
+    } catch {
+      /* in use, or not ours to remove */
+    } finally {
+      file.close();
+    }
+  }
 }
 
 /** Gives `path` the owner and group of `like`; keeps what the process may not change. */
