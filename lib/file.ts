@@ -620,7 +620,12 @@ export class ManagedContentBase extends FileComponent {
       containsSecret([currentText, wantedText], this.environment.secretData);
     const lines = unifiedDiffLines(currentText, wantedText);
     if (lines.length === 0) return;
-    const diffFile = await this.#writeDiffFile(maskSecrets(lines, this.environment.secretData));
+    const masked = maskSecrets(lines, this.environment.secretData);
+    // A removed line of a file with secrets may hold a secret that was replaced (a rotated password): batou no
+    // longer knows it as a secret, so the diff file shows no removed content at all.
+    const diffFile = await this.#writeDiffFile(
+      secret ? masked.map((l, i) => i >= 2 && l.startsWith("-") ? "-*****" : l) : masked,
+    );
     if (secret) {
       output.annotate("Not showing diff as it contains sensitive data,", { yellow: true });
       output.line(`see ${diffFile} for the diff.`, { yellow: true });
