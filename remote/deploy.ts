@@ -29,6 +29,7 @@ import { ConnectionLost, RpcError } from "./protocol.ts";
 import { verifyRepository } from "./repository.ts";
 import { secretValues } from "../core/secrets/load.ts";
 import { ReportRecorder, writeJsonAtomic } from "./deploy_report.ts";
+import { traceRpc } from "./rpc_trace.ts";
 
 /** Options of {@linkcode deploy}, from the command line. */
 export interface DeployOptions {
@@ -385,6 +386,7 @@ class DeploymentRun {
     const multi = [...this.env.hosts.values()].filter((h) => !h.ignore).length > 1;
     if (this.env.connectMethod === "local") {
       const conn = await startLocalAgent(host, this.env.baseDir, multi);
+      this.traceConnection(conn);
       try {
         await conn.peer.call("ensureBase", { targetDirectory: this.env.baseDir });
         await this.lockHost(conn);
@@ -398,6 +400,7 @@ class DeploymentRun {
       throw new ConfigurationError(`connect_method ${this.env.connectMethod} is not available`);
     }
     const conn = await this.opts.connectRemote(this.env, host);
+    this.traceConnection(conn);
     try {
       await conn.peer.call("ensureBase", { targetDirectory: this.env.targetDirectory });
       await this.lockHost(conn);
@@ -407,6 +410,11 @@ class DeploymentRun {
       throw e;
     }
     return conn;
+  }
+
+  /** With `--debug`: prints each RPC call and answer to this host, by method name and size only (never params). */
+  traceConnection(conn: AgentConnection): void {
+    if (this.opts.debug) traceRpc(conn.peer, conn.host.name, (line) => output.debug(line));
   }
 
   /** Takes the agent's deployment lock for this host (before anything is written there). */
