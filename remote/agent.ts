@@ -62,6 +62,27 @@ function currentUser(): string {
   return Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? String(Deno.uid?.() ?? "unknown");
 }
 
+/** What the agent's `stats` method reports: its memory, from `/proc/self/status` (null where there is none). */
+export interface AgentStats {
+  /** Peak resident set size (VmHWM) in KiB. */
+  rssPeakKiB: number | null;
+  /** Current resident set size (VmRSS) in KiB. */
+  rssKiB: number | null;
+}
+
+/** Reads the agent process's memory figures (Linux `/proc/self/status`; null elsewhere). */
+export async function agentStats(): Promise<AgentStats> {
+  let status = "";
+  try {
+    status = await Deno.readTextFile("/proc/self/status");
+  } catch { /* not Linux */ }
+  const kib = (key: string) => {
+    const m = new RegExp(`^${key}:\\s*(\\d+)\\s*kB`, "m").exec(status);
+    return m ? Number(m[1]) : null;
+  };
+  return { rssPeakKiB: kib("VmHWM"), rssKiB: kib("VmRSS") };
+}
+
 /** The agent's state and its RPC methods. */
 export class Agent {
   #env: Environment | null = null;
@@ -90,6 +111,7 @@ export class Agent {
       configure: (p) => this.configure(p as unknown as ConfigureParams),
       rootDependencies: () => this.rootDependencies(),
       deploy: (p) => this.deploy(String(p.root), Boolean(p.predictOnly)),
+      stats: () => agentStats(),
       ...syncHandlers(() => this.#requireBase()),
     };
   }

@@ -42,6 +42,7 @@ import { output } from "../core/output.ts";
 import { VERSION } from "../core/version.ts";
 import { type AgentConnection, collectStderr, type HelloInfo, isCompiled, replayOutput } from "./connect.ts";
 import { PROTOCOL_VERSION, RpcError, RpcPeer } from "./protocol.ts";
+import type { AgentStats } from "./agent.ts";
 import {
   classifySshFailure,
   projectSshConfig,
@@ -698,6 +699,7 @@ export async function connectRemote(env: Environment, host: Host): Promise<Agent
   try {
     const payload = await agentPayload();
     const active = [...env.hosts.values()].filter((h) => !h.ignore).length;
+    let memory = "";
     const conn: RemoteAgentConnection = await startAgent(ssh, {
       host,
       payload,
@@ -709,7 +711,7 @@ export async function connectRemote(env: Environment, host: Host): Promise<Agent
           const rpc = conn.peer.stats;
           output.line(
             `${host.name}: stats: sent=${conn.sentBytes()} agent-upload=${conn.uploadedBytes} ` +
-              `rpc-sent=${rpc.bytesSent} received=${rpc.bytesReceived} calls=${rpc.calls}`,
+              `rpc-sent=${rpc.bytesSent} received=${rpc.bytesReceived} calls=${rpc.calls}${memory}`,
             { icon: "📊" },
           );
         }
@@ -717,6 +719,15 @@ export async function connectRemote(env: Environment, host: Host): Promise<Agent
         await cleanup();
       },
     });
+    if (statsEnabled()) {
+      // The agent's peak memory, asked for just before the connection closes (the `stats` call is counted).
+      const close = conn.close;
+      conn.close = async () => {
+        const s = await conn.peer.call<AgentStats>("stats").catch(() => null);
+        if (s?.rssPeakKiB != null) memory = ` agent-rss-peak-kb=${s.rssPeakKiB}`;
+        await close();
+      };
+    }
     output.debug(
       `${host.name}: agent ${conn.hello.version} pid ${conn.hello.pid} as ${conn.hello.user} ` +
         `(${payload.mode} mode, uploaded ${conn.uploadedBytes} bytes)`,
