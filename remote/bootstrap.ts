@@ -166,6 +166,8 @@ async function sourceFiles(dir: string, rel = ""): Promise<string[]> {
   for (const e of entries) {
     const path = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory) {
+      // Only the program's own folders: tests, benchmarks, tools and examples are not part of the agent.
+      if (rel === "" && !PROGRAM_DIRS.has(e.name)) continue;
       if (e.name.startsWith(".") || SKIP_DIRS.has(e.name)) continue;
       found.push(...await sourceFiles(dir, path));
     } else if (e.isFile && (e.name.endsWith(".ts") || (rel === "" && /^deno\.(lock|json)$/.test(e.name)))) {
@@ -175,7 +177,10 @@ async function sourceFiles(dir: string, rel = ""): Promise<string[]> {
   return found;
 }
 
-/** Hash of the program's sources: every .ts file under the repository plus deno.json and deno.lock. */
+/** The top-level folders whose modules make up the program (main.ts imports only from these). */
+const PROGRAM_DIRS = new Set(["core", "lib", "remote", "cli"]);
+
+/** Hash of the program's sources: the .ts files of main.ts, mod.ts and the program folders, plus deno.json and deno.lock. */
 export async function sourceHash(repoDir: string): Promise<string> {
   const hash = createHash("sha256");
   hash.update(`batou ${VERSION} deno ${Deno.version.deno}\0`);

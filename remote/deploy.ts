@@ -30,6 +30,7 @@ import { verifyRepository } from "./repository.ts";
 import { secretValues } from "../core/secrets/load.ts";
 import { ReportRecorder, writeJsonAtomic } from "./deploy_report.ts";
 import { traceRpc } from "./rpc_trace.ts";
+import { Progress } from "./progress.ts";
 
 /** Options of {@linkcode deploy}, from the command line. */
 export interface DeployOptions {
@@ -159,6 +160,8 @@ class DeploymentRun {
   color: Format;
   /** Secret values masked in every output line, here and on the agents. */
   maskValues: string[] = [];
+  /** The per-host status line on a terminal. */
+  progress = new Progress();
   /** Records the run for `--report` (null without). */
   recorder: ReportRecorder | null = null;
 
@@ -360,12 +363,16 @@ class DeploymentRun {
       const failures: unknown[] = [];
       await pool(active, 5, async (host) => {
         try {
+          this.progress.set(host.name, "connecting");
           const conn = await this.connectHost(host);
           this.connections.set(host.name, conn);
           this.recorder?.connected(host.name);
+          this.progress.set(host.name, "configuring");
           const errors = await this.configureHost(conn);
           perHost.set(host.name, errors);
+          this.progress.set(host.name, errors.length ? "failed" : "configured");
         } catch (e) {
+          this.progress.set(host.name, "failed");
           failures.push(
             ...(e instanceof StepFailed ? e.errors : rpcErrors(e, host.name, "configuring", !!this.opts.debug, {
               projectDir: this.env.connectMethod === "local" ? this.env.baseDir : undefined,
@@ -404,6 +411,7 @@ class DeploymentRun {
     try {
       await conn.peer.call("ensureBase", { targetDirectory: this.env.targetDirectory });
       await this.lockHost(conn);
+      this.progress.set(host.name, "syncing");
       if (this.opts.syncProject) await this.opts.syncProject(conn, this.env);
     } catch (e) {
       await conn.close().catch(() => {});
@@ -466,6 +474,14 @@ class DeploymentRun {
       }
       const deps = await reference.peer.call<RootDependency[]>("rootDependencies");
       this.recorder?.setRoots(deps);
+      for (const host of this.connections.keys()) {
+        this.progress.total(
+          host,
+          deps.filter((d) =>
+            d.host === host && !d.ignore && !d.hostIgnore
+          ).length,
+        );
+      }
       await this.schedule(deps);
     });
   }
@@ -503,17 +519,20 @@ class DeploymentRun {
           busyHosts.add(e.host);
           running++;
           output.line(`${e.host}: Scheduling component ${e.root} ...`, { icon: "⚪" });
+          this.progress.set(e.host, "deploying");
           this.recorder?.root(e.host, e.root, "running");
           const conn = this.connections.get(e.host)!;
           todo.get(k)!.waiting.add("\u0000running");
           conn.peer.call("deploy", { root: e.root, predictOnly: !!this.opts.predictOnly }).then(
             (result) => {
               this.recorder?.root(e.host, e.root, "ok", (result as { changed?: boolean } | undefined)?.changed);
+              this.progress.rootDone(e.host);
               finish(k);
             },
             (err) => {
               failed = true;
               this.recorder?.root(e.host, e.root, "failed");
+              this.progress.set(e.host, "failed");
               errors.push(
                 ...rpcErrors(err, e.host, `deploying ${e.root}`, !!this.opts.debug, {
                   root: e.root,
@@ -559,6 +578,7 @@ class DeploymentRun {
   }
 
   async disconnect(): Promise<void> {
+    this.progress.clear();
     output.debug("main: Disconnecting from nodes ...", { icon: null });
     await Promise.all([...this.connections.values()].map((c) => c.close().catch(() => {})));
     this.connections.clear();
