@@ -67,6 +67,8 @@ export function simplifiedStack(stackText: string, projectDir?: string): string 
   for (const raw of stack) {
     const frame = raw.trim();
     if (!frame.startsWith("at ")) continue;
+    // Frames without a place (`at async Promise.all (index 0)`) tell the user nothing.
+    if (!/:\d+:\d+\)?$/.test(frame)) continue;
     if (/\/(core|lib|remote)\/[^/]+\.ts/.test(frame) && !/\/components\//.test(frame)) continue;
     if (frame.includes("ext:") || frame.includes("node:") || frame.includes("<anonymous>")) continue;
     if (/batou[^/]*\.js/.test(frame) || frame.includes("/npm/")) continue;

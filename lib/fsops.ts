@@ -102,7 +102,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array, opts: Atom
     file = await Deno.open(tmp, { write: true, createNew: true, ...(restrictive ? { mode: 0o600 } : {}) });
   } catch (e) {
     if (isNotFound(e)) throw new Deno.errors.NotFound(`Cannot write ${path}: directory ${dir} does not exist`);
-    throw e;
+    throw naming(e, `Cannot write ${path}`);
   }
   try {
     // Held until the rename: marks the temporary file as in use (see removeStaleTemps).
@@ -115,11 +115,29 @@ export async function writeFileAtomic(path: string, data: Uint8Array, opts: Atom
     await Deno.rename(tmp, target);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
-    throw e;
+    throw naming(e, `Cannot write ${path}`);
   } finally {
     file.close();
   }
   await syncDirectory(dir);
+}
+
+/**
+ * `error` with `what` (e.g. `Cannot write /etc/app.conf`) in front of its message: the operating system's messages
+ * (`No space left on device (os error 28)`, `Permission denied (os error 13)`) do not name the file. The class and
+ * the `code` are kept, the original is the `cause`.
+ */
+export function naming(error: unknown, what: string): unknown {
+  if (!(error instanceof Error) || error.message.startsWith(what)) return error;
+  const Class = error.constructor as new (message: string, options?: ErrorOptions) => Error;
+  let named: Error;
+  try {
+    named = new Class(`${what}: ${error.message}`, { cause: error });
+  } catch {
+    named = new Error(`${what}: ${error.message}`, { cause: error });
+  }
+  if ("code" in error) Object.assign(named, { code: (error as { code?: unknown }).code });
+  return named;
 }
 
 /** The name prefix of {@linkcode writeFileAtomic}'s temporary files for the file `name`. */

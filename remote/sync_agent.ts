@@ -27,6 +27,7 @@ import { dirname, join } from "node:path";
 import { Buffer } from "node:buffer";
 import { gunzipSync } from "node:zlib";
 import type { RpcHandler } from "./protocol.ts";
+import { naming } from "../lib/fsops.ts";
 import {
   isExcludedPath,
   type ManifestEntry,
@@ -383,7 +384,7 @@ async function prepareFile(root: string, entry: FileEntry): Promise<Prepared> {
     await Deno.chmod(tmp, permissionBits(entry.mode));
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
-    throw e;
+    throw naming(e, `Cannot sync ${abs}`);
   }
   return { tmp, abs, rel };
 }
@@ -440,15 +441,22 @@ async function applyPut(
     case "chunk": {
       const data = decode(entry.data, entry.gzip);
       let state = chunks.get(rel);
-      if (entry.offset === 0) {
+      try {
+        if (entry.offset === 0) {
+          if (state) await Deno.remove(state.tmp).catch(() => {});
+          state = { tmp: tempBeside(abs), offset: 0 };
+          chunks.set(rel, state);
+          await writeTemp(state.tmp, data, { append: false, sync: entry.last });
+        } else if (!state || state.offset !== entry.offset) {
+          throw new Error(`syncPut: chunk of ${JSON.stringify(rel)} at offset ${entry.offset} is out of order`);
+        } else {
+          await writeTemp(state.tmp, data, { append: true, sync: entry.last });
+        }
+      } catch (e) {
+        // A failed chunk ends this file's transfer: its temp file goes now, not only with the next sync.
         if (state) await Deno.remove(state.tmp).catch(() => {});
-        state = { tmp: tempBeside(abs), offset: 0 };
-        chunks.set(rel, state);
-        await writeTemp(state.tmp, data, { append: false, sync: entry.last });
-      } else if (!state || state.offset !== entry.offset) {
-        throw new Error(`syncPut: chunk of ${JSON.stringify(rel)} at offset ${entry.offset} is out of order`);
-      } else {
-        await writeTemp(state.tmp, data, { append: true, sync: entry.last });
+        chunks.delete(rel);
+        throw naming(e, `Cannot sync ${abs}`);
       }
       state.offset += data.length;
       if (entry.last) {
