@@ -486,79 +486,89 @@ class DeploymentRun {
     });
   }
 
+  /**
+   * Deploys the roots in dependency order: a root starts as soon as the roots it waits for are done, at most one
+   * root at a time per host and at most `jobs` hosts at once; ties are broken by host, then root name. After a
+   * failure no new root starts; the running ones finish.
+   */
   async schedule(entries: RootDependency[]): Promise<void> {
     const key = (h: string, r: string) => `${h}\u0000${r}`;
-    const todo = new Map(
-      entries.map((e) => [key(e.host, e.root), { ...e, waiting: new Set(e.dependencies.map(([h, r]) => key(h, r))) }]),
+    const byKey = new Map(entries.map((e) => [key(e.host, e.root), e]));
+    const waiting = new Map(
+      entries.map((e) => [key(e.host, e.root), new Set(e.dependencies.map(([h, r]) => key(h, r)))]),
     );
+    const started = new Set<string>();
     const busyHosts = new Set<string>();
+    const running = new Set<Promise<void>>();
     const errors: unknown[] = [];
-    let running = 0;
-    let failed = false;
-    const jobs = this.jobs;
-    await new Promise<void>((resolveAll) => {
-      const finish = (k: string) => {
-        todo.delete(k);
-        for (const e of todo.values()) e.waiting.delete(k);
-      };
-      const launch = () => {
-        if (failed && running === 0) return resolveAll();
-        if (failed) return;
-        const ready = [...todo.entries()]
-          .filter(([, e]) => e.waiting.size === 0)
-          .sort(([, a], [, b]) => a.host.localeCompare(b.host) || a.root.localeCompare(b.root));
-        for (const [k, e] of ready) {
-          if (e.hostIgnore || e.ignore || !this.connections.has(e.host)) {
-            const why = e.hostIgnore || !this.connections.has(e.host) ? "Host ignored" : "Component ignored";
-            output.line(`${e.host}: Skipping component ${e.root} ... (${why})`, { icon: "⏭️", red: e.hostIgnore });
-            this.recorder?.root(e.host, e.root, "skipped");
-            finish(k);
-            return launch();
-          }
-          if (busyHosts.has(e.host) || busyHosts.size >= jobs) continue;
-          busyHosts.add(e.host);
-          running++;
-          output.line(`${e.host}: Scheduling component ${e.root} ...`, { icon: "⚪" });
-          this.progress.set(e.host, "deploying");
-          this.recorder?.root(e.host, e.root, "running");
-          const conn = this.connections.get(e.host)!;
-          todo.get(k)!.waiting.add("\u0000running");
-          conn.peer.call("deploy", { root: e.root, predictOnly: !!this.opts.predictOnly }).then(
-            (result) => {
-              this.recorder?.root(e.host, e.root, "ok", (result as { changed?: boolean } | undefined)?.changed);
-              this.progress.rootDone(e.host);
-              finish(k);
-            },
-            (err) => {
-              failed = true;
-              this.recorder?.root(e.host, e.root, "failed");
-              this.progress.set(e.host, "failed");
-              errors.push(
-                ...rpcErrors(err, e.host, `deploying ${e.root}`, !!this.opts.debug, {
-                  root: e.root,
-                  projectDir: this.env.connectMethod === "local" ? this.env.baseDir : undefined,
-                }),
-              );
-            },
-          ).finally(() => {
-            running--;
-            busyHosts.delete(e.host);
-            launch();
-          });
-        }
-        if (running === 0 && (todo.size === 0 || failed)) resolveAll();
-        else if (running === 0 && todo.size > 0) {
-          failed = true;
+    const done = (k: string) => {
+      waiting.delete(k);
+      for (const w of waiting.values()) w.delete(k);
+    };
+    const ready = () =>
+      [...waiting].filter(([k, w]) => w.size === 0 && !started.has(k)).map(([k]) => byKey.get(k)!)
+        .sort((a, b) => a.host.localeCompare(b.host) || a.root.localeCompare(b.root));
+    const start = (e: RootDependency) => {
+      const k = key(e.host, e.root);
+      started.add(k);
+      busyHosts.add(e.host);
+      output.line(`${e.host}: Scheduling component ${e.root} ...`, { icon: "⚪" });
+      this.progress.set(e.host, "deploying");
+      this.recorder?.root(e.host, e.root, "running");
+      const call = this.connections.get(e.host)!.peer.call<{ changed?: boolean }>("deploy", {
+        root: e.root,
+        predictOnly: !!this.opts.predictOnly,
+      });
+      const job: Promise<void> = call.then(
+        (result) => {
+          this.recorder?.root(e.host, e.root, "ok", result?.changed);
+          this.progress.rootDone(e.host);
+          done(k);
+        },
+        (err) => {
+          this.recorder?.root(e.host, e.root, "failed");
+          this.progress.set(e.host, "failed");
           errors.push(
-            new DeploymentError(
-              `Could not schedule: ${[...todo.values()].map((e) => `${e.host}:${e.root}`).join(", ")}`,
-            ),
+            ...rpcErrors(err, e.host, `deploying ${e.root}`, !!this.opts.debug, {
+              root: e.root,
+              projectDir: this.env.connectMethod === "local" ? this.env.baseDir : undefined,
+            }),
           );
-          resolveAll();
+        },
+      ).finally(() => {
+        busyHosts.delete(e.host);
+        running.delete(job);
+      });
+      running.add(job);
+    };
+    while (errors.length === 0) {
+      for (let next = ready(); next.length; next = ready()) {
+        const skip = next.find((e) => e.hostIgnore || e.ignore || !this.connections.has(e.host));
+        if (!skip) {
+          for (const e of next) {
+            if (!busyHosts.has(e.host) && busyHosts.size < this.jobs) start(e);
+          }
+          break;
         }
-      };
-      launch();
-    });
+        const hostIgnored = skip.hostIgnore || !this.connections.has(skip.host);
+        output.line(
+          `${skip.host}: Skipping component ${skip.root} ... (${hostIgnored ? "Host ignored" : "Component ignored"})`,
+          { icon: "⏭️", red: skip.hostIgnore },
+        );
+        this.recorder?.root(skip.host, skip.root, "skipped");
+        started.add(key(skip.host, skip.root));
+        done(key(skip.host, skip.root));
+      }
+      if (running.size === 0) {
+        if (waiting.size) {
+          const left = [...waiting.keys()].map((k) => `${byKey.get(k)!.host}:${byKey.get(k)!.root}`);
+          errors.push(new DeploymentError(`Could not schedule: ${left.join(", ")}`));
+        }
+        break;
+      }
+      await Promise.race(running);
+    }
+    await Promise.all(running);
     if (errors.length) throw new StepFailed(errors);
   }
 
