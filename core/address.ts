@@ -176,6 +176,35 @@ export async function resolve(host: string): Promise<string> {
 }
 
 /**
+ * Synchronous lookup (overrides, IP literals, else `getent ahostsv4|ahostsv6`, which follows /etc/hosts and DNS
+ * like getaddrinfo). Used when an address is read before it was resolved asynchronously.
+ */
+export function resolveSync(host: string, family: 4 | 6): string {
+  const override = (family === 4 ? v4Overrides : v6Overrides).get(host);
+  if (override !== undefined) return override;
+  if (family === 4 && /^\d{1,3}(\.\d{1,3}){3}$/.test(host)) return host;
+  if (family === 6 && host.includes(":")) return host;
+  let stdout = "";
+  try {
+    const out = new Deno.Command("getent", {
+      args: [family === 4 ? "ahostsv4" : "ahostsv6", host],
+      stdout: "piped",
+      stderr: "null",
+    })
+      .outputSync();
+    stdout = new TextDecoder().decode(out.stdout);
+  } catch { /* no getent: treated as not found */ }
+  const addresses = stdout.split("\n").map((l) => l.split(/\s+/)[0]).filter((a) =>
+    a && (family === 4 ? !a.includes(":") : a.includes(":"))
+  );
+  const usable = family === 6 ? addresses.filter((a) => !a.toLowerCase().startsWith("fe80:")) : addresses;
+  if (!usable.length) {
+    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND", hostname: host });
+  }
+  return usable[0];
+}
+
+/**
  * Picks the first address that is not link-local (`fe80:`).
  * @throws {Error} ``No valid address found for `host`.`` if none is left.
  */
@@ -290,6 +319,16 @@ export class Address {
     return this.#resolving;
   }
 
+  #resolveFamilySync(kind: 4 | 6): Outcome {
+    try {
+      const host = this.connect.host;
+      const address = kind === 4 ? resolveSync(host, 4) : selectV6Address(host, [resolveSync(host, 6)]);
+      return { value: new NetLoc(address, this.connect.port) };
+    } catch (error) {
+      return { error };
+    }
+  }
+
   async #resolveFamily(resolver: (host: string) => Promise<string>): Promise<Outcome> {
     try {
       return { value: new NetLoc(await resolver(this.connect.host), this.connect.port) };
@@ -301,7 +340,10 @@ export class Address {
   #read(kind: 4 | 6, flag: RequireFlag, outcome: Outcome | undefined): NetLoc | null {
     if (!flag) throw new IPAddressConfigurationError(this.toString(), kind);
     if (outcome === undefined) {
-      throw new Error(`Address ${this} has not been resolved yet: await address.resolveAddresses() first.`);
+      // Not resolved ahead (await address.resolveAddresses() is cheaper): look it up synchronously, as batou does.
+      outcome = this.#resolveFamilySync(kind);
+      if (kind === 4) this.#v4 = outcome;
+      else this.#v6 = outcome;
     }
     if ("value" in outcome) return outcome.value;
     if (flag === "optional") return null;

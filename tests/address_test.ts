@@ -154,12 +154,14 @@ Deno.test("Address: format with port", async () => {
   strictEqual(String((await Address.create("127.0.0.1:8080")).listen), "127.0.0.1:8080");
 });
 
-Deno.test("Address: reading listen before resolving is a programming error", async () => {
+Deno.test("Address: reading listen before resolving looks it up synchronously (as batou's lazy listen)", async () => {
   const address = new Address("localhost:8080");
-  throws(() => address.listen, /has not been resolved yet/);
+  strictEqual(String(address.listen), "127.0.0.1:8080");
   await address.resolveAddresses();
   await address.resolveAddresses(); // idempotent
   strictEqual(String(address.listen), "127.0.0.1:8080");
+  const missing = new Address("no-such-host.invalid:80");
+  throws(() => missing.listen, /Error while resolving no-such-host.invalid:80/);
 });
 
 Deno.test("Address: ordering and equality by connect string", () => {
