@@ -17,6 +17,32 @@ const env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined
 
 const LARGE = 100 * 1024;
 
+/**
+ * Compiled templates by source text. A model renders the same template many times (one file template for many
+ * files, every host's roots configured on every agent); nunjucks' `renderString` would parse and compile it each
+ * time. A template that fails to compile stays uncompiled and fails again, with the same error, on every render.
+ */
+const compiled = new Map<string, nunjucks.Template>();
+/** Bounds of the cache: entries and total source characters (the oldest entries go first). */
+const CACHE_ENTRIES = 512;
+const CACHE_CHARS = 8 * 1024 * 1024;
+let cachedChars = 0;
+
+function templateFor(source: string): nunjucks.Template {
+  let tmpl = compiled.get(source);
+  if (tmpl) return tmpl;
+  tmpl = new nunjucks.Template(source, env);
+  compiled.set(source, tmpl);
+  cachedChars += source.length;
+  for (const [key] of compiled) {
+    if (compiled.size <= CACHE_ENTRIES && cachedChars <= CACHE_CHARS) break;
+    if (key === source) break;
+    compiled.delete(key);
+    cachedChars -= key.length;
+  }
+  return tmpl;
+}
+
 /** Makes nunjucks' error messages read like batou's (`line 3, column 5: ...`). */
 function cleanMessage(error: unknown, source: string): Error {
   if (!(error instanceof Error)) return new Error(String(error));
@@ -88,7 +114,7 @@ export function expand(source: string, context: Record<string, unknown>, identif
   }
   if (!source.includes("{")) return source;
   try {
-    return env.renderString(source, context);
+    return templateFor(source).render(context);
   } catch (e) {
     throw TemplatingError.of(identifier, cleanMessage(e, source));
   }
