@@ -203,7 +203,8 @@ export class Component {
   #pending: Promise<void>[] = [];
   #workdir = "";
   #checksum: ReturnType<typeof newHasher> | null = null;
-  #initLocation: string;
+  /** Captured at construction; formatted (the costly part) only when {@linkcode initLocation} is asked for. */
+  #initStack: Error;
   #initBreadcrumbs: string[];
   /** The last component added (batou's `_`). */
   _: Component | null = null;
@@ -227,7 +228,7 @@ export class Component {
     this.#namevarValue = namevar;
     this.#pendingOptions = options ?? {};
     this.timer = new Timer(cls.name);
-    this.#initLocation = callerLocation(new Error().stack);
+    this.#initStack = new Error();
     this.#initBreadcrumbs = configuring.map((c) => c.breadcrumb);
     instances.push(this);
   }
@@ -299,7 +300,7 @@ export class Component {
 
   /** Where `new` was called (file:line), for warnings. */
   get initLocation(): string {
-    return this.#initLocation;
+    return callerLocation(this.#initStack.stack);
   }
 
   /** The breadcrumbs of the components whose `configure()` created this one (outermost first). */
