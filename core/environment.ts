@@ -159,6 +159,8 @@ export class Environment {
   updateMethod: string | null = null;
   platform: string | null = null;
   timeout = 3;
+  /** Whether `timeout` was given (`-t` or environment.cfg) rather than defaulted: ssh honours only a given one. */
+  timeoutConfigured = false;
   targetDirectory = "~/deployment";
   jobs: number | null = null;
   repositoryUrl: string | null = null;
@@ -269,12 +271,17 @@ export class Environment {
     if (opts.platform !== undefined && opts.platform !== null) this.platform = opts.platform || null;
     else if (values.platform) this.platform = values.platform;
     else this.platform = this.hostDomain;
-    if (opts.timeout !== undefined && opts.timeout !== null) this.timeout = opts.timeout;
-    else if (values.timeout !== undefined) {
+    if (opts.timeout !== undefined && opts.timeout !== null) {
+      this.timeout = opts.timeout;
+      this.timeoutConfigured = true;
+    } else if (values.timeout !== undefined) {
       const t = Number(values.timeout);
       if (!Number.isInteger(t) || t <= 0) {
         this.#error(line("timeout"), `timeout must be a positive whole number of seconds, got \`${values.timeout}\``);
-      } else this.timeout = t;
+      } else {
+        this.timeout = t;
+        this.timeoutConfigured = true;
+      }
     }
     if (opts.jobs !== undefined && opts.jobs !== null) this.jobs = opts.jobs;
     else if (values.jobs !== undefined) {

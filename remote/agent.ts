@@ -17,6 +17,7 @@ import { setResolverOverrides } from "../core/address.ts";
 import { AggregateReport, PROTOCOL_VERSION, type RpcHandler, RpcPeer } from "./protocol.ts";
 import { expandHome } from "./paths.ts";
 import { syncHandlers } from "./sync.ts";
+import { naming } from "../lib/fsops.ts";
 
 /** Sends output lines to the controller as `output` notifications. */
 export class ChannelBackend implements OutputBackend {
@@ -124,7 +125,11 @@ export class Agent {
   /** Creates (if needed) and remembers the deployment base directory. */
   async ensureBase(targetDirectory: string): Promise<{ baseDir: string }> {
     const dir = expandHome(targetDirectory);
-    await Deno.mkdir(dir, { recursive: true });
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw naming(e, `Cannot create the target directory ${dir} as ${currentUser()}`);
+    }
     this.#baseDir = await Deno.realPath(dir);
     return { baseDir: this.#baseDir };
   }
@@ -134,7 +139,12 @@ export class Agent {
     const base = this.#requireBase();
     if (!/^[A-Za-z0-9_.:-]+$/.test(host)) throw new Error(`Invalid host name ${host}`);
     const path = join(base, `.batou-lock-${host}`);
-    const file = await Deno.open(path, { create: true, read: true, write: true });
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { create: true, read: true, write: true });
+    } catch (e) {
+      throw naming(e, `Cannot take the deployment lock in the target directory ${base} as ${currentUser()}`);
+    }
     if (!(await file.tryLock(true))) {
       file.close();
       let info = "unknown holder";

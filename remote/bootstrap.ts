@@ -696,7 +696,12 @@ export async function connectRemote(env: Environment, host: Host): Promise<Agent
   };
   let ssh: SshConnection;
   try {
-    ssh = await SshConnection.open({ destination, label: host.name, configFile, timeout: env.timeout });
+    ssh = await SshConnection.open({
+      destination,
+      label: host.name,
+      configFile,
+      timeout: env.timeoutConfigured ? env.timeout : null,
+    });
   } catch (e) {
     await cleanup();
     throw e;

@@ -9,21 +9,25 @@
  * - One multiplexed master connection per host (`ControlMaster`, `ControlPath` in a private 0700 temporary
  *   directory, short `ControlPersist`), reused by every later session: the bootstrap probes, the agent upload and
  *   the agent session itself.
- * - `BatchMode=yes` (never a password or host key prompt) and `ConnectTimeout` = the environment's `timeout`,
- *   but at least {@linkcode MIN_CONNECT_TIMEOUT} seconds.
+ * - `BatchMode=yes` (never a password or host key prompt) and `ConnectTimeout` = the environment's `timeout` when
+ *   it is configured (`timeout = 3` in environment.cfg, or `-t 3`), else {@linkcode DEFAULT_CONNECT_TIMEOUT}
+ *   seconds (batou's built-in `timeout` default of 3 s is meant for components and is too short for ssh over slow
+ *   links). OpenSSH applies it to the TCP connect and to the server's greeting, so a host that accepts the
+ *   connection but never speaks SSH fails after that time.
  * - Every remote command runs as `/bin/sh -c '<script>' sh <args...>`, quoted so that any POSIX shell, zsh or
  *   fish as login shell passes it on unchanged.
  * - Setting up the master is tried up to 3 times with a randomized backoff when the failure looks transient
- *   (sshd's `MaxStartups` drops connections, timeouts); permanent failures (unknown host name, connection
- *   refused, authentication, host key) fail at once with a clear message naming the host.
+ *   (sshd's `MaxStartups` drops connections); permanent failures (unknown host name, connection refused,
+ *   authentication, host key) fail at once with a clear message naming the host. A timeout is not tried again:
+ *   the configured timeout is how long the user waits for a host, so a silent host fails within it.
  *
  * @module
  */
 import { ReportingError, type ReportWriter, type SortKey } from "../core/errors.ts";
 import { output } from "../core/output.ts";
 
-/** The smallest `ConnectTimeout` (seconds) given to ssh, whatever the environment's `timeout` says. */
-export const MIN_CONNECT_TIMEOUT = 10;
+/** The `ConnectTimeout` (seconds) given to ssh when the environment configures no `timeout`. */
+export const DEFAULT_CONNECT_TIMEOUT = 10;
 /** How long (seconds) an idle master connection outlives its last session. */
 export const CONTROL_PERSIST = 30;
 /** Tries to set up the master connection before giving up. */
@@ -55,8 +59,8 @@ const FAILURE_TEXT: Record<SshFailureKind, string> = {
   other: "ssh failed",
 };
 
-/** Failures worth another try: the server or network may be busy. */
-const TRANSIENT: ReadonlySet<SshFailureKind> = new Set(["timeout", "closed", "other"]);
+/** Failures worth another try: the server or network may be busy. (A timeout has used up the user's patience.) */
+const TRANSIENT: ReadonlySet<SshFailureKind> = new Set(["closed", "other"]);
 
 /** Classifies ssh's stderr of a failed connection. */
 export function classifySshFailure(stderr: string): SshFailureKind {
@@ -167,7 +171,7 @@ export interface SshOptions {
   label?: string;
   /** `-F` file (project `ssh_config_<env>`/`ssh_config`, or one generated for vagrant). */
   configFile?: string | null;
-  /** The environment's timeout in seconds; ssh gets at least {@linkcode MIN_CONNECT_TIMEOUT}. */
+  /** The configured timeout in seconds (ssh's ConnectTimeout); null: {@linkcode DEFAULT_CONNECT_TIMEOUT}. */
   timeout?: number | null;
   /** Tries for the master connection (default {@linkcode CONNECT_ATTEMPTS}). */
   attempts?: number;
@@ -214,9 +218,10 @@ export class SshConnection implements RemoteShell {
     this.label = opts.label ?? opts.destination;
   }
 
-  /** The ConnectTimeout given to ssh. */
+  /** The ConnectTimeout given to ssh: the configured timeout (whole seconds, at least 1), else the default. */
   static connectTimeout(timeout: number | null | undefined): number {
-    return Math.max(MIN_CONNECT_TIMEOUT, Math.ceil(timeout ?? 0));
+    if (timeout === null || timeout === undefined || !(timeout > 0)) return DEFAULT_CONNECT_TIMEOUT;
+    return Math.max(1, Math.ceil(timeout));
   }
 
   /**
