@@ -13,8 +13,9 @@
  *   (`deno-2.9.6-<sha>`, `batou-0.1.0-<sha>.js`); `DENO_DIR` is `~/.cache/batou/deno`, so nothing else is
  *   written to the target's home;
  * - every start first checks `uname -sm` and the SHA-256 of every file it will execute with the target's own
- *   `sha256sum` (or `shasum -a 256`, `openssl dgst -sha256`, `sha256`), then `exec`s it. A missing or wrong file is
- *   reported back (one status line instead of the protocol), uploaded and the start tried again;
+ *   `sha256sum` (or `shasum -a 256`, `openssl dgst -sha256`, `sha256`), then `exec`s it. A missing or wrong file
+ *   (also a symlink or a directory in its place) is reported back (one status line instead of the protocol),
+ *   uploaded and the start tried again;
  * - files unused for 30 days (every start touches the files it runs) are removed whenever something new is
  *   uploaded, so old versions do not pile up;
  * - an upload goes to a temporary name, is decompressed (`gzip -dc`, when the target has gzip; the controller
@@ -317,9 +318,9 @@ else
   d=$c
   if ! tool=$(hashtool); then say "status=nohash"; exit 92; fi
   miss=
-  if ! [ -f "$c/$n1" ] || [ "$(sha "$tool" "$c/$n1")" != "$h1" ]; then miss="$miss $n1"; fi
+  if [ -L "$c/$n1" ] || ! [ -f "$c/$n1" ] || [ "$(sha "$tool" "$c/$n1")" != "$h1" ]; then miss="$miss $n1"; fi
   if [ -n "$n2" ]; then
-    if ! [ -f "$c/$n2" ] || [ "$(sha "$tool" "$c/$n2")" != "$h2" ]; then miss="$miss $n2"; fi
+    if [ -L "$c/$n2" ] || ! [ -f "$c/$n2" ] || [ "$(sha "$tool" "$c/$n2")" != "$h2" ]; then miss="$miss $n2"; fi
   fi
   if [ -n "$miss" ]; then
     gz=no
@@ -373,6 +374,8 @@ if [ -z "$fresh" ]; then
   v=$(sha "$tool" "$tmp")
   if [ "$v" != "$h" ]; then rm -f "$tmp"; say "status=badhash got=$v"; exit 95; fi
 fi
+# A directory or symlink in the way would make mv move the file into it (or through it): remove it first.
+if [ -L "$d/$n" ] || [ -d "$d/$n" ]; then rm -rf "$d/$n"; fi
 if ! chmod 700 "$tmp" || ! mv -f "$tmp" "$d/$n"; then rm -f "$tmp"; say "status=nodir dir=$d"; exit 96; fi
 if [ -z "$fresh" ]; then
   find "$c" -maxdepth 1 -type f -mtime +30 "(" -name "deno-*" -o -name "batou-*" ")" -exec rm -f {} + 2>/dev/null
