@@ -15,8 +15,6 @@ import { loadEnvironmentSecrets } from "./core/secrets/load.ts";
 import { initProject } from "./cli/init.ts";
 import { graphCommand } from "./cli/graph.ts";
 import { completionScript } from "./cli/completions.ts";
-import { secretsCommand } from "./cli/secrets.ts";
-import { updateCommand } from "./cli/update.ts";
 import { pinWarning } from "./cli/pin.ts";
 
 const USAGE = `batou v${VERSION}: multi-(host|component|environment|version|platform) deployment
@@ -157,9 +155,11 @@ async function main(argv: string[]): Promise<number> {
     case "graph":
       return await cmdGraph(rest);
     case "secrets":
-      return await secretsCommand(rest, projectDir(), debug);
+      // Loaded on demand (as the secret providers, see core/secrets/load.ts): they bring age and OpenPGP, which
+      // deployments and the agent do not need.
+      return await (await import("./cli/secrets.ts")).secretsCommand(rest, projectDir(), debug);
     case "update":
-      return await updateCommand(rest, { projectDir: projectDir() });
+      return await (await import("./cli/update.ts")).updateCommand(rest, { projectDir: projectDir() });
     case "completions": {
       const script = rest.length === 1 ? completionScript(rest[0]) : null;
       if (!script) throw new UsageError("usage: batou completions bash|zsh|fish");

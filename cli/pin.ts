@@ -6,7 +6,8 @@
  * @module
  */
 import { join } from "node:path";
-import { VERSION_RE } from "./release_files.ts";
+// Not from release_files.ts: that module loads openpgp, which `batou deploy` does not need.
+import { VERSION_RE } from "../core/version.ts";
 
 /** The pin file's name in the project directory. */
 export const PIN_FILE = ".batou.json";

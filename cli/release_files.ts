@@ -11,6 +11,7 @@
  * @module
  */
 import * as openpgp from "openpgp";
+import { VERSION_RE } from "../core/version.ts";
 
 /** Name of the checksum file. */
 export const SUMS_FILE = "SHA256SUMS";
@@ -64,8 +65,8 @@ export function parseReleaseInfo(text: string): ReleaseInfo {
   return { version: data.version, commit: String(data.commit ?? ""), date: String(data.date ?? "") };
 }
 
-/** A version as batou writes it: `1.2.3` or `1.2.3-rc.1`. */
-export const VERSION_RE = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
+/** A version as batou writes it: `1.2.3` or `1.2.3-rc.1` (defined in core/version.ts). */
+export { VERSION_RE };
 
 /** Compares two versions (semver order, pre-releases before the release); negative when `a < b`. */
 export function compareVersions(a: string, b: string): number {

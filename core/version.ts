@@ -12,6 +12,9 @@
 /** The batou version. */
 export const VERSION = "0.1.0";
 
+/** What a batou version looks like: `1.2.3` or `1.2.3-rc.1`. */
+export const VERSION_RE = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
+
 /** What `deno task compile` records about a build. */
 export interface BuildInfo {
   /** Must equal {@linkcode VERSION} (checked when read). */

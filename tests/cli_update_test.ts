@@ -16,7 +16,11 @@ const HERE = assetName();
 
 /** The bundled program, made runnable as a file (shebang through deno) and reporting `version`. */
 function programFor(bundle: string, version: string): string {
-  const patched = bundle.replace(`var VERSION = "${VERSION}";`, `var VERSION = "${version}";`);
+  // `var VERSION = "..."`, or `VERSION = "..."` inside a lazily initialised module (the bundle has dynamic imports).
+  const patched = bundle.replace(
+    new RegExp(`(^|\\s)((?:var )?VERSION = )"${VERSION.replaceAll(".", "\\.")}";`, "m"),
+    `$1$2"${version}";`,
+  );
   assert(patched !== bundle, "the bundle defines VERSION as expected");
   return `#!/usr/bin/env -S ${Deno.execPath()} run -A --quiet --no-config --no-lock --no-prompt\n${patched}`;
 }

@@ -6,10 +6,12 @@
 import { join } from "node:path";
 import type { Environment } from "../environment.ts";
 import { output } from "../output.ts";
-import { readSecrets, type SecretsData } from "./providers.ts";
+import type { SecretsData } from "./providers.ts";
 
 /** Decrypts the secrets of `env`, or returns null when the environment has none. */
 export async function loadEnvironmentSecrets(env: Environment): Promise<SecretsData | null> {
+  // Loaded on demand: the providers bring age and OpenPGP, which most runs (and every agent) never need.
+  const { readSecrets } = await import("./providers.ts");
   const data = await readSecrets(join(env.baseDir, "environments", env.name), {
     log: (message: string) => output.line(message),
   });
