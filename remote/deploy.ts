@@ -361,10 +361,12 @@ class DeploymentRun {
       const active = hosts.filter((h) => !h.ignore);
       const perHost = new Map<string, ReportingError[]>();
       const failures: unknown[] = [];
-      await pool(active, 5, async (host) => {
+      const turns = new LockTurns(active.map((h) => h.name));
+      // Every host from the start: remote/ssh.ts bounds the concurrent ssh setups (batou's Semaphore(5) did).
+      await pool(active, active.length, async (host) => {
         try {
           this.progress.set(host.name, "connecting");
-          const conn = await this.connectHost(host);
+          const conn = await this.connectHost(host, turns);
           this.connections.set(host.name, conn);
           this.recorder?.connected(host.name);
           this.progress.set(host.name, "configuring");
@@ -372,6 +374,7 @@ class DeploymentRun {
           perHost.set(host.name, errors);
           this.progress.set(host.name, errors.length ? "failed" : "configured");
         } catch (e) {
+          turns.settle(host.name, "none");
           this.progress.set(host.name, "failed");
           failures.push(
             ...(e instanceof StepFailed ? e.errors : rpcErrors(e, host.name, "configuring", !!this.opts.debug, {
@@ -387,16 +390,17 @@ class DeploymentRun {
 
   /**
    * Starts the host's agent and prepares its base: local agents work in the project itself; remote agents get
-   * `target_directory` (default `~/deployment`), take the deployment lock there and then receive the project.
+   * `target_directory` (default `~/deployment`), take the deployment lock there (in the order of `turns`) and then
+   * receive the project.
    */
-  async connectHost(host: Host): Promise<AgentConnection> {
+  async connectHost(host: Host, turns?: LockTurns): Promise<AgentConnection> {
     const multi = [...this.env.hosts.values()].filter((h) => !h.ignore).length > 1;
     if (this.env.connectMethod === "local") {
       const conn = await startLocalAgent(host, this.env.baseDir, multi);
       this.traceConnection(conn);
       try {
         await conn.peer.call("ensureBase", { targetDirectory: this.env.baseDir });
-        await this.lockHost(conn);
+        await this.lockInTurn(conn, turns);
       } catch (e) {
         await conn.close().catch(() => {});
         throw e;
@@ -410,7 +414,7 @@ class DeploymentRun {
     this.traceConnection(conn);
     try {
       await conn.peer.call("ensureBase", { targetDirectory: this.env.targetDirectory });
-      await this.lockHost(conn);
+      await this.lockInTurn(conn, turns);
       this.progress.set(host.name, "syncing");
       if (this.opts.syncProject) await this.opts.syncProject(conn, this.env);
     } catch (e) {
@@ -423,6 +427,27 @@ class DeploymentRun {
   /** With `--debug`: prints each RPC call and answer to this host, by method name and size only (never params). */
   traceConnection(conn: AgentConnection): void {
     if (this.opts.debug) traceRpc(conn.peer, conn.host.name, (line) => output.debug(line));
+  }
+
+  /**
+   * Takes the host's lock once every host before it in `turns` has taken its lock or failed to connect. When one of
+   * them found its lock held by another deployment, this host is not locked at all (and not reported: that error
+   * explains it), so that of two controllers deploying the same hosts at once one gets all locks and runs.
+   */
+  async lockInTurn(conn: AgentConnection, turns?: LockTurns): Promise<void> {
+    const name = conn.host.name;
+    if (turns && !(await turns.wait(name))) {
+      turns.settle(name, "held");
+      throw new StepFailed([]);
+    }
+    try {
+      await this.lockHost(conn);
+      turns?.settle(name, "locked");
+    } catch (e) {
+      const held = e instanceof RpcError && e.errors.some((j) => j.type === "FileLockedError");
+      turns?.settle(name, held ? "held" : "none");
+      throw e;
+    }
   }
 
   /** Takes the agent's deployment lock for this host (before anything is written there). */
@@ -592,6 +617,43 @@ class DeploymentRun {
     output.debug("main: Disconnecting from nodes ...", { icon: null });
     await Promise.all([...this.connections.values()].map((c) => c.close().catch(() => {})));
     this.connections.clear();
+  }
+}
+
+/** How a host's turn at the deployment lock ended: locked, held by another deployment, or no lock taken. */
+export type LockOutcome = "locked" | "held" | "none";
+
+/**
+ * Orders the deployment locks of one run: a host takes its lock only after every host before it (in the given
+ * order, the same in every controller) has settled. Two controllers deploying the same hosts at once therefore never
+ * hold one lock each (which would fail both): whoever gets the first host's lock gets all of them.
+ */
+export class LockTurns {
+  #order: string[];
+  #settled = new Map<string, { promise: Promise<LockOutcome>; resolve: (o: LockOutcome) => void; done: boolean }>();
+
+  constructor(names: string[]) {
+    this.#order = [...names];
+    for (const name of names) {
+      let resolve!: (o: LockOutcome) => void;
+      const promise = new Promise<LockOutcome>((r) => resolve = r);
+      this.#settled.set(name, { promise, resolve, done: false });
+    }
+  }
+
+  /** Waits for the hosts before `name`; false when one of them found its lock held by another deployment. */
+  async wait(name: string): Promise<boolean> {
+    const before = this.#order.slice(0, Math.max(0, this.#order.indexOf(name)));
+    const outcomes = await Promise.all(before.map((n) => this.#settled.get(n)!.promise));
+    return !outcomes.includes("held");
+  }
+
+  /** Records how `name`'s turn ended (only the first call counts). */
+  settle(name: string, outcome: LockOutcome): void {
+    const entry = this.#settled.get(name);
+    if (!entry || entry.done) return;
+    entry.done = true;
+    entry.resolve(outcome);
   }
 }
 
