@@ -20,6 +20,8 @@
  *   (sshd's `MaxStartups` drops connections); permanent failures (unknown host name, connection refused,
  *   authentication, host key) fail at once with a clear message naming the host. A timeout is not tried again:
  *   the configured timeout is how long the user waits for a host, so a silent host fails within it.
+ * - At most {@linkcode MAX_PARALLEL_SETUPS} masters are set up at once; everything after the setup runs for all
+ *   hosts in parallel.
  *
  * @module
  */
@@ -32,6 +34,29 @@ export const DEFAULT_CONNECT_TIMEOUT = 10;
 export const CONTROL_PERSIST = 30;
 /** Tries to set up the master connection before giving up. */
 export const CONNECT_ATTEMPTS = 3;
+/**
+ * Master connections being set up (connecting and authenticating) at once, over all hosts of this process. sshd
+ * starts dropping new connections beyond 10 unauthenticated ones (its default `MaxStartups 10:30:100`); once a
+ * master is up, its host goes on (agent start, sync, configure) without holding a slot.
+ */
+export const MAX_PARALLEL_SETUPS = 10;
+
+let setupsRunning = 0;
+const setupWaiting: (() => void)[] = [];
+
+/** Runs `fn` holding one of the {@linkcode MAX_PARALLEL_SETUPS} slots (waits for a free one). */
+export async function inSetupSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (setupsRunning < MAX_PARALLEL_SETUPS) setupsRunning++;
+  else await new Promise<void>((resolve) => setupWaiting.push(resolve));
+  try {
+    return await fn();
+  } finally {
+    // Hand the slot on to the next waiting setup, or give it back.
+    const next = setupWaiting.shift();
+    if (next) next();
+    else setupsRunning--;
+  }
+}
 
 /** Why an ssh connection failed, from ssh's messages. */
 export type SshFailureKind =
@@ -286,11 +311,11 @@ export class SshConnection implements RemoteShell {
       ];
       output.debug(`${this.label}: ssh ${args.join(" ")}`);
       // -f: ssh goes to the background once the connection is authenticated and the master listens.
-      const result = await new Deno.Command("ssh", { args, stdin: "null", stdout: "piped", stderr: "piped" })
-        .output()
-        .catch((e: Error) => {
-          throw RemoteConnectError.of(this.label, "other", `cannot run ssh: ${e.message}`);
-        });
+      const result = await inSetupSlot(() =>
+        new Deno.Command("ssh", { args, stdin: "null", stdout: "piped", stderr: "piped" }).output()
+      ).catch((e: Error) => {
+        throw RemoteConnectError.of(this.label, "other", `cannot run ssh: ${e.message}`);
+      });
       if (result.success) return;
       lastErr = new TextDecoder().decode(result.stderr);
       lastKind = classifySshFailure(lastErr);
