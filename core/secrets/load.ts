@@ -8,11 +8,29 @@ import type { Environment } from "../environment.ts";
 import { output } from "../output.ts";
 import type { SecretsData } from "./providers.ts";
 
+/**
+ * Whether `envDir` may hold secrets: any file named `secrets.cfg*` or `secret-*` (the providers decide what they
+ * are, and which are errors). Without any, there is nothing to decrypt and the providers are not even loaded.
+ */
+async function mayHoldSecrets(envDir: string): Promise<boolean> {
+  try {
+    for await (const e of Deno.readDir(envDir)) {
+      if (e.name.startsWith("secrets.cfg") || e.name.startsWith("secret-")) return true;
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    return true; // let the providers report it
+  }
+  return false;
+}
+
 /** Decrypts the secrets of `env`, or returns null when the environment has none. */
 export async function loadEnvironmentSecrets(env: Environment): Promise<SecretsData | null> {
+  const envDir = join(env.baseDir, "environments", env.name);
+  if (!(await mayHoldSecrets(envDir))) return null;
   // Loaded on demand: the providers bring age and OpenPGP, which most runs (and every agent) never need.
   const { readSecrets } = await import("./providers.ts");
-  const data = await readSecrets(join(env.baseDir, "environments", env.name), {
+  const data = await readSecrets(envDir, {
     log: (message: string) => output.line(message),
   });
   return data.provider === "none" ? null : data;
