@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { Environment } from "../core/environment.ts";
 import { type Format, output, type OutputBackend } from "../core/output.ts";
 import { FileLockedError, type ReportingError, sortErrors } from "../core/errors.ts";
@@ -124,7 +124,10 @@ export class Agent {
 
   /** Creates (if needed) and remembers the deployment base directory. */
   async ensureBase(targetDirectory: string): Promise<{ baseDir: string }> {
-    const dir = expandHome(targetDirectory);
+    let dir = expandHome(targetDirectory);
+    // Relative to the home directory, where an ssh login starts (not to the agent's own directory).
+    const home = Deno.env.get("HOME");
+    if (!isAbsolute(dir) && home) dir = join(home, dir);
     try {
       await Deno.mkdir(dir, { recursive: true });
     } catch (e) {

@@ -11,7 +11,8 @@
  * Target side, per user (the login user, or the service user when the agent runs through sudo):
  * - the files live in `~/.cache/batou/agents` (mode 0700), named by version and content hash
  *   (`deno-2.9.6-<sha>`, `batou-0.1.0-<sha>.js`); `DENO_DIR` is `~/.cache/batou/deno`, so nothing else is
- *   written to the target's home;
+ *   written to the target's home. When the home cannot take them (a read-only home with `target_directory`
+ *   elsewhere), `<target_directory>/.batou-cache` is used instead;
  * - every start first checks `uname -sm` and the SHA-256 of every file it will execute with the target's own
  *   `sha256sum` (or `shasum -a 256`, `openssl dgst -sha256`, `sha256`), then `exec`s it. A missing or wrong file
  *   (also a symlink or a directory in its place) is reported back (one status line instead of the protocol),
@@ -283,6 +284,29 @@ say() { echo "batou-bootstrap: $*"; }
 `;
 
 /**
+ * `cachebase ALT` sets `b` to the agent cache base: `~/.cache/batou`, or, when that cannot be created or written
+ * (a read-only home) and ALT (the configured `target_directory`: `~/x`, `/x` or relative to the home) is
+ * given, `<target_directory>/.batou-cache` (sync never touches `.batou*` names). The target directory itself is
+ * created with the user's own umask (`u0`), as the agent would.
+ */
+const CACHE_FUNCTIONS = `
+cachebase() {
+  b=$HOME/.cache/batou
+  if mkdir -p "$b" 2>/dev/null && [ -w "$b" ]; then return 0; fi
+  [ -n "$1" ] || return 0
+  t=$1
+  case $t in
+    "~") t=$HOME ;;
+    "~/"*) t=$HOME/\${t#"~/"} ;;
+    /*) ;;
+    *) t=$HOME/$t ;;
+  esac
+  (umask "$u0"; mkdir -p "$t") 2>/dev/null
+  b=$t/.batou-cache
+}
+`;
+
+/**
  * Runs as the login user: $1 is the script to run, $2 the service user (or empty), $3 the sudo mode
  * (auto|yes|no); the rest are the script's arguments. Re-executes the script through `sudo -n -u USER -H` unless
  * the login user already is the service user (mode auto) or sudo is switched off.
@@ -305,12 +329,14 @@ exec /bin/sh -c "$inner" sh "$@"
  * empty, $4/$5 name and SHA-256 of the executable, $6/$7 of the bundle (source mode).
  */
 export const START_SCRIPT = `
+u0=$(umask)
 umask 077
-mode=$1; plat=$2; fresh=$3; n1=$4; h1=$5; n2=$6; h2=$7
+mode=$1; plat=$2; fresh=$3; n1=$4; h1=$5; n2=$6; h2=$7; alt=$8
 ${HASH_FUNCTIONS}
+${CACHE_FUNCTIONS}
 p=$(uname -sm)
 if [ "$p" != "$plat" ]; then say "status=platform platform=$p"; exit 91; fi
-b=$HOME/.cache/batou
+cachebase "$alt"
 c=$b/agents
 if [ -n "$fresh" ]; then
   d=$c/$fresh
@@ -335,6 +361,8 @@ cd "$d" || exit 93
 DENO_DIR=$b/deno
 DENO_NO_UPDATE_CHECK=1
 export DENO_DIR DENO_NO_UPDATE_CHECK
+# The agent creates the deployment with the login's umask, not with the cache's 077.
+umask "$u0"
 if [ "$mode" = compiled ]; then
   set -- "$d/$n1" agent
 else
@@ -352,10 +380,12 @@ exit $rc
  * $5 yes when the data is gzip-compressed. Writes a temporary file, checks size and hash, renames it into place.
  */
 export const PUT_SCRIPT = `
+u0=$(umask)
 umask 077
-fresh=$1; n=$2; h=$3; size=$4; gz=$5
+fresh=$1; n=$2; h=$3; size=$4; gz=$5; alt=$6
 ${HASH_FUNCTIONS}
-b=$HOME/.cache/batou
+${CACHE_FUNCTIONS}
+cachebase "$alt"
 c=$b/agents
 if ! mkdir -p "$c" || ! chmod 700 "$b" "$c"; then say "status=nodir dir=$c"; exit 93; fi
 d=$c
@@ -425,6 +455,11 @@ export interface StartOptions {
   prefixOutput?: boolean;
   /** Called when the connection is closed (e.g. to end the ssh master). */
   onClose?: () => Promise<void>;
+  /**
+   * The configured `target_directory`: the agent cache goes to `<target_directory>/.batou-cache` when the home
+   * directory cannot take `~/.cache/batou` (a read-only home).
+   */
+  targetDirectory?: string | null;
 }
 
 /** A started remote agent: the connection plus what it took. */
@@ -510,6 +545,7 @@ async function tryStart(shell: RemoteShell, opts: StartOptions, fresh: string, s
     a1.sha256,
     a2?.name ?? "",
     a2?.sha256 ?? "",
+    opts.targetDirectory ?? "",
   ]);
   const stderr = collectStderr(child.stderr);
   let statusLine: BootstrapStatus | null = null;
@@ -607,6 +643,7 @@ async function upload(
     a.sha256,
     String(a.size),
     gzip ? "yes" : "no",
+    opts.targetDirectory ?? "",
   ], file.readable);
   if (result.code === 0) return;
   const st = result.stdout.split("\n").map(parseStatus).find((s) => s !== null);
@@ -719,6 +756,7 @@ export async function connectRemote(env: Environment, host: Host): Promise<Agent
       serviceUser: host.serviceUser,
       requireSudo: host.requireSudo,
       prefixOutput: active > 1,
+      targetDirectory: env.targetDirectory,
       onClose: async () => {
         if (statsEnabled()) {
           const rpc = conn.peer.stats;
