@@ -416,7 +416,12 @@ class DeploymentRun {
       await conn.peer.call("ensureBase", { targetDirectory: this.env.targetDirectory });
       await this.lockInTurn(conn, turns);
       this.progress.set(host.name, "syncing");
-      if (this.opts.syncProject) await this.opts.syncProject(conn, this.env);
+      if (this.opts.syncProject) {
+        await this.opts.syncProject(conn, this.env).catch((e) => {
+          if (!(e instanceof ConnectionLost)) throw e;
+          throw new StepFailed(rpcErrors(e, host.name, "syncing the project", !!this.opts.debug));
+        });
+      }
     } catch (e) {
       await conn.close().catch(() => {});
       throw e;

@@ -165,7 +165,7 @@ async function faultRound(s: State, phase: Phase, victim: Victim): Promise<void>
   const base = s.p.base("host1");
   const work = join(base, "work/faulty");
   const delays: Record<Phase, [number, number]> = {
-    sync: [0, 150],
+    sync: [0, 30],
     configure: [0, 1500],
     "file write": [0, 15],
     command: [0, 1500],
@@ -191,7 +191,13 @@ async function faultRound(s: State, phase: Phase, victim: Victim): Promise<void>
     const r = await run.result;
     assert(!r.killed, `the deployment hung after the kill:\n${r.output}`);
     assertEquals(r.code, 1, r.output);
-    assertMatch(r.output, /ERROR: host1: /);
+    const during: Record<Phase, RegExp> = {
+      sync: /ERROR: host1: lost connection to the agent while syncing the project/,
+      configure: /ERROR: host1: lost connection to the agent while configuring/,
+      "file write": /ERROR: host1: lost connection to the agent while deploying faulty/,
+      command: /ERROR: host1: lost connection to the agent while deploying faulty/,
+    };
+    assertMatch(r.output, during[phase]);
     assertMatch(r.output, /DEPLOYMENT FAILED \(during (connect|deploy)\)/);
     assertNoStackTrace(r.output);
     console.log(`[faults]   -> ${r.output.split("\n").filter((l) => l.startsWith("ERROR")).join(" | ")}`);
