@@ -153,7 +153,10 @@ export class Agent {
       let info = "unknown holder";
       try {
         const h = JSON.parse(await Deno.readTextFile(path));
-        info = `${h.controller ?? "?"} (pid ${h.pid ?? "?"}, started ${h.started ?? "?"})`;
+        // The agent's pid too: after a lost connection the holder is that agent, still finishing, not the controller.
+        info = `${h.controller ?? "?"} (pid ${h.pid ?? "?"}, started ${h.started ?? "?"}; agent pid ${
+          h.agentPid ?? "?"
+        })`;
       } catch { /* holder still writing */ }
       throw FileLockedError.of(path, `another deployment: ${info}`);
     }

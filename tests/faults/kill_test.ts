@@ -273,3 +273,69 @@ Deno.test("killing the agent or the ssh connection at any point of a deployment:
     }
   });
 });
+
+const BUSY = `import { attribute, Component, File } from "batou";
+export class Busy extends Component {
+  marks = attribute(String, "/tmp");
+  spin = attribute(Number, 0);
+  override configure() {
+    if (this.spin) {
+      Deno.writeTextFileSync(this.marks + "/spinning", String(Deno.pid));
+      // CPU-bound and synchronous: the agent cannot notice its lost connection before this ends.
+      const end = Date.now() + this.spin;
+      while (Date.now() < end) { /* spin */ }
+    }
+    this.add(new File("done", { content: "done\\n" }));
+  }
+}
+`;
+
+Deno.test("an agent orphaned while busy keeps the lock: the re-run names it (agent pid); once it ends, the lock is taken over", async () => {
+  await withSshd({ hosts: ["host2"], prefix: PREFIX }, async (fixture) => {
+    const marks = await sharedDir();
+    const user = fixture.hosts[0].user;
+    const uid = await uidOf(user);
+    const p = await faultProject(fixture, {
+      files: { "components/busy/component.ts": BUSY },
+      cfg: `[hosts]\nhost2 = busy\n[component:busy]\nmarks = ${marks}\nspin = 6000\n`,
+    });
+    try {
+      const run = p.spawnDeploy();
+      const agentPid = Number(
+        await waitFor("the agent to spin", () => readIfThere(join(marks, "spinning")), {
+          running: run.result,
+        }),
+      );
+      killAll(sshdSessionPids(user));
+      const r = await run.result;
+      assertEquals(r.code, 1, r.output);
+      assertMatch(r.output, /ERROR: host2: lost connection to the agent while configuring/);
+      assert(alive(agentPid), "the busy agent is already gone: the test did not catch it busy");
+
+      await p.setConfig(`[hosts]\nhost2 = busy\n[component:busy]\nmarks = ${marks}\nspin = 0\n`);
+      const locked = await p.deploy();
+      console.log(`[faults] orphaned busy agent: ${locked.output.split("\n").filter((l) => /ERROR/.test(l))}`);
+      assertEquals(locked.code, 1, locked.output);
+      assertNoStackTrace(locked.output);
+      assertMatch(
+        locked.output,
+        new RegExp(
+          `File already locked: ${join(p.base("host2"), ".batou-lock-host2")} \\(held by another deployment: ` +
+            `${Deno.hostname()} \\(pid ${run.child.pid}, started [^;]+; agent pid ${agentPid}\\)`,
+        ),
+      );
+      // The orphan notices its lost connection as soon as it is idle, and exits: its lock goes with it.
+      await waitFor("the orphaned agent to exit", () => alive(agentPid) ? undefined : true, {
+        deadlineMs: 30_000,
+        intervalMs: 100,
+      });
+      const again = await p.deploy();
+      assertEquals(again.code, 0, again.output);
+      assertEquals(await Deno.readTextFile(join(p.base("host2"), "work/busy/done")), "done\n");
+    } finally {
+      killUserProcesses(uid);
+      await p.cleanup();
+      await Deno.remove(marks, { recursive: true }).catch(() => {});
+    }
+  });
+});
