@@ -398,7 +398,7 @@ if [ "$gz" = yes ]; then gzip -dc > "$tmp"; else cat > "$tmp"; fi
 rc=$?
 got=$(wc -c < "$tmp" 2>/dev/null)
 got=$((got+0))
-if [ "$rc" -ne 0 ] || [ "$got" -ne "$size" ]; then rm -f "$tmp"; say "status=short got=$got"; exit 94; fi
+if [ "$rc" -ne 0 ] || [ "$got" -ne "$size" ]; then rm -f "$tmp"; say "status=short got=$got size=$size"; exit 94; fi
 if [ -z "$fresh" ]; then
   if ! tool=$(hashtool); then rm -f "$tmp"; say "status=nohash"; exit 92; fi
   v=$(sha "$tool" "$tmp")
@@ -498,7 +498,8 @@ function startFailure(host: string, code: number, stderr: string, opts: StartOpt
   return RemoteConnectError.of(host, "agent", `could not start the batou agent (exit code ${code})`, stderr);
 }
 
-function statusError(host: string, st: BootstrapStatus, opts: StartOptions): RemoteConnectError {
+/** The error for a bootstrap status line; `detail` is what the script's commands said on stderr. */
+function statusError(host: string, st: BootstrapStatus, opts: StartOptions, detail = ""): RemoteConnectError {
   switch (st.status) {
     case "platform":
       return RemoteConnectError.of(
@@ -519,8 +520,16 @@ function statusError(host: string, st: BootstrapStatus, opts: StartOptions): Rem
       return RemoteConnectError.of(host, "agent", `cannot create the agent cache ${st.fields.dir}`);
     case "badhash":
       return RemoteConnectError.of(host, "agent", "the uploaded agent has a wrong SHA-256; the transfer was corrupted");
-    case "short":
-      return RemoteConnectError.of(host, "agent", `the agent upload is incomplete (${st.fields.got} bytes arrived)`);
+    case "short": {
+      const full = /No space left on device|Disk quota exceeded/i.test(detail);
+      return RemoteConnectError.of(
+        host,
+        full ? "nospace" : "agent",
+        `the agent upload is incomplete (${st.fields.got} of ${st.fields.size ?? "?"} bytes written)` +
+          (full ? ": the target's disk is full" : ""),
+        detail,
+      );
+    }
     default:
       return RemoteConnectError.of(host, "agent", `unexpected bootstrap status ${st.status}`);
   }
@@ -653,7 +662,7 @@ async function upload(
       await Deno.remove(source).catch(() => {});
       return await upload(shell, opts, a, fresh, false);
     }
-    throw statusError(host, st, opts);
+    throw statusError(host, st, opts, result.stderr);
   }
   throw startFailure(host, result.code, result.stderr, opts);
 }

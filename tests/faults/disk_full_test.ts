@@ -157,3 +157,42 @@ Deno.test("a full disk as target_directory: the sync fails clearly, nothing half
     }
   });
 });
+
+Deno.test("a full disk under the agent cache (home on a 16 MiB tmpfs): the upload fails clearly, no partial file left", async () => {
+  await withSshd({ hosts: ["host3"], prefix: PREFIX }, async (fixture) => {
+    await requireTools("mount", "umount");
+    const host = fixture.hosts[0];
+    const uid = await uidOf(host.user);
+    const gid = Number((await runCommand("id", ["-g", host.user])).stdout.trim());
+    const elsewhere = await Deno.makeTempDir({ prefix: "batou-fault-elsewhere-" });
+    await Deno.chown(elsewhere, uid, gid);
+    const p = await faultProject(fixture, {
+      files: { "components/conf/component.ts": COMPONENT },
+      cfg: "[hosts]\nhost3 = conf\n",
+      targetDirectory: join(elsewhere, "deployment"),
+    });
+    let mounted = false;
+    try {
+      await runCommand("mount", ["-t", "tmpfs", "-o", `size=16m,mode=0755,uid=${uid},gid=${gid}`, "tmpfs", host.home]);
+      mounted = true;
+      const r = await p.deploy();
+      console.log(
+        `[faults] full disk under the agent cache: ${
+          r.output.split("\n").filter((l) => /ERROR|^\s{4}\S|FAILED/.test(l))
+        }`,
+      );
+      assertEquals(r.code, 1, r.output);
+      assertNoStackTrace(r.output);
+      assertMatch(
+        r.output,
+        /ERROR: host3: the agent upload is incomplete \(\d+ of \d+ bytes written\): the target's disk is full/,
+      );
+      assertMatch(r.output, /\n {4}.*No space left on device/);
+      assertEquals(await tempLeftovers(host.home), [], "a partial upload was left in the agent cache");
+    } finally {
+      if (mounted) await runCommand("umount", ["-l", host.home], { check: false });
+      await p.cleanup();
+      await Deno.remove(elsewhere, { recursive: true }).catch(() => {});
+    }
+  });
+});
