@@ -281,9 +281,14 @@ export class Busy extends Component {
   override configure() {
     if (this.spin) {
       Deno.writeTextFileSync(this.marks + "/spinning", String(Deno.pid));
-      // CPU-bound and synchronous: the agent cannot notice its lost connection before this ends.
+      // Synchronous: the agent cannot notice its lost connection before this ends (at "release", or spin ms).
       const end = Date.now() + this.spin;
-      while (Date.now() < end) { /* spin */ }
+      while (Date.now() < end) {
+        try {
+          Deno.statSync(this.marks + "/release");
+          break;
+        } catch { /* spin on */ }
+      }
     }
     this.add(new File("done", { content: "done\\n" }));
   }
@@ -297,7 +302,7 @@ Deno.test("an agent orphaned while busy keeps the lock: the re-run names it (age
     const uid = await uidOf(user);
     const p = await faultProject(fixture, {
       files: { "components/busy/component.ts": BUSY },
-      cfg: `[hosts]\nhost2 = busy\n[component:busy]\nmarks = ${marks}\nspin = 6000\n`,
+      cfg: `[hosts]\nhost2 = busy\n[component:busy]\nmarks = ${marks}\nspin = 120000\n`,
     });
     try {
       const run = p.spawnDeploy();
@@ -325,6 +330,7 @@ Deno.test("an agent orphaned while busy keeps the lock: the re-run names it (age
         ),
       );
       // The orphan notices its lost connection as soon as it is idle, and exits: its lock goes with it.
+      await Deno.writeTextFile(join(marks, "release"), "");
       await waitFor("the orphaned agent to exit", () => alive(agentPid) ? undefined : true, {
         deadlineMs: 30_000,
         intervalMs: 100,
