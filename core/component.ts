@@ -107,6 +107,21 @@ const instances: Component[] = [];
 /** The components whose (synchronous part of) `configure()` is running, outermost first. */
 const configuring: Component[] = [];
 
+/** batou's own component classes (exactly these classes, not subclasses): see {@linkcode markLibraryComponents}. */
+const libraryClasses = new WeakSet<object>();
+
+/**
+ * Marks the component classes among `exports` (the `"batou"` module served to component files) as batou's own.
+ * A library component's `configure()` adds every component it constructs, so no "initialized but never added"
+ * warning can point into it: components it constructs skip capturing their construction stack (the costliest part
+ * of constructing a component) and report the location of the library component instead.
+ */
+export function markLibraryComponents(exports: Record<string, unknown>): void {
+  for (const value of Object.values(exports)) {
+    if (typeof value === "function" && value.prototype instanceof Component) libraryClasses.add(value);
+  }
+}
+
 /** Clears the list of constructed components (done before each root is prepared). */
 export function resetInstances(): Component[] {
   return instances.splice(0, instances.length);
@@ -203,9 +218,13 @@ export class Component {
   #pending: Promise<void>[] = [];
   #workdir = "";
   #checksum: ReturnType<typeof newHasher> | null = null;
-  /** Captured at construction; formatted (the costly part) only when {@linkcode initLocation} is asked for. */
-  #initStack: Error;
-  #initBreadcrumbs: string[];
+  /**
+   * Captured at construction, formatted only when {@linkcode initLocation} is asked for; null when a library
+   * component constructed this one (its location is then that component's).
+   */
+  #initStack: Error | null;
+  /** The components configuring when this one was constructed (outermost first). */
+  #initConfiguring: Component[];
   /** The last component added (batou's `_`). */
   _: Component | null = null;
   /** Whether this component (or a sub-component) changed during the last deploy. */
@@ -228,8 +247,9 @@ export class Component {
     this.#namevarValue = namevar;
     this.#pendingOptions = options ?? {};
     this.timer = new Timer(cls.name);
-    this.#initStack = new Error();
-    this.#initBreadcrumbs = configuring.map((c) => c.breadcrumb);
+    const creator = configuring.at(-1);
+    this.#initStack = creator && libraryClasses.has(creator.constructor) ? null : new Error();
+    this.#initConfiguring = configuring.slice();
     instances.push(this);
   }
 
@@ -300,12 +320,13 @@ export class Component {
 
   /** Where `new` was called (file:line), for warnings. */
   get initLocation(): string {
-    return callerLocation(this.#initStack.stack);
+    if (this.#initStack) return callerLocation(this.#initStack.stack);
+    return this.#initConfiguring.at(-1)?.initLocation ?? "<unknown>";
   }
 
   /** The breadcrumbs of the components whose `configure()` created this one (outermost first). */
   get initBreadcrumbs(): string[] {
-    return [...this.#initBreadcrumbs];
+    return this.#initConfiguring.map((c) => c.breadcrumb);
   }
 
   /** `ClassName` or `ClassName('namevar')`. */

@@ -34,7 +34,7 @@ import {
   UnsatisfiedResources,
   UnusedResources,
 } from "./errors.ts";
-import { Component, resetInstances, RootComponent } from "./component.ts";
+import { Component, markLibraryComponents, resetInstances, RootComponent } from "./component.ts";
 import { type ComponentDefinition, loadComponents } from "./loader.ts";
 import { Host } from "./host.ts";
 import { Resources } from "./resources.ts";
@@ -212,6 +212,8 @@ export class Environment {
     const path = Environment.configPath(this.baseDir, this.name);
     if (!path) throw MissingEnvironment.of(this.name);
     this.configFile = path;
+    const batou = modules["batou"];
+    if (batou && typeof batou === "object") markLibraryComponents(batou as Record<string, unknown>);
     const loaded = loadComponents(this.baseDir, modules);
     this.components = loaded.components;
     this.exceptions.push(...loaded.errors);
