@@ -159,7 +159,13 @@ Deno.test("stop() ends the commands of sessions that are still open", async () =
     }
     remotePid = Number(text.trim());
     assert.ok(remotePid > 0, `no pid from the remote command: ${JSON.stringify(text)}`);
-    const status = Deno.readTextFileSync(`/proc/${remotePid}/status`);
+    // `echo` runs before `exec sleep` replaces the shell: wait (bounded) until it has.
+    let status = "";
+    for (let i = 0; i < 100; i++) {
+      status = Deno.readTextFileSync(`/proc/${remotePid}/status`);
+      if (/^Name:\s+sleep$/m.test(status)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assert.match(status, /^Name:\s+sleep$/m);
     await fixture.stop();
     // The remote command is gone, and the client sees its connection close.
