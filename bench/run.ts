@@ -251,4 +251,10 @@ await Deno.mkdir(values.out, { recursive: true });
 await Deno.writeTextFile(join(values.out, "W1.json"), JSON.stringify(results, null, 2) + "\n");
 await Deno.writeTextFile(join(values.out, "W1.svg"), svgChart(results));
 await Deno.writeTextFile(join(values.out, "W1.md"), markdown(results, "W1.svg"));
+// In the repository's style (deno fmt also checks Markdown and JSON), so that copies can be committed as they are.
+await new Deno.Command(Deno.execPath(), {
+  args: ["fmt", "--quiet", join(values.out, "W1.md"), join(values.out, "W1.json")],
+  stdout: "null",
+  stderr: "null",
+}).output();
 log(`wrote ${join(values.out, "W1.md")}, W1.svg, W1.json`);
