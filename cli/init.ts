@@ -10,6 +10,7 @@
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { output } from "../core/output.ts";
+import { lstatOrNull } from "../core/fsops.ts";
 import { VERSION } from "../core/version.ts";
 import { PIN_FILE, pinFileText } from "./pin.ts";
 
@@ -68,15 +69,6 @@ async function writeNew(path: string, text: string, created: string[], base: str
   created.push(relative(base, path));
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Creates a project in DIR (relative to `cwd`, default `cwd` itself). Returns the exit code. */
 export async function initProject(args: string[], cwd: string): Promise<number> {
   if (args.length > 1 || args.some((a) => a.startsWith("-") && a !== "-h" && a !== "--help")) {
@@ -89,7 +81,7 @@ export async function initProject(args: string[], cwd: string): Promise<number> 
   }
   const dir = resolve(cwd, args[0] ?? ".");
   for (const name of ["components", "environments"]) {
-    if (await exists(join(dir, name))) {
+    if (await lstatOrNull(join(dir, name))) {
       output.error(`${join(dir, name)} already exists: refusing to overwrite an existing project.`);
       return 1;
     }
@@ -99,10 +91,12 @@ export async function initProject(args: string[], cwd: string): Promise<number> 
   await writeNew(join(dir, "components", "hello", "component.ts"), COMPONENT, created, dir);
   await writeNew(join(dir, "components", "hello", "hello.j2"), TEMPLATE, created, dir);
   await copyTree(exampleDir(), join(dir, "environments"), created, dir);
-  if (!(await exists(join(dir, ".gitignore")))) await writeNew(join(dir, ".gitignore"), GITIGNORE, created, dir);
-  if (!(await exists(join(dir, PIN_FILE)))) await writeNew(join(dir, PIN_FILE), pinFileText(VERSION), created, dir);
+  if (!(await lstatOrNull(join(dir, ".gitignore")))) await writeNew(join(dir, ".gitignore"), GITIGNORE, created, dir);
+  if (!(await lstatOrNull(join(dir, PIN_FILE)))) {
+    await writeNew(join(dir, PIN_FILE), pinFileText(VERSION), created, dir);
+  }
   const mod = modulePath();
-  if (mod && !(await exists(join(dir, "deno.json")))) {
+  if (mod && !(await lstatOrNull(join(dir, "deno.json")))) {
     const config = { imports: { "batou": mod } };
     await writeNew(join(dir, "deno.json"), JSON.stringify(config, null, 2) + "\n", created, dir);
   }

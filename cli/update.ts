@@ -25,6 +25,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { output } from "../core/output.ts";
+import { lstatOrNull } from "../core/fsops.ts";
 import { RELEASE_PUBLIC_KEY, RELEASES_URL } from "../core/release_key.ts";
 import { VERSION } from "../core/version.ts";
 import { isCompiled } from "../remote/connect.ts";
@@ -257,15 +258,6 @@ async function smokeTest(path: string, version: string): Promise<void> {
     throw new UpdateRefused(
       `the downloaded binary did not report version ${version} (exit code ${out.code}: ${text || err || "no output"})`,
     );
-  }
-}
-
-async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.lstat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
   }
 }
 

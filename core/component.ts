@@ -33,6 +33,7 @@ import { output } from "./output.ts";
 import { expand as expandTemplate } from "./template.ts";
 import { type CmdResult, runCmd } from "./cmd.ts";
 import { Timer } from "./timer.ts";
+import { statOrNull } from "./fsops.ts";
 import { createHash } from "node:crypto";
 import type { Host } from "./host.ts";
 import type { Environment } from "./environment.ts";
@@ -731,7 +732,7 @@ export class Component {
   async cmd(command: string, opts: CmdOptions = {}): Promise<CmdResult> {
     const line = opts.expand ?? true ? this.expand(command) : command;
     output.debug(`${this.host.name}: cmd: ${line}`, { icon: "⚙️" });
-    const cwd = opts.cwd ?? (this.workdir && (await exists(this.workdir)) ? this.workdir : undefined);
+    const cwd = opts.cwd ?? (this.workdir && (await statOrNull(this.workdir)) ? this.workdir : undefined);
     const result = await runCmd(line, {
       cwd,
       env: opts.env,
@@ -836,15 +837,6 @@ export function checkEventScope(scope: string, source: Component, target: Compon
     return false;
   }
   throw new Error(`Unknown event scope: ${scope}`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A file's time for `key` (`mtime`, `ctime`/`birthtime`, `atime`) in ms, or null when missing. */

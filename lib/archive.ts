@@ -33,7 +33,7 @@ import { Component } from "../core/component.ts";
 import { runCmd } from "../core/cmd.ts";
 import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
 import { Directory } from "./file.ts";
-import { ensurePathNonexistent, isNotFound, lstatOrNull, writeFileAtomic } from "./fsops.ts";
+import { ensurePathNonexistent, isNotFound, lstatOrNull, writeFileAtomic } from "../core/fsops.ts";
 import { ZipArchive } from "./zip.ts";
 
 /** Options of {@linkcode Extract}, {@linkcode Untar} and {@linkcode Unzip}. */

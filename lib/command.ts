@@ -24,7 +24,7 @@
  */
 import { Component } from "../core/component.ts";
 import { UpdateNeeded } from "../core/errors.ts";
-import { lstatOrNull } from "./fsops.ts";
+import { lstatOrNull } from "../core/fsops.ts";
 
 /** Options of {@linkcode Command}. */
 export interface CommandOptions {

@@ -14,7 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { ensurePathNonexistent, lstatOrNull, writeFileAtomic } from "./fsops.ts";
+import { ensurePathNonexistent, lstatOrNull, writeFileAtomic } from "../core/fsops.ts";
 
 /** One change that {@linkcode applySync} makes. */
 export interface SyncAction {

@@ -30,7 +30,7 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Component, statTime } from "../core/component.ts";
 import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
-import { isNotFound } from "./fsops.ts";
+import { isNotFound } from "../core/fsops.ts";
 
 /** Options of {@linkcode Download}. */
 export interface DownloadOptions {

@@ -38,12 +38,12 @@ import { output } from "../core/output.ts";
 import { expand as expandTemplate } from "../core/template.ts";
 import { containsSecret, formatDiff, unifiedDiffLines } from "../core/diff.ts";
 import { runCmd } from "../core/cmd.ts";
-import { ensurePathNonexistent, glob, isNotFound, lstatOrNull, statOrNull, writeFileAtomic } from "./fsops.ts";
+import { ensurePathNonexistent, glob, isNotFound, lstatOrNull, statOrNull, writeFileAtomic } from "../core/fsops.ts";
 import { applySync, planSync } from "./dirsync.ts";
 import { decodeText, EncodeError, encodeText, isSupportedEncoding } from "./textcodec.ts";
 import { dictMerge, pythonJsonDumps } from "./pyjson.ts";
 
-export { ensurePathNonexistent, writeFileAtomic } from "./fsops.ts";
+export { ensurePathNonexistent, writeFileAtomic } from "../core/fsops.ts";
 export { dictMerge, pythonJsonDumps } from "./pyjson.ts";
 
 // ---------------------------------------------------------------------------------------------- helpers

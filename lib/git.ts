@@ -31,7 +31,7 @@ import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
 import { output } from "../core/output.ts";
 import { Directory } from "./file.ts";
 import { maskPassword } from "./download.ts";
-import { ensurePathNonexistent, lstatOrNull, statOrNull } from "./fsops.ts";
+import { ensurePathNonexistent, lstatOrNull, statOrNull } from "../core/fsops.ts";
 
 /** Python's `RuntimeError`: a deployment step refuses to go on. */
 export class RuntimeError extends Error {

@@ -39,7 +39,7 @@ import { Component } from "../core/component.ts";
 import { joinCommand } from "../core/cmd.ts";
 import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
 import { File, Symlink } from "./file.ts";
-import { ensurePathNonexistent, lstatOrNull } from "./fsops.ts";
+import { ensurePathNonexistent, lstatOrNull } from "../core/fsops.ts";
 
 /** Changes whenever the way AppEnv builds environments changes (part of the env hash). */
 export const APPENV_VERSION = "batou-ts-appenv-1";

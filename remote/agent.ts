@@ -17,7 +17,7 @@ import { setResolverOverrides } from "../core/address.ts";
 import { AggregateReport, PROTOCOL_VERSION, type RpcHandler, RpcPeer } from "./protocol.ts";
 import { expandHome } from "./paths.ts";
 import { syncHandlers } from "./sync.ts";
-import { naming } from "../lib/fsops.ts";
+import { naming } from "../core/fsops.ts";
 
 /** Sends output lines to the controller as `output` notifications. */
 export class ChannelBackend implements OutputBackend {

@@ -42,6 +42,7 @@ import type { Environment } from "../core/environment.ts";
 import type { Host } from "../core/host.ts";
 import { ConfigurationError } from "../core/errors.ts";
 import { output } from "../core/output.ts";
+import { statOrNull } from "../core/fsops.ts";
 import { VERSION } from "../core/version.ts";
 import { type AgentConnection, collectStderr, type HelloInfo, isCompiled, replayOutput } from "./connect.ts";
 import { PROTOCOL_VERSION, RpcError, RpcPeer } from "./protocol.ts";
@@ -105,15 +106,6 @@ async function writeAtomic(path: string, write: (tmp: string) => Promise<void>):
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function sha256Text(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
@@ -142,7 +134,7 @@ export async function sha256File(path: string): Promise<string> {
 /** Path of the gzip-compressed copy of `a` in the local cache, made (once) when missing. */
 export async function gzipped(a: Artifact): Promise<string> {
   const path = join(localCacheDir(), "gz", `${a.sha256}.gz`);
-  if (await exists(path)) return path;
+  if (await statOrNull(path)) return path;
   output.debug(`main: compressing ${a.name} (${a.size} bytes) for upload ...`);
   await writeAtomic(path, async (tmp) => {
     using src = await Deno.open(a.path);
@@ -217,7 +209,7 @@ export async function buildBundle(repoDir: string, opts: BundleOptions = {}): Pr
   const src = await sourceHash(repoDir);
   const suffix = opts.minify ? ".min.js" : ".js";
   const path = join(localCacheDir(), "bundles", `batou-${VERSION}-${src.slice(0, 16)}${suffix}`);
-  if (await exists(path)) return path;
+  if (await statOrNull(path)) return path;
   output.debug(`main: bundling the agent into ${path} ...`);
   await writeAtomic(path, async (tmp) => {
     // --keep-names: class names travel in the protocol (error types) and show in breadcrumbs.
@@ -253,7 +245,7 @@ export async function buildPayload(): Promise<AgentPayload> {
   const deno = await artifact(`deno-${Deno.version.deno}`, Deno.execPath());
   const here = import.meta.url;
   let bundle: string;
-  if (here.startsWith("file:") && await exists(fileURLToPath(new URL("../main.ts", here)))) {
+  if (here.startsWith("file:") && await statOrNull(fileURLToPath(new URL("../main.ts", here)))) {
     bundle = await buildBundle(dirname(fileURLToPath(new URL("../main.ts", here))), { minify: true });
   } else if (Deno.mainModule.startsWith("file:") && Deno.mainModule.endsWith(".js")) {
     bundle = fileURLToPath(Deno.mainModule); // running from a bundle already: ship it as it is

@@ -23,6 +23,7 @@
  */
 import { dirname } from "node:path";
 import type { Environment } from "../core/environment.ts";
+import { writeFileAtomic } from "../core/fsops.ts";
 import { ReportingError, UnexpectedError } from "../core/errors.ts";
 import { type Format, Output, output, type OutputBackend, RecordingBackend } from "../core/output.ts";
 
@@ -100,13 +101,7 @@ export function reportedErrors(errors: unknown[]): ReportedError[] {
 /** Writes `data` as JSON to `path` atomically. */
 export async function writeJsonAtomic(path: string, data: unknown): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    await Deno.writeTextFile(tmp, JSON.stringify(data, null, 2) + "\n");
-    await Deno.rename(tmp, path);
-  } finally {
-    await Deno.remove(tmp).catch(() => {});
-  }
+  await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(data, null, 2) + "\n"));
 }
 
 /** Collects what a deployment run does, for {@linkcode DeployReport}. */

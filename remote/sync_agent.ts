@@ -27,7 +27,7 @@ import { dirname, join } from "node:path";
 import { Buffer } from "node:buffer";
 import { gunzipSync } from "node:zlib";
 import type { RpcHandler } from "./protocol.ts";
-import { naming } from "../lib/fsops.ts";
+import { lstatOrNull, naming } from "../core/fsops.ts";
 import {
   isExcludedPath,
   type ManifestEntry,
@@ -307,15 +307,6 @@ async function requireParent(root: string, rel: string): Promise<string> {
   const dir = await safeParent(root, rel);
   if (dir === null) throw new Error(`Cannot sync ${JSON.stringify(rel)}: its parent directory does not exist`);
   return join(dir, rel.split("/").at(-1)!);
-}
-
-async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.lstat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
 }
 
 function decode(data: unknown, gzip: unknown): Uint8Array {

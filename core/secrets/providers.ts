@@ -16,6 +16,7 @@
  */
 
 import { ConfigDocument, type ConfigEntry } from "../configparser.ts";
+import { writeFileAtomic } from "../fsops.ts";
 import { FileLockedError, registerErrorClass, ReportingError } from "../errors.ts";
 import { type AgeIdentitySource, decryptAge, encryptAge, loadIdentities, type PassphraseProvider } from "./age.ts";
 import { encryptGpg, gpgDecryptFile, gpgKeysChanged, type GpgOptions } from "./gpg.ts";
@@ -314,26 +315,6 @@ async function identitiesFor(opts: SecretsOptions): Promise<AgeIdentitySource[]>
 /** Forgets the process-wide default identities (they are loaded again on next use). */
 export function forgetDefaultIdentities(): void {
   defaultIdentities = undefined;
-}
-
-async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
-  const tmp = `${dir}.${path.slice(slash + 1)}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  let mode = 0o644;
-  try {
-    mode = (await Deno.stat(path)).mode! & 0o777;
-  } catch {
-    // new file
-  }
-  try {
-    await Deno.writeFile(tmp, data, { mode, createNew: true });
-    await Deno.chmod(tmp, mode);
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
 }
 
 async function fileSize(path: string): Promise<number | null> {

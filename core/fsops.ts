@@ -1,5 +1,5 @@
 /**
- * File-system operations of the file components: removing whatever is in the
+ * File-system operations shared by the file components, the agent and the secrets: removing whatever is in the
  * way, writing a file atomically (temporary file beside it, then rename) and
  * Python-style globbing.
  *
