@@ -34,6 +34,7 @@ import { expand as expandTemplate } from "./template.ts";
 import { type CmdResult, runCmd } from "./cmd.ts";
 import { Timer } from "./timer.ts";
 import { statOrNull } from "./fsops.ts";
+import { isBatouModule, stackFrames } from "./stack.ts";
 import { createHash } from "node:crypto";
 import type { Host } from "./host.ts";
 import type { Environment } from "./environment.ts";
@@ -136,13 +137,10 @@ function pyRepr(value: unknown): string {
 
 /** Finds the first stack frame outside batou's own modules (the user's `new X()` call). */
 function callerLocation(stack: string | undefined): string {
-  for (const raw of (stack ?? "").split("\n").slice(1)) {
+  for (const f of stackFrames(stack)) {
     // Constructors of component subclasses are not where the component was created.
-    if (/^\s*at new /.test(raw)) continue;
-    const m = /\(?((?:file:\/\/)?\/[^()]+):(\d+):\d+\)?$/.exec(raw.trim());
-    if (!m) continue;
-    if (/\/(core|lib|remote)\/[^/]+\.ts$/.test(m[1]) && !m[1].includes("/components/")) continue;
-    return `${m[1].replace(/^file:\/\//, "")}:${m[2]}`;
+    if (f.text.startsWith("at new ") || !f.path.startsWith("/") || isBatouModule(f.path)) continue;
+    return `${f.path}:${f.line}`;
   }
   return "<unknown>";
 }

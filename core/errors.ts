@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { formatPlace, isBatouModule, stackFrames } from "./stack.ts";
 import type { LineOptions } from "./output.ts";
 
 /** The part of {@linkcode Output} that reports write to. */
@@ -55,34 +56,21 @@ export function simplifiedTraceback(error: unknown, projectDir?: string): string
  * `  <file>:<line>, in <function>`, never in the `at f (file:line:col)` form of a stack trace.
  */
 export function simplifiedStack(stackText: string, projectDir?: string): string {
-  const stack = stackText.split("\n").slice(1);
-  if (projectDir) {
-    const base = (projectDir.endsWith("/") ? projectDir : projectDir + "/").replace(/^file:\/\//, "");
-    for (const raw of stack) {
-      const frame = raw.trim().replaceAll("file://", "");
-      if (!frame.startsWith("at ") || frame.includes("/node_modules/")) continue;
-      if (frame.includes(`(${base}`) || frame.startsWith(`at ${base}`)) return formatFrame(frame.replaceAll(base, ""));
-    }
+  // Frames without a place (`at async Promise.all (index 0)`) tell the user nothing: stackFrames drops them.
+  const frames = stackFrames(stackText);
+  const base = projectDir ? (projectDir.endsWith("/") ? projectDir : projectDir + "/").replace(/^file:\/\//, "") : null;
+  if (base) {
+    const own = frames.find((f) => f.path.startsWith(base) && !f.path.includes("/node_modules/"));
+    if (own) return formatPlace(own.path.slice(base.length), own.line, own.fn);
   }
-  for (const raw of stack) {
-    const frame = raw.trim();
-    if (!frame.startsWith("at ")) continue;
-    // Frames without a place (`at async Promise.all (index 0)`) tell the user nothing.
-    if (!/:\d+:\d+\)?$/.test(frame)) continue;
-    if (/\/(core|lib|remote)\/[^/]+\.ts/.test(frame) && !/\/components\//.test(frame)) continue;
-    if (frame.includes("ext:") || frame.includes("node:") || frame.includes("<anonymous>")) continue;
-    if (/batou[^/]*\.js/.test(frame) || frame.includes("/npm/")) continue;
-    const text = projectDir ? frame.replace(projectDir.endsWith("/") ? projectDir : projectDir + "/", "") : frame;
-    return formatFrame(text);
+  for (const f of frames) {
+    if (isBatouModule(f.text)) continue;
+    if (f.text.includes("ext:") || f.text.includes("node:") || f.text.includes("<anonymous>")) continue;
+    if (/batou[^/]*\.js/.test(f.text) || f.text.includes("/npm/")) continue;
+    const file = base && f.file.startsWith(base) ? f.file.slice(base.length) : f.file;
+    return formatPlace(file, f.line, f.fn);
   }
   return "<no-non-remote-internal-traceback-lines-found>";
-}
-
-/** `at f (file:3:7)` -> `  file:3, in f`; `at file:3:7` -> `  file:3`. */
-function formatFrame(frame: string): string {
-  const m = /^at (?:async )?(?:(.*?) \()?(.+?):(\d+):\d+\)?$/.exec(frame);
-  if (!m) return "  " + frame.replace(/^at /, "");
-  return `  ${m[2]}:${m[3]}${m[1] ? `, in ${m[1]}` : ""}`;
 }
 
 /** `ClassName: message`, as batou's `prepare_error`. */

@@ -14,6 +14,7 @@ import { runInThisContext } from "node:vm";
 import { createRequire } from "node:module";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { Component, type ComponentClass } from "./component.ts";
+import { stackFrames } from "./stack.ts";
 import { ComponentLoadingError, DuplicateComponent, type ReportingError } from "./errors.ts";
 
 /** A loaded component class and where it came from. */
@@ -206,16 +207,12 @@ function placeIn(file: string, error: unknown, baseDir: string): string {
   if (error instanceof ComponentSyntaxError) {
     return `  ${relative(baseDir, error.file)}${error.line ? `:${error.line}` : ""}`;
   }
-  const stack = error instanceof Error ? error.stack ?? "" : "";
   const places: string[] = [];
-  for (const raw of stack.split("\n")) {
-    const frame = raw.trim();
-    if (!frame.startsWith("at ")) continue;
-    const m = /\(?(?:file:\/\/)?(\/[^():]+):(\d+):(\d+)\)?$/.exec(frame);
-    if (!m) continue;
-    const rel = relative(baseDir, m[1]);
+  for (const f of stackFrames(error instanceof Error ? error.stack : undefined)) {
+    if (!f.path.startsWith("/")) continue;
+    const rel = relative(baseDir, f.path);
     if (rel.startsWith("..") || rel.includes("node_modules")) continue;
-    const place = `  ${rel}:${m[2]}`;
+    const place = `  ${rel}:${f.line}`;
     if (places[places.length - 1] !== place) places.push(place);
   }
   return places.length ? places.reverse().join("\n") : `  ${relative(baseDir, file)}`;
