@@ -24,6 +24,7 @@ import {
 } from "../cli/secrets.ts";
 import { dec, run, runOk, sshKeygen, withGnupgHome, withTempDir } from "./secrets_test_helpers.ts";
 import { REPO } from "./support/cli.ts";
+import { exists } from "./support/fs.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // helpers
@@ -95,15 +96,6 @@ async function editor(dir: string, name: string, body: string): Promise<string> 
 
 async function ageDecrypt(key: Key, file: string): Promise<string> {
   return dec(await runOk("age", ["-d", "-i", key.path, file]));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function listDir(dir: string): Promise<string[]> {

@@ -17,6 +17,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "./suppo
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { batou, type CliResult, writeFiles } from "./support/cli.ts";
+import { exists, waitForFile } from "./support/fs.ts";
 import { requireTools, type SshdFixture, startSshd } from "./support/sshd.ts";
 import { runCommand } from "./support/tools.ts";
 
@@ -167,20 +168,6 @@ function hitKey(h: Hit): string {
   return `${h.what} ${h.label} ${h.path}`;
 }
 
-async function waitForFile(path: string, what: Promise<CliResult>): Promise<string> {
-  let finished = false;
-  what.finally(() => finished = true);
-  for (let i = 0; i < 2400; i++) {
-    try {
-      const text = await Deno.readTextFile(path);
-      if (text) return text;
-    } catch { /* not yet */ }
-    if (finished) throw new Error(`the deployment ended before ${path} appeared:\n${(await what).output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${path} did not appear`);
-}
-
 /** Runs the CLI in the background (same environment as {@link batou}). */
 function spawnBatou(cwd: string, args: string[], env: Record<string, string>): Promise<CliResult> {
   return batou(cwd, args, env);
@@ -289,7 +276,7 @@ Deno.test("secrets over ssh: the values appear only in the managed files, never 
 
       // 1. A first deployment; while the probe holds the agent, look at the agent process.
       const firstRun = spawnBatou(projectDir, ["deploy", "prod", "--report", "report-1.json"], cliEnv);
-      const pid = Number(await waitForFile(join(shared, "agent-pid"), firstRun));
+      const pid = Number(await waitForFile(join(shared, "agent-pid"), firstRun, { timeoutMs: 120_000 }));
       assert(pid > 0);
       const environ = new TextDecoder().decode(await Deno.readFile(`/proc/${pid}/environ`));
       const cmdline = new TextDecoder().decode(await Deno.readFile(`/proc/${pid}/cmdline`));
@@ -458,15 +445,6 @@ Deno.test("errors early (test_example_errors_early): duplicate override and unkn
     assertEquals(await exists(join(projectDir, "work/values")), false, "nothing was deployed");
   });
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("cannot decrypt (test_example_errors_gpg_cannot_decrypt): a clear report during load, no stack trace", async () => {
   await withDir(async (dir) => {

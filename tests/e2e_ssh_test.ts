@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { join } from "node:path";
 import { batou, changeLines, type CliResult, copyTree, fileIdentity, REPO, writeFiles } from "./support/cli.ts";
+import { waitForFile } from "./support/fs.ts";
 import { requireTools, type SshdFixture, startSshd } from "./support/sshd.ts";
 import { runCommand } from "./support/tools.ts";
 
@@ -149,20 +150,6 @@ function spawnDeploy(p: Project, args: string[] = []): { child: Deno.ChildProces
     return { code: out.code, stdout, stderr, output: stdout + stderr };
   });
   return { child, result };
-}
-
-async function waitForFile(path: string, what: Promise<unknown>): Promise<string> {
-  let finished = false;
-  what.finally(() => finished = true);
-  for (let i = 0; i < 1200; i++) {
-    try {
-      const text = await Deno.readTextFile(path);
-      if (text) return text;
-    } catch { /* not yet */ }
-    if (finished) throw new Error(`the deployment ended before ${path} appeared`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${path} did not appear`);
 }
 
 /** A directory every test account may write to. */

@@ -22,7 +22,8 @@ import {
   YAMLContent,
 } from "../lib/file.ts";
 import { dictMerge, pythonJsonDumps } from "../lib/pyjson.ts";
-import { glob } from "../lib/fsops.ts";
+import { glob } from "../core/fsops.ts";
+import { exists } from "./support/fs.ts";
 import { TestProject, withProject } from "./support/project.ts";
 
 /** A root component class `MyComponent` whose configure runs `fn`; `fields` are set on it first. */
@@ -36,15 +37,6 @@ function root(fn: (c: Component) => void, fields: Record<string, unknown> = {}):
 }
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0x00]);
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function listDir(path: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(path))).map((e) => e.name).sort();

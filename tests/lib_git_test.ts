@@ -2,6 +2,7 @@ import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import { Component, type ComponentClass } from "../core/component.ts";
 import { Clone, git, GitClone } from "../lib/git.ts";
+import { exists } from "./support/fs.ts";
 import { type TestProject, withProject } from "./support/project.ts";
 import { requireTools } from "./support/tools.ts";
 
@@ -45,15 +46,6 @@ async function git_(dir: string, script: string): Promise<string> {
 
 async function read(path: string): Promise<string> {
   return await Deno.readTextFile(path);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("exports: git.Clone and GitClone are Clone", () => {

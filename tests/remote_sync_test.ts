@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { RpcError, RpcPeer } from "../remote/protocol.ts";
 import { sha256Bytes } from "../remote/sync_manifest.ts";
 import { buildManifest, syncHandlers, type SyncOptions, syncProject, type SyncStats } from "../remote/sync.ts";
+import { exists } from "./support/fs.ts";
 
 /** A controller and an agent peer connected through in-memory streams; `cutAfter` breaks the link after N bytes. */
 function connect(base: string, cutAfter = Infinity) {
@@ -73,15 +74,6 @@ async function write(root: string, rel: string, content: string | Uint8Array, mo
   if (typeof content === "string") await Deno.writeTextFile(path, content);
   else await Deno.writeFile(path, content);
   if (mode !== undefined) await Deno.chmod(path, mode);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Every path under `root`, hidden and excluded ones included. */

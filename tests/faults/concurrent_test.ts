@@ -7,16 +7,8 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { copyTree } from "../support/cli.ts";
-import {
-  assertNoStackTrace,
-  faultProject,
-  readIfThere,
-  runBatou,
-  sharedDir,
-  spawnBatou,
-  waitFor,
-  withSshd,
-} from "./harness.ts";
+import { waitForFile } from "../support/fs.ts";
+import { assertNoStackTrace, faultProject, readIfThere, runBatou, sharedDir, spawnBatou, withSshd } from "./harness.ts";
 
 const PREFIX = "bfconc";
 
@@ -70,7 +62,7 @@ Deno.test("two controllers deploy the same environment at once: one runs, the ot
 
       // 1. A holds both hosts (it waits in a component on host1); B starts meanwhile.
       const first = a.spawnDeploy();
-      await waitFor("A to hold", () => readIfThere(join(shared, "holding-host1")), { running: first.result });
+      await waitForFile(join(shared, "holding-host1"), first.result, { timeoutMs: 120_000, intervalMs: 10 });
       const second = await runBatou(b, ["deploy", "prod"]);
       console.log(
         `[faults] while A holds: B exit ${second.code}: ${
