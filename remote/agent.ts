@@ -84,6 +84,24 @@ export async function agentStats(): Promise<AgentStats> {
   return { rssPeakKiB: kib("VmHWM"), rssKiB: kib("VmRSS") };
 }
 
+/**
+ * Who holds the lock file at `path`. The holder writes its details right after taking the lock, so an empty or
+ * half-written file is read again for a moment before giving up.
+ */
+async function readHolder(path: string): Promise<string> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      const h = JSON.parse(await Deno.readTextFile(path));
+      // The agent's pid too: after a lost connection the holder is that agent, still finishing, not the controller.
+      return `${h.controller ?? "?"} (pid ${h.pid ?? "?"}, started ${h.started ?? "?"}; agent pid ${
+        h.agentPid ?? "?"
+      })`;
+    } catch { /* the holder is still writing */ }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return "unknown holder";
+}
+
 /** The agent's state and its RPC methods. */
 export class Agent {
   #env: Environment | null = null;
@@ -150,15 +168,7 @@ export class Agent {
     }
     if (!(await file.tryLock(true))) {
       file.close();
-      let info = "unknown holder";
-      try {
-        const h = JSON.parse(await Deno.readTextFile(path));
-        // The agent's pid too: after a lost connection the holder is that agent, still finishing, not the controller.
-        info = `${h.controller ?? "?"} (pid ${h.pid ?? "?"}, started ${h.started ?? "?"}; agent pid ${
-          h.agentPid ?? "?"
-        })`;
-      } catch { /* holder still writing */ }
-      throw FileLockedError.of(path, `another deployment: ${info}`);
+      throw FileLockedError.of(path, `another deployment: ${await readHolder(path)}`);
     }
     await file.truncate(0);
     await file.write(new TextEncoder().encode(JSON.stringify({ ...holder, agentPid: Deno.pid }) + "\n"));
