@@ -14,12 +14,15 @@
  *   (`deno-2.9.6-<sha>`, `batou-0.1.0-<sha>.js`); `DENO_DIR` is `~/.cache/batou/deno`, so nothing else is
  *   written to the target's home. When the home cannot take them (a read-only home with `target_directory`
  *   elsewhere), `<target_directory>/.batou-cache` is used instead;
- * - every start first checks `uname -sm` and the SHA-256 of every file it will execute with the target's own
- *   `sha256sum` (or `shasum -a 256`, `openssl dgst -sha256`, `sha256`), then `exec`s it. A missing or wrong file
- *   (also a symlink or a directory in its place) is reported back (one status line instead of the protocol),
- *   uploaded and the start tried again;
- * - files unused for 30 days (every start touches the files it runs) are removed whenever something new is
- *   uploaded, so old versions do not pile up;
+ * - every start first checks `uname -sm` and that every file it will execute has the expected SHA-256, computed
+ *   with the target's own `sha256sum` (or `shasum -a 256`, `openssl dgst -sha256`, `sha256`), then `exec`s it.
+ *   A file is hashed in full once; a stamp beside it (`.<name>.ok`) then holds the hash with the file's inode, size,
+ *   mtime and ctime, and later starts that find the same signature skip the hash (see `STAMP_FUNCTIONS`: any
+ *   change to the file changes its ctime, so a changed file is hashed again). A missing or wrong file (also a
+ *   symlink or a directory in its place) is reported back (one status line instead of the protocol), uploaded and
+ *   the start tried again;
+ * - files unused for 30 days (every start touches the stamps of the files it runs) are removed whenever something
+ *   new is uploaded, so old versions do not pile up;
  * - an upload goes to a temporary name, is decompressed (`gzip -dc`, when the target has gzip; the controller
  *   compresses each file once and caches the result in `~/.cache/batou/gz`), checked for size and SHA-256, and
  *   only then renamed into place;
@@ -321,6 +324,34 @@ cachebase() {
 `;
 
 /**
+ * `verified NAME SHA` succeeds when `$c/NAME` is a regular file (no symlink) with that SHA-256. The full hash is
+ * computed once: afterwards `$c/.NAME.ok` holds the hash and the file's stat signature (inode, size, mtime, ctime)
+ * from that check, and a start whose signature still matches skips the 95 MB read. Any change to the file after the
+ * check (a write, truncate, chmod, touch, or another file renamed into its place) gives it a new ctime, which no
+ * user can set back, so a changed file is always hashed again. A check in the same second as the file's last change
+ * writes no stamp (a change later in that second would keep the ctime's seconds). Without `stat` or `date` every
+ * start hashes, as before. `$tool` (the hash tool) is looked for only when a hash is needed.
+ */
+const STAMP_FUNCTIONS = `
+sig() {
+  stat -c '%i %s %Y %Z' "$1" 2>/dev/null || stat -f '%i %z %m %c' "$1" 2>/dev/null
+}
+verified() {
+  f=$c/$1; k=$c/.$1.ok
+  if [ -L "$f" ] || ! [ -f "$f" ]; then return 1; fi
+  s=$(sig "$f") || s=
+  if [ -n "$s" ] && [ -f "$k" ] && [ "$(cat "$k" 2>/dev/null)" = "$2 $s" ]; then return 0; fi
+  if [ -z "$tool" ] && ! tool=$(hashtool); then say "status=nohash"; exit 92; fi
+  if [ "$(sha "$tool" "$f")" != "$2" ]; then rm -f "$k"; return 1; fi
+  now=$(date +%s 2>/dev/null) || now=
+  if [ -n "$s" ] && [ -n "$now" ] && [ "\${s##* }" -lt "$now" ] 2>/dev/null; then
+    echo "$2 $s" > "$k.$$" 2>/dev/null && mv -f "$k.$$" "$k" 2>/dev/null
+  fi
+  return 0
+}
+`;
+
+/**
  * Runs as the login user: $1 is the script to run, $2 the service user (or empty), $3 the sudo mode
  * (auto|yes|no); the rest are the script's arguments. Re-executes the script through `sudo -n -u USER -H` unless
  * the login user already is the service user (mode auto) or sudo is switched off.
@@ -348,6 +379,7 @@ umask 077
 mode=$1; plat=$2; fresh=$3; n1=$4; h1=$5; n2=$6; h2=$7; alt=$8
 ${HASH_FUNCTIONS}
 ${CACHE_FUNCTIONS}
+${STAMP_FUNCTIONS}
 p=$(uname -sm)
 if [ "$p" != "$plat" ]; then say "status=platform platform=$p"; exit 91; fi
 cachebase "$alt"
@@ -356,20 +388,19 @@ if [ -n "$fresh" ]; then
   d=$c/$fresh
 else
   d=$c
-  if ! tool=$(hashtool); then say "status=nohash"; exit 92; fi
+  tool=
   miss=
-  if [ -L "$c/$n1" ] || ! [ -f "$c/$n1" ] || [ "$(sha "$tool" "$c/$n1")" != "$h1" ]; then miss="$miss $n1"; fi
-  if [ -n "$n2" ]; then
-    if [ -L "$c/$n2" ] || ! [ -f "$c/$n2" ] || [ "$(sha "$tool" "$c/$n2")" != "$h2" ]; then miss="$miss $n2"; fi
-  fi
+  if ! verified "$n1" "$h1"; then miss="$miss $n1"; fi
+  if [ -n "$n2" ] && ! verified "$n2" "$h2"; then miss="$miss $n2"; fi
+  if [ -n "$miss" ] && [ -z "$tool" ] && ! tool=$(hashtool); then say "status=nohash"; exit 92; fi
   if [ -n "$miss" ]; then
     gz=no
     if command -v gzip >/dev/null 2>&1; then gz=yes; fi
     say "status=missing gzip=$gz missing=$miss"
     exit 92
   fi
-  touch "$c/$n1" 2>/dev/null
-  if [ -n "$n2" ]; then touch "$c/$n2" 2>/dev/null; fi
+  touch -c "$c/.$n1.ok" 2>/dev/null
+  if [ -n "$n2" ]; then touch -c "$c/.$n2.ok" 2>/dev/null; fi
 fi
 cd "$d" || exit 93
 DENO_DIR=$b/deno
@@ -422,8 +453,20 @@ fi
 if [ -L "$d/$n" ] || [ -d "$d/$n" ]; then rm -rf "$d/$n"; fi
 if ! chmod 700 "$tmp" || ! mv -f "$tmp" "$d/$n"; then rm -f "$tmp"; say "status=nodir dir=$d"; exit 96; fi
 if [ -z "$fresh" ]; then
-  find "$c" -maxdepth 1 -type f -mtime +30 "(" -name "deno-*" -o -name "batou-*" ")" -exec rm -f {} + 2>/dev/null
-  find "$c" -maxdepth 1 -mtime +1 "(" -name ".upload-*" -o -name "run-*" ")" -exec rm -rf {} + 2>/dev/null
+  # Unused for 30 days: the stamp (touched by every start) or, without one, the file itself is that old.
+  for f in "$c"/deno-* "$c"/batou-*; do
+    [ -f "$f" ] || continue
+    k=$c/.\${f##*/}.ok
+    r=$f
+    if [ -f "$k" ]; then r=$k; fi
+    if [ -n "$(find "$r" -mtime +30 2>/dev/null)" ]; then rm -f "$f" "$k"; fi
+  done
+  for k in "$c"/.*.ok; do
+    [ -f "$k" ] || continue
+    f=\${k#"$c/."}
+    if ! [ -e "$c/\${f%.ok}" ]; then rm -f "$k"; fi
+  done
+  find "$c" -maxdepth 1 -mtime +1 "(" -name ".upload-*" -o -name "run-*" -o -name ".*.ok.*" ")" -exec rm -rf {} + 2>/dev/null
 fi
 say "status=ok"
 `;

@@ -70,7 +70,7 @@ async function toolDir(tools: string[]): Promise<string> {
   return dir;
 }
 
-const BASE_TOOLS = ["uname", "id", "mkdir", "chmod", "mv", "rm", "cat", "wc", "touch", "find"];
+const BASE_TOOLS = ["uname", "id", "mkdir", "chmod", "mv", "rm", "cat", "wc", "touch", "find", "stat", "date"];
 
 async function withTarget(
   tools: string[],
@@ -90,10 +90,18 @@ async function start(shell: LocalShell, payload: AgentPayload): Promise<RemoteAg
   return await startAgent(shell, { host: new Host("target", "target"), payload });
 }
 
+/** The names in `path`, without the verification stamps (`.<name>.ok`). */
 async function listDir(path: string): Promise<string[]> {
   const names: string[] = [];
-  for await (const e of Deno.readDir(path)) names.push(e.name);
+  for await (const e of Deno.readDir(path)) if (!e.name.endsWith(".ok")) names.push(e.name);
   return names.sort();
+}
+
+/** Waits until the wall clock is in a later second than `path`'s ctime (a stamp is never written in that second). */
+async function pastCtimeSecond(path: string): Promise<void> {
+  const ctime = (await Deno.stat(path)).ctime!.getTime();
+  const wait = Math.floor(ctime / 1000) * 1000 + 1000 - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 20));
 }
 
 Deno.test("the agent is uploaded once (compressed), verified, and started from the cache afterwards", async () => {
@@ -102,10 +110,16 @@ Deno.test("the agent is uploaded once (compressed), verified, and started from t
     const cache = join(home, ".cache/batou/agents");
     await Deno.mkdir(cache, { recursive: true });
     const old = new Date(Date.now() - 40 * 86400_000);
-    for (const name of ["deno-1.0.0-old", "batou-0.0.1-old.js", "batou-0.0.2-recent.js"]) {
+    for (const name of ["deno-1.0.0-old", "batou-0.0.1-old.js", "batou-0.0.2-recent.js", "deno-0.9.0-inuse"]) {
       await Deno.writeTextFile(join(cache, name), "old");
-      if (name.includes("-old")) await Deno.utime(join(cache, name), old, old);
+      if (!name.includes("-recent")) await Deno.utime(join(cache, name), old, old);
     }
+    // Old but started recently (its stamp is fresh): kept. An old stamp of a file that is still there but unused:
+    // both go. A stamp without its file: goes.
+    await Deno.writeTextFile(join(cache, ".deno-0.9.0-inuse.ok"), "x");
+    await Deno.writeTextFile(join(cache, ".deno-1.0.0-old.ok"), "x");
+    await Deno.utime(join(cache, ".deno-1.0.0-old.ok"), old, old);
+    await Deno.writeTextFile(join(cache, ".batou-gone.js.ok"), "x");
     const first = await start(shell, payload);
     try {
       assert(first.uploadedBytes > 0);
@@ -118,7 +132,16 @@ Deno.test("the agent is uploaded once (compressed), verified, and started from t
       await first.close();
     }
     assertEquals((await Deno.stat(cache)).mode! & 0o777, 0o700);
-    assertEquals(await listDir(cache), [...payload.artifacts.map((a) => a.name), "batou-0.0.2-recent.js"].sort());
+    assertEquals(
+      await listDir(cache),
+      [...payload.artifacts.map((a) => a.name), "batou-0.0.2-recent.js", "deno-0.9.0-inuse"].sort(),
+    );
+    const stamps: string[] = [];
+    const current = payload.artifacts.map((a) => `.${a.name}.ok`);
+    for await (const e of Deno.readDir(cache)) {
+      if (e.name.endsWith(".ok") && !current.includes(e.name)) stamps.push(e.name);
+    }
+    assertEquals(stamps, [".deno-0.9.0-inuse.ok"]);
     // DENO_DIR is inside the cache: nothing else in HOME.
     assertEquals(await listDir(home), [".cache"]);
     assertEquals(await listDir(join(home, ".cache/batou")), ["agents", "deno"]);
@@ -151,6 +174,45 @@ Deno.test("a tampered cached file is never executed: the start notices the hash 
     await Deno.stat(marker).then(() => assert(false, "the tampered file ran"), () => {});
     const bytes = await Deno.readFile(path);
     assertEquals(bytes.length, bundle.size);
+  });
+});
+
+Deno.test("a verified cached file is not hashed again until it changes; any change is noticed", async () => {
+  await withTarget([...BASE_TOOLS, "sha256sum"], async (shell, home, payload) => {
+    const cache = join(home, ".cache/batou/agents");
+    await (await start(shell, payload)).close();
+    for (const a of payload.artifacts) await pastCtimeSecond(join(cache, a.name));
+    // This start hashes the files (the upload's own second is over) and leaves a stamp for each.
+    await (await start(shell, payload)).close();
+    for (const a of payload.artifacts) {
+      const stamp = (await Deno.readTextFile(join(cache, `.${a.name}.ok`))).trim();
+      assertMatch(stamp, new RegExp(`^${a.sha256} \\d+ ${a.size} \\d+ \\d+$`));
+    }
+    // Without any hash tool the stamps alone let the agent start from the cache.
+    const bin = shell.env.PATH;
+    await Deno.remove(join(bin, "sha256sum"));
+    const stamped = await start(shell, payload);
+    await stamped.close();
+    assertEquals(stamped.uploadedBytes, 0);
+
+    // Same size, same mtime, new content: only the ctime tells, and it is enough.
+    const bundle = payload.artifacts[payload.artifacts.length - 1];
+    const path = join(cache, bundle.name);
+    const before = await Deno.stat(path);
+    const marker = join(home, "tampered-ran");
+    const evil = `Deno.writeTextFileSync(${JSON.stringify(marker)}, "x");`;
+    await Deno.writeTextFile(path, evil + " ".repeat(bundle.size - evil.length));
+    await Deno.utime(path, before.atime!, before.mtime!);
+    assertEquals((await Deno.stat(path)).size, before.size);
+    await Deno.symlink("/usr/bin/sha256sum", join(bin, "sha256sum"));
+    const conn = await start(shell, payload);
+    try {
+      assert(conn.uploadedBytes > 0, "the changed file was not replaced");
+    } finally {
+      await conn.close();
+    }
+    await Deno.stat(marker).then(() => assert(false, "the tampered file ran"), () => {});
+    assertEquals(await sha256File(path), bundle.sha256);
   });
 });
 
