@@ -58,6 +58,23 @@ export interface EnvironmentOptions {
   checkAndPredictLocal?: boolean;
 }
 
+/** Which roots {@linkcode Environment.configure} configures and reports on. */
+export interface ConfigureScope {
+  /** Configure only the roots of these hosts (unless they use resources); all roots when absent. */
+  hosts?: ReadonlySet<string>;
+  /** Print logs and warnings only for roots of these hosts; for all when absent. */
+  report?: ReadonlySet<string>;
+}
+
+/** What one run of the configure loop found, printed by the environment once the run is final. */
+interface ConfigurePass {
+  exceptions: ReportingError[];
+  warnings: Map<RootComponent, string[]>;
+  order: RootComponent[];
+  unusedWarning: UnusedResources | null;
+  unusedRoots: RootComponent[];
+}
+
 /** Secrets to merge into an environment (decrypted on the controller). */
 export interface SecretsData {
   overrides: Record<string, Record<string, string>>;
@@ -148,6 +165,8 @@ export class Environment {
   secretFiles: Record<string, string> = {};
   /** Errors collected while loading and configuring. */
   exceptions: ReportingError[] = [];
+  /** After {@linkcode configure}: the hosts whose roots were configured, or null for all of them. */
+  configuredHosts: string[] | null = null;
   components = new Map<string, ComponentDefinition>();
   rootComponents: RootComponent[] = [];
 
@@ -516,9 +535,30 @@ export class Environment {
   /**
    * The fixed-point configure loop over all roots on all hosts. Returns (and
    * appends to {@linkcode exceptions}) the errors of the last iteration.
+   *
+   * With `scope.hosts`, only the roots of those hosts are configured, as long as that gives the same model as
+   * configuring everything: when these roots provide or require any resource, values from other hosts' roots can
+   * matter, so everything is configured after all (from scratch). {@linkcode configuredHosts} tells which it was.
+   * With `scope.report`, logs and warnings are printed only for roots on those hosts (an agent per host prints its
+   * own; the model is the same).
    */
-  async configure(): Promise<ReportingError[]> {
-    let workingSet = [...this.rootComponents].sort(Environment.compareRoots);
+  async configure(scope: ConfigureScope = {}): Promise<ReportingError[]> {
+    if (scope.hosts) {
+      const own = this.rootComponents.filter((r) => scope.hosts!.has(r.host.name));
+      const pass = await this.#configureRoots(own);
+      if (this.resources.isEmpty) {
+        this.configuredHosts = [...scope.hosts].sort();
+        return this.#finish(pass, scope.report);
+      }
+      this.resources.clear();
+    }
+    this.configuredHosts = null;
+    return this.#finish(await this.#configureRoots(this.rootComponents), scope.report);
+  }
+
+  /** The loop of {@linkcode configure} over `roots`: its errors, warnings and order (nothing is printed yet). */
+  async #configureRoots(roots: RootComponent[]): Promise<ConfigurePass> {
+    let workingSet = [...roots].sort(Environment.compareRoots);
     const previous: Set<RootComponent>[] = [];
     let order: RootComponent[] = [];
     let exceptions: ReportingError[] = [];
@@ -567,22 +607,38 @@ export class Environment {
     }
     const unused = this.resources.unused;
     let unusedWarning: UnusedResources | null = null;
+    const unusedRoots: RootComponent[] = [];
     if (unused.size) {
       const list: [string, string, string][] = [];
       for (const key of [...unused.keys()].sort()) {
-        for (const [root, values] of unused.get(key)!) list.push([key, root.name, reprValue(values)]);
+        for (const [root, values] of unused.get(key)!) {
+          list.push([key, root.name, reprValue(values)]);
+          unusedRoots.push(root);
+        }
       }
       const error = UnusedResources.of(list);
       if (this.unusedResources === "error") exceptions.push(error);
       else unusedWarning = error;
     }
+    return { exceptions, warnings, order, unusedWarning, unusedRoots };
+  }
+
+  /**
+   * Prints the logs and warnings of a configure pass (for roots on the hosts in `report`; all when absent), adds
+   * its errors to {@linkcode exceptions} and returns those.
+   */
+  #finish(pass: ConfigurePass, report?: ReadonlySet<string>): ReportingError[] {
+    const { exceptions, warnings, order, unusedWarning, unusedRoots } = pass;
+    const reported = (r: RootComponent) => !report || report.has(r.host.name);
     for (const root of order) {
+      if (!reported(root)) continue;
       root.logFinishConfigure();
       for (const w of warnings.get(root) ?? []) output.warn(w);
     }
-    if (unusedWarning) {
+    const unusedShown = unusedWarning?.unused.filter((_, i) => reported(unusedRoots[i])) ?? [];
+    if (unusedShown.length) {
       output.warn("Unused provided resources");
-      for (const [key, component, value] of unusedWarning.unused) {
+      for (const [key, component, value] of unusedShown) {
         output.line(`    Resource "${key}" provided by ${component} with value ${value}`, { yellow: true });
       }
     }

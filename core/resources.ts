@@ -97,6 +97,18 @@ export class Resources {
     }
   }
 
+  /** Whether nothing was provided or required yet. */
+  get isEmpty(): boolean {
+    return this.resources.size === 0 && this.subscribers.size === 0;
+  }
+
+  /** Forgets everything (a configure that starts over). */
+  clear(): void {
+    this.resources.clear();
+    this.subscribers.clear();
+    this.dirtyDependencies.clear();
+  }
+
   /** Provided values that nobody requires: key -> provider -> values. */
   get unused(): Map<string, Map<RootComponent, unknown[]>> {
     const out = new Map<string, Map<RootComponent, unknown[]>>();

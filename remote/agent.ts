@@ -48,6 +48,18 @@ export interface ConfigureParams {
   platform: string | null;
   debug: boolean;
   checkAndPredictLocal?: boolean;
+  /** Configure only the roots of these hosts when that gives the same model (see Environment.configure); all when absent. */
+  scope?: string[] | null;
+  /** Print logs and warnings only for roots of these hosts; for all when absent. */
+  report?: string[] | null;
+}
+
+/** What the agent's `configure` method returns. */
+export interface ConfigureResult {
+  /** The errors, as JSON (empty when all is well). */
+  errors: unknown[];
+  /** The hosts whose roots were configured, or null for all of them. */
+  configuredHosts: string[] | null;
 }
 
 /** One root's dependencies as the controller schedules them. */
@@ -176,8 +188,8 @@ export class Agent {
     return { locked: true };
   }
 
-  /** Loads and configures the whole model; returns the errors (empty when all is well). */
-  async configure(p: ConfigureParams): Promise<{ errors: unknown[] }> {
+  /** Loads and configures the model (the whole model, or the roots in `p.scope`); returns the errors. */
+  async configure(p: ConfigureParams): Promise<ConfigureResult> {
     const base = this.#requireBase();
     output.enableDebug = p.debug;
     output.setSecrets(p.maskValues ?? []);
@@ -202,8 +214,14 @@ export class Agent {
     }
     env.secretFiles = p.secretFiles;
     env.secretData = new Set(p.secretData);
-    const errors = await env.configure();
-    return { errors: sortErrors(errors).map((e) => (e as ReportingError).toJSON()) };
+    const errors = await env.configure({
+      hosts: p.scope ? new Set(p.scope) : undefined,
+      report: p.report ? new Set(p.report) : undefined,
+    });
+    return {
+      errors: sortErrors(errors).map((e) => (e as ReportingError).toJSON()),
+      configuredHosts: env.configuredHosts,
+    };
   }
 
   #requireEnv(): Environment {

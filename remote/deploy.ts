@@ -24,7 +24,7 @@ import { type Format, output } from "../core/output.ts";
 import { formatDuration } from "../core/timer.ts";
 import type { Host } from "../core/host.ts";
 import { type AgentConnection, startLocalAgent } from "./connect.ts";
-import type { ConfigureParams, RootDependency } from "./agent.ts";
+import type { ConfigureParams, ConfigureResult, RootDependency } from "./agent.ts";
 import { ConnectionLost, RpcError } from "./protocol.ts";
 import { verifyRepository } from "./repository.ts";
 import { secretValues } from "../core/secrets/load.ts";
@@ -68,8 +68,12 @@ class StepFailed extends Error {
 /** Errors of several hosts after configure, merged and reported as batou does. */
 export class ConfigureErrors extends ReportingError {
   override name = "ConfigureErrors";
+  /**
+   * `groups`: one per distinct error, with the hosts it affects, the agents that reported it and the agents that
+   * configured what it concerns (`expected`; all agents when absent). `allReporting`: every agent that configured.
+   */
   constructor(
-    readonly groups: { error: ReportingError; hosts: string[]; reporting: string[] }[] = [],
+    readonly groups: { error: ReportingError; hosts: string[]; reporting: string[]; expected?: string[] }[] = [],
     readonly allReporting: string[] = [],
   ) {
     super("Configuration failed");
@@ -84,7 +88,7 @@ export class ConfigureErrors extends ReportingError {
       w.line("");
       g.error.report(w);
       if (g.hosts.length) w.tabular("Affected hosts", g.hosts.join(", "), { red: true });
-      const notReporting = this.allReporting.filter((h) => !g.reporting.includes(h));
+      const notReporting = (g.expected ?? this.allReporting).filter((h) => !g.reporting.includes(h));
       if (notReporting.length && this.allReporting.length > 1) {
         w.tabular("Reporting hosts", g.reporting.join(", "), { red: true });
         w.tabular("Not reporting", notReporting.join(", "), { red: true });
@@ -94,8 +98,16 @@ export class ConfigureErrors extends ReportingError {
   }
 }
 
-/** Merges the configure errors of all hosts: identical errors become one with its affected hosts. */
-export function mergeErrors(perHost: Map<string, ReportingError[]>): ConfigureErrors {
+/**
+ * Merges the configure errors of all hosts: identical errors become one with its affected hosts. `configured` tells
+ * which hosts' roots each agent configured (null or absent: all); an error is expected from the agents that
+ * configured its host (an error of no host: from those that configured everything), and only their silence is
+ * reported as "Not reporting".
+ */
+export function mergeErrors(
+  perHost: Map<string, ReportingError[]>,
+  configured: Map<string, string[] | null> = new Map(),
+): ConfigureErrors {
   const groups: { error: ReportingError; hosts: Set<string>; reporting: Set<string> }[] = [];
   for (const [reporter, errors] of perHost) {
     for (const error of errors) {
@@ -105,10 +117,22 @@ export function mergeErrors(perHost: Map<string, ReportingError[]>): ConfigureEr
       group.reporting.add(reporter);
     }
   }
+  const agents = [...perHost.keys()].sort();
+  const expectedFrom = (g: { error: ReportingError; reporting: Set<string> }) =>
+    agents.filter((a) => {
+      const scope = configured.get(a) ?? null;
+      if (scope === null || g.reporting.has(a)) return true;
+      return !!g.error.affectedHostname && scope.includes(g.error.affectedHostname);
+    });
   const sorted = sortErrors(groups.map((g) => Object.assign(g, { sortKey: g.error.sortKey })));
   return new ConfigureErrors(
-    sorted.map((g) => ({ error: g.error, hosts: [...g.hosts].sort(), reporting: [...g.reporting].sort() })),
-    [...perHost.keys()].sort(),
+    sorted.map((g) => ({
+      error: g.error,
+      hosts: [...g.hosts].sort(),
+      reporting: [...g.reporting].sort(),
+      expected: expectedFrom(g),
+    })),
+    agents,
   );
 }
 
@@ -360,6 +384,11 @@ class DeploymentRun {
       });
       const active = hosts.filter((h) => !h.ignore);
       const perHost = new Map<string, ReportingError[]>();
+      const configured = new Map<string, string[] | null>();
+      // The reference host's agent configures the whole model (for the root dependencies, and for the roots of
+      // hosts that get no agent); every other agent only its own host's roots when they use no resources.
+      const reference = this.referenceHost(active);
+      const ignored = hosts.filter((h) => h.ignore).map((h) => h.name);
       const failures: unknown[] = [];
       const turns = new LockTurns(active.map((h) => h.name));
       // Every host from the start: remote/ssh.ts bounds the concurrent ssh setups (batou's Semaphore(5) did).
@@ -370,8 +399,11 @@ class DeploymentRun {
           this.connections.set(host.name, conn);
           this.recorder?.connected(host.name);
           this.progress.set(host.name, "configuring");
-          const errors = await this.configureHost(conn);
+          const scope = host.name === reference ? null : [host.name];
+          const report = host.name === reference ? [host.name, ...ignored] : [host.name];
+          const { errors, configuredHosts } = await this.configureHost(conn, scope, report);
           perHost.set(host.name, errors);
+          configured.set(host.name, configuredHosts);
           this.progress.set(host.name, errors.length ? "failed" : "configured");
         } catch (e) {
           turns.settle(host.name, "none");
@@ -384,7 +416,7 @@ class DeploymentRun {
         }
       });
       if (failures.length) throw new StepFailed(failures);
-      if ([...perHost.values()].some((l) => l.length)) throw new StepFailed([mergeErrors(perHost)]);
+      if ([...perHost.values()].some((l) => l.length)) throw new StepFailed([mergeErrors(perHost, configured)]);
     });
   }
 
@@ -468,7 +500,21 @@ class DeploymentRun {
     });
   }
 
-  async configureHost(conn: AgentConnection): Promise<ReportingError[]> {
+  /** The host whose agent configures the whole model and answers `rootDependencies`: the first in host order. */
+  referenceHost(active: Host[]): string | undefined {
+    const order = (name: string) => this.env.hostOrder.indexOf(name);
+    return active.map((h) => h.name).sort((a, b) => order(a) - order(b))[0];
+  }
+
+  /**
+   * Configures the model on the host's agent: the roots of the hosts in `scope` (null: all) and reports their
+   * logs and warnings for the hosts in `report`.
+   */
+  async configureHost(
+    conn: AgentConnection,
+    scope: string[] | null,
+    report: string[],
+  ): Promise<{ errors: ReportingError[]; configuredHosts: string[] | null }> {
     const hostData: Record<string, Record<string, string>> = {};
     for (const [name, h] of this.env.hosts) hostData[name] = h.data;
     const params: ConfigureParams = {
@@ -485,20 +531,21 @@ class DeploymentRun {
       platform: this.opts.platform ?? null,
       debug: !!this.opts.debug,
       checkAndPredictLocal: this.opts.local,
+      scope,
+      report,
     };
-    const result = await conn.peer.call<{ errors: ErrorJSON[] }>(
-      "configure",
-      params as unknown as Record<string, unknown>,
-    );
-    return result.errors.map(errorFromJSON);
+    const result = await conn.peer.call<ConfigureResult>("configure", params as unknown as Record<string, unknown>);
+    return {
+      errors: (result.errors as ErrorJSON[]).map(errorFromJSON),
+      configuredHosts: result.configuredHosts ?? null,
+    };
   }
 
   async deploy(): Promise<void> {
     output.section(this.opts.predictOnly ? "Predicting deployment actions" : "Deploying");
     await this.timed("deploy", async () => {
-      const reference = [...this.connections.values()].sort((a, b) =>
-        this.env.hostOrder.indexOf(a.host.name) - this.env.hostOrder.indexOf(b.host.name)
-      )[0];
+      const referenceName = this.referenceHost([...this.connections.values()].map((c) => c.host));
+      const reference = referenceName === undefined ? undefined : this.connections.get(referenceName);
       if (!reference) {
         return;
       }
@@ -507,9 +554,7 @@ class DeploymentRun {
       for (const host of this.connections.keys()) {
         this.progress.total(
           host,
-          deps.filter((d) =>
-            d.host === host && !d.ignore && !d.hostIgnore
-          ).length,
+          deps.filter((d) => d.host === host && !d.ignore && !d.hostIgnore).length,
         );
       }
       await this.schedule(deps);

@@ -674,3 +674,68 @@ Deno.test("environment: secrets merge into overrides and host data; conflicts ar
   deepStrictEqual(env.secretFiles, { "ssl.key": "KEY" });
   ok(env.secretData.has("s3cr3t"));
 });
+
+// ---------------------------------------------------------------- configuring one host's roots
+
+Deno.test("environment: a scoped configure configures only the host's roots when they use no resources", async () => {
+  await using project = await sampleService({
+    test: "[hosts]\nlocalhost = hello1, hello2\nother = hello3, helloprov\n",
+  });
+  const env = loadEnvironment(project);
+  const { result, lines } = await withRecordedOutput(() =>
+    env.configure({ hosts: new Set(["localhost"]), report: new Set(["localhost"]) })
+  );
+  deepStrictEqual(result, []);
+  deepStrictEqual(env.configuredHosts, ["localhost"]);
+  deepStrictEqual(env.rootsFor("localhost").map((r) => !!r.component), [true, true]);
+  deepStrictEqual(env.rootsFor("other").map((r) => !!r.component), [false, false]);
+  // HelloProv's "Provide" log belongs to the other host: not configured here, not printed.
+  deepStrictEqual(lines, []);
+});
+
+Deno.test("environment: a scoped configure whose roots use resources configures everything, as a full one", async () => {
+  await using project = await sampleService({
+    test: "[hosts]\nlocalhost = helloreq\nother = helloprov, hello3\n",
+  });
+  const full = loadEnvironment(project);
+  await full.configure();
+  const env = loadEnvironment(project);
+  const { result, lines } = await withRecordedOutput(() =>
+    env.configure({ hosts: new Set(["localhost"]), report: new Set(["localhost"]) })
+  );
+  deepStrictEqual(result, []);
+  strictEqual(env.configuredHosts, null);
+  deepStrictEqual(env.rootComponents.map((r) => !!r.component), [true, true, true]);
+  const tree = (e: Environment) =>
+    e.rootComponents.map((r) => [r.host.name, r.name, [...r.component!.recursiveSubComponents()].length]);
+  deepStrictEqual(tree(env), tree(full));
+  deepStrictEqual(env.rootDependencies().size, full.rootDependencies().size);
+  // Only the reported host's logs, once (not the ones of the first, given-up pass).
+  deepStrictEqual(lines, ["Pre sub", "Sub!", "Post sub"]);
+});
+
+Deno.test("environment: a scoped configure reports the errors of its host's roots only", async () => {
+  await using project = await tempProject({
+    "components/broken/component.ts": `import { Component } from "batou";
+export class Broken extends Component {
+  override configure() {
+    throw new Error("broken on " + this.host.name);
+  }
+}
+`,
+    "environments/test.cfg": "[hosts]\na = broken\nb = broken\n",
+  });
+  const env = loadEnvironment(project);
+  const errors = await env.configure({ hosts: new Set(["b"]) });
+  const described = (list: typeof errors) => list.map((e) => `${e.constructor.name} ${e.affectedHostname}`).sort();
+  deepStrictEqual(described(errors), [
+    "NonConvergingWorkingSet null",
+    "UnknownComponentConfigurationError b",
+  ]);
+  const all = loadEnvironment(project);
+  deepStrictEqual(described(await all.configure()), [
+    "NonConvergingWorkingSet null",
+    "UnknownComponentConfigurationError a",
+    "UnknownComponentConfigurationError b",
+  ]);
+});
