@@ -10,6 +10,7 @@
  * @module
  */
 import { isAbsolute, join } from "node:path";
+import { cpuUsage } from "node:process";
 import { Environment } from "../core/environment.ts";
 import { type Format, output, type OutputBackend } from "../core/output.ts";
 import { FileLockedError, type ReportingError, sortErrors } from "../core/errors.ts";
@@ -75,15 +76,17 @@ function currentUser(): string {
   return Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? String(Deno.uid?.() ?? "unknown");
 }
 
-/** What the agent's `stats` method reports: its memory, from `/proc/self/status` (null where there is none). */
+/** What the agent's `stats` method reports: its memory, from `/proc/self/status` (null where there is none), and CPU. */
 export interface AgentStats {
   /** Peak resident set size (VmHWM) in KiB. */
   rssPeakKiB: number | null;
   /** Current resident set size (VmRSS) in KiB. */
   rssKiB: number | null;
+  /** CPU time used by the agent process so far (user + system), in milliseconds. */
+  cpuMs: number;
 }
 
-/** Reads the agent process's memory figures (Linux `/proc/self/status`; null elsewhere). */
+/** Reads the agent process's memory figures (Linux `/proc/self/status`; null elsewhere) and CPU time. */
 export async function agentStats(): Promise<AgentStats> {
   let status = "";
   try {
@@ -93,7 +96,8 @@ export async function agentStats(): Promise<AgentStats> {
     const m = new RegExp(`^${key}:\\s*(\\d+)\\s*kB`, "m").exec(status);
     return m ? Number(m[1]) : null;
   };
-  return { rssPeakKiB: kib("VmHWM"), rssKiB: kib("VmRSS") };
+  const cpu = cpuUsage();
+  return { rssPeakKiB: kib("VmHWM"), rssKiB: kib("VmRSS"), cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
 }
 
 /**

@@ -842,6 +842,7 @@ export async function connectRemote(env: Environment, host: Host): Promise<Agent
       conn.close = async () => {
         const s = await conn.peer.call<AgentStats>("stats").catch(() => null);
         if (s?.rssPeakKiB != null) memory = ` agent-rss-peak-kb=${s.rssPeakKiB}`;
+        if (s?.cpuMs != null) memory += ` agent-cpu-ms=${s.cpuMs}`;
         await close();
       };
     }

@@ -6,7 +6,7 @@
  *
  * With `--debug`, or `BATOU_STATS=1` in the environment, each remote host reports a sync line
  * (`📊 host: sync: files=… sent=… bytes=… deleted=… unchanged=…`) and, when it disconnects, its traffic
- * (`📊 host: stats: sent=… agent-upload=… rpc-sent=… received=… calls=… agent-rss-peak-kb=…`, payload bytes written
+ * (`📊 host: stats: sent=… agent-upload=… rpc-sent=… received=… calls=… agent-rss-peak-kb=… agent-cpu-ms=…`, payload bytes written
  * to ssh, and the agent's peak resident memory, VmHWM, where the target has /proc).
  *
  * @module
