@@ -6,7 +6,7 @@
  * - source mode (`deno run main.ts`): the deno executable plus one bundle of the program
  *   (`deno bundle --platform deno --keep-names --minify main.ts`, built once per program version and source hash
  *   and cached locally; minified, the target's deno starts it with half the CPU time and memory),
- *   started as `deno run -A --no-config --no-lock --quiet --no-prompt <bundle> agent`. A bundle has no imports
+ *   started as `deno run --v8-flags=<AGENT_V8_FLAGS> -A --no-config --no-lock --quiet --no-prompt <bundle> agent`. A bundle has no imports
  *   but `node:` built-ins, so it needs neither the repository's deno.json nor any download.
  *
  * Target side, per user (the login user, or the service user when the agent runs through sudo):
@@ -47,7 +47,14 @@ import { ConfigurationError } from "../core/errors.ts";
 import { output } from "../core/output.ts";
 import { statOrNull } from "../core/fsops.ts";
 import { VERSION } from "../core/version.ts";
-import { type AgentConnection, collectStderr, type HelloInfo, isCompiled, replayOutput } from "./connect.ts";
+import {
+  AGENT_V8_FLAGS,
+  type AgentConnection,
+  collectStderr,
+  type HelloInfo,
+  isCompiled,
+  replayOutput,
+} from "./connect.ts";
 import { PROTOCOL_VERSION, RpcError, RpcPeer } from "./protocol.ts";
 import type { AgentStats } from "./agent.ts";
 import {
@@ -411,7 +418,7 @@ umask "$u0"
 if [ "$mode" = compiled ]; then
   set -- "$d/$n1" agent
 else
-  set -- "$d/$n1" run -A --no-config --no-lock --quiet --no-prompt "$d/$n2" agent
+  set -- "$d/$n1" run --v8-flags=${AGENT_V8_FLAGS} -A --no-config --no-lock --quiet --no-prompt "$d/$n2" agent
 fi
 if [ -z "$fresh" ]; then exec "$@"; fi
 "$@"

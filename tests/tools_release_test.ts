@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { REPO } from "./support/cli.ts";
 import { chooseTargets, compileArgs } from "../tools/compile.ts";
+import { AGENT_V8_FLAGS } from "../remote/connect.ts";
 import { generateReleaseKey, writeRelease } from "../tools/release.ts";
 import {
   compareVersions,
@@ -44,10 +45,11 @@ Deno.test("compile: four targets by default; DENORT_BIN builds exactly one", () 
   throwsWith(() => chooseTargets(["sparc-sun-solaris"], undefined), "unknown target sparc-sun-solaris");
 });
 
-Deno.test("compile: the deno compile command embeds environments.example and the build info", () => {
+Deno.test("compile: the deno compile command embeds environments.example, the build info and the agent's V8 flags", () => {
   assertEquals(compileArgs(RELEASE_TARGETS[0], "dist/batou-linux-x86_64"), [
     "compile",
     "-A",
+    `--v8-flags=${AGENT_V8_FLAGS}`,
     "--target",
     "x86_64-unknown-linux-gnu",
     "--include",
@@ -69,7 +71,10 @@ Deno.test("compile: a missing DENORT_BIN fails clearly after writing the build i
   }).output();
   const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
   assertEquals(r.code, 1, text);
-  assertStringIncludes(text, `DENORT_BIN=/nonexistent/denort deno compile -A --target ${Deno.build.target}`);
+  assertStringIncludes(
+    text,
+    `DENORT_BIN=/nonexistent/denort deno compile -A --v8-flags=${AGENT_V8_FLAGS} --target ${Deno.build.target}`,
+  );
   assertStringIncludes(text, "Could not find denort at '/nonexistent/denort'");
   const info = readBuildInfo(pathToFileURL(join(REPO, "dist/build/build-info.json")));
   assert(info, "build info written");

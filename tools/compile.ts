@@ -18,6 +18,7 @@ import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { BUILD_INFO_PATH, type BuildInfo, VERSION } from "../core/version.ts";
 import { assetName, RELEASE_TARGETS, type ReleaseTarget } from "../cli/release_files.ts";
+import { AGENT_V8_FLAGS } from "../remote/connect.ts";
 
 /** The repository root. */
 export const REPO: string = resolve(import.meta.dirname!, "..");
@@ -51,6 +52,7 @@ export function compileArgs(target: ReleaseTarget, output: string): string[] {
   return [
     "compile",
     "-A",
+    `--v8-flags=${AGENT_V8_FLAGS}`,
     "--target",
     target.target,
     "--include",
