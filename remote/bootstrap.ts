@@ -316,6 +316,7 @@ say() { echo "batou-bootstrap: $*"; }
 const CACHE_FUNCTIONS = `
 cachebase() {
   b=$HOME/.cache/batou
+  if [ -d "$b" ] && [ -w "$b" ]; then return 0; fi
   if mkdir -p "$b" 2>/dev/null && [ -w "$b" ]; then return 0; fi
   [ -n "$1" ] || return 0
   t=$1
@@ -347,7 +348,9 @@ verified() {
   f=$c/$1; k=$c/.$1.ok
   if [ -L "$f" ] || ! [ -f "$f" ]; then return 1; fi
   s=$(sig "$f") || s=
-  if [ -n "$s" ] && [ -f "$k" ] && [ "$(cat "$k" 2>/dev/null)" = "$2 $s" ]; then return 0; fi
+  r=
+  if [ -n "$s" ] && [ -f "$k" ]; then read -r r < "$k" 2>/dev/null; fi
+  if [ -n "$s" ] && [ "$r" = "$2 $s" ]; then return 0; fi
   if [ -z "$tool" ] && ! tool=$(hashtool); then say "status=nohash"; exit 92; fi
   if [ "$(sha "$tool" "$f")" != "$2" ]; then rm -f "$k"; return 1; fi
   now=$(date +%s 2>/dev/null) || now=
@@ -406,8 +409,7 @@ else
     say "status=missing gzip=$gz missing=$miss"
     exit 92
   fi
-  touch -c "$c/.$n1.ok" 2>/dev/null
-  if [ -n "$n2" ]; then touch -c "$c/.$n2.ok" 2>/dev/null; fi
+  touch -c "$c/.$n1.ok" \${n2:+"$c/.$n2.ok"} 2>/dev/null
 fi
 cd "$d" || exit 93
 DENO_DIR=$b/deno
