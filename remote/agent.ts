@@ -72,6 +72,24 @@ export interface RootDependency {
   dependencies: [string, string][];
 }
 
+/**
+ * Every root of `env` with the roots it waits for (from the resources its configure used; none for an environment
+ * whose roots use no resources, also one not configured at all).
+ */
+export function rootDependencyList(env: Environment): RootDependency[] {
+  const out: RootDependency[] = [];
+  for (const [root, deps] of env.rootDependencies()) {
+    out.push({
+      host: root.host.name,
+      root: root.name,
+      ignore: root.ignore,
+      hostIgnore: root.host.ignore,
+      dependencies: [...deps].map((d) => [d.host.name, d.name]),
+    });
+  }
+  return out;
+}
+
 function currentUser(): string {
   return Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? String(Deno.uid?.() ?? "unknown");
 }
@@ -235,18 +253,7 @@ export class Agent {
 
   /** The roots with the roots they wait for. */
   rootDependencies(): RootDependency[] {
-    const env = this.#requireEnv();
-    const out: RootDependency[] = [];
-    for (const [root, deps] of env.rootDependencies()) {
-      out.push({
-        host: root.host.name,
-        root: root.name,
-        ignore: root.ignore,
-        hostIgnore: root.host.ignore,
-        dependencies: [...deps].map((d) => [d.host.name, d.name]),
-      });
-    }
-    return out;
+    return rootDependencyList(this.#requireEnv());
   }
 
   /** Deploys one root of this host. */

@@ -24,7 +24,7 @@ import { type Format, output } from "../core/output.ts";
 import { formatDuration } from "../core/timer.ts";
 import type { Host } from "../core/host.ts";
 import { type AgentConnection, startLocalAgent } from "./connect.ts";
-import type { ConfigureParams, ConfigureResult, RootDependency } from "./agent.ts";
+import { type ConfigureParams, type ConfigureResult, type RootDependency, rootDependencyList } from "./agent.ts";
 import { ConnectionLost, RpcError } from "./protocol.ts";
 import { verifyRepository } from "./repository.ts";
 import { secretValues } from "../core/secrets/load.ts";
@@ -179,6 +179,8 @@ export async function deploy(opts: DeployOptions): Promise<number> {
 class DeploymentRun {
   env: Environment;
   connections = new Map<string, AgentConnection>();
+  /** Per connected host: the hosts whose roots its agent configured (null: all of them). */
+  configuredHosts = new Map<string, string[] | null>();
   timings = new Map<string, number>();
   action: string;
   color: Format;
@@ -384,10 +386,10 @@ class DeploymentRun {
       });
       const active = hosts.filter((h) => !h.ignore);
       const perHost = new Map<string, ReportingError[]>();
-      const configured = new Map<string, string[] | null>();
-      // The reference host's agent configures the whole model (for the root dependencies, and for the roots of
-      // hosts that get no agent); every other agent only its own host's roots when they use no resources.
-      const reference = this.referenceHost(active);
+      const configured = this.configuredHosts;
+      // Every agent configures its own host's roots (the whole model as soon as they use resources); the first also
+      // the roots of ignored hosts, which get no agent. A local consistency check configures everything.
+      const first = this.firstHost(active);
       const ignored = hosts.filter((h) => h.ignore).map((h) => h.name);
       const failures: unknown[] = [];
       const turns = new LockTurns(active.map((h) => h.name));
@@ -399,8 +401,9 @@ class DeploymentRun {
           this.connections.set(host.name, conn);
           this.recorder?.connected(host.name);
           this.progress.set(host.name, "configuring");
-          const scope = host.name === reference ? null : [host.name];
-          const report = host.name === reference ? [host.name, ...ignored] : [host.name];
+          const own = host.name === first ? [host.name, ...ignored] : [host.name];
+          const scope = checkLocal ? null : own;
+          const report = checkLocal ? null : own;
           const { errors, configuredHosts } = await this.configureHost(conn, scope, report);
           perHost.set(host.name, errors);
           configured.set(host.name, configuredHosts);
@@ -500,20 +503,20 @@ class DeploymentRun {
     });
   }
 
-  /** The host whose agent configures the whole model and answers `rootDependencies`: the first in host order. */
-  referenceHost(active: Host[]): string | undefined {
+  /** The first of `hosts` in the environment's host order. */
+  firstHost(hosts: Host[]): string | undefined {
     const order = (name: string) => this.env.hostOrder.indexOf(name);
-    return active.map((h) => h.name).sort((a, b) => order(a) - order(b))[0];
+    return hosts.map((h) => h.name).sort((a, b) => order(a) - order(b))[0];
   }
 
   /**
-   * Configures the model on the host's agent: the roots of the hosts in `scope` (null: all) and reports their
-   * logs and warnings for the hosts in `report`.
+   * Configures the model on the host's agent: the roots of the hosts in `scope` (null: all; the agent configures
+   * all anyway when they use resources) and reports their logs and warnings for the hosts in `report` (null: all).
    */
   async configureHost(
     conn: AgentConnection,
     scope: string[] | null,
-    report: string[],
+    report: string[] | null,
   ): Promise<{ errors: ReportingError[]; configuredHosts: string[] | null }> {
     const hostData: Record<string, Record<string, string>> = {};
     for (const [name, h] of this.env.hosts) hostData[name] = h.data;
@@ -544,12 +547,8 @@ class DeploymentRun {
   async deploy(): Promise<void> {
     output.section(this.opts.predictOnly ? "Predicting deployment actions" : "Deploying");
     await this.timed("deploy", async () => {
-      const referenceName = this.referenceHost([...this.connections.values()].map((c) => c.host));
-      const reference = referenceName === undefined ? undefined : this.connections.get(referenceName);
-      if (!reference) {
-        return;
-      }
-      const deps = await reference.peer.call<RootDependency[]>("rootDependencies");
+      if (!this.connections.size) return;
+      const deps = await this.rootDependencies();
       this.recorder?.setRoots(deps);
       for (const host of this.connections.keys()) {
         this.progress.total(
@@ -559,6 +558,19 @@ class DeploymentRun {
       }
       await this.schedule(deps);
     });
+  }
+
+  /**
+   * Every root with the roots it waits for: from the first agent that configured the whole model (its roots use
+   * resources, or a local check), else from the environment itself: then no root used a resource, so none waits.
+   */
+  async rootDependencies(): Promise<RootDependency[]> {
+    const full = [...this.connections.values()].filter((c) => this.configuredHosts.get(c.host.name) === null);
+    const reference = this.firstHost(full.map((c) => c.host));
+    if (reference !== undefined) {
+      return await this.connections.get(reference)!.peer.call<RootDependency[]>("rootDependencies");
+    }
+    return rootDependencyList(this.env);
   }
 
   /**

@@ -78,6 +78,46 @@ Deno.test("multi-host ordering: providers deploy before the roots that require t
   }
 });
 
+Deno.test("multi-host roots that use resources: the schedule comes from an agent that configured everything", async () => {
+  const dir = await exampleProject("multi");
+  try {
+    const r = await batou(dir, ["deploy", "dev", "-d"]);
+    assertEquals(r.code, 0, r.output);
+    assertMatch(r.stdout, /rpc → rootDependencies/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("multi-host roots without resources: each agent configures its own host, warnings once per root", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "batou-e2e-own-" });
+  try {
+    await writeFiles(dir, {
+      "components/a/component.ts": `import { Component, File } from "batou";
+export class A extends Component {
+  override configure() {
+    this.add(new File("greeting", { content: "hello from " + this.host.name + "\\n" }));
+    new File("never-added");
+  }
+}
+`,
+      "environments/dev/environment.cfg": "[environment]\nconnect_method = local\n\n[hosts]\nweb1 = a\nweb2 = a\n",
+    });
+    const r = await batou(dir, ["deploy", "dev", "-d"]);
+    assertEquals(r.code, 0, r.output);
+    // No agent was asked for the schedule: no root used a resource, so none waits for another.
+    assertNotIncludes(r.stdout, "rootDependencies");
+    const warnings = r.stdout.split("\n").filter((l) => l.includes("initialized but never added"));
+    assertEquals(warnings.length, 2, r.stdout);
+    assertEquals(warnings.filter((l) => l.includes("web1")).length, 1, r.stdout);
+    assertEquals(warnings.filter((l) => l.includes("web2")).length, 1, r.stdout);
+    // Both "hosts" are this machine: the last one to deploy wrote the file.
+    assertMatch(await Deno.readTextFile(join(dir, "work/a/greeting")), /^hello from web[12]\n$/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("predict shows the diff and touches nothing", async () => {
   const dir = await exampleProject("hello-world");
   try {
