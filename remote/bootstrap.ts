@@ -809,6 +809,8 @@ export async function connectRemote(env: Environment, host: Host): Promise<Agent
   const cleanup = async () => {
     if (scratch) await Deno.remove(scratch, { recursive: true }).catch(() => {});
   };
+  // Built (or found in the local cache) while ssh connects; awaited once the connection is up.
+  const payloadReady = agentPayload();
   let ssh: SshConnection;
   try {
     ssh = await SshConnection.open({
@@ -822,7 +824,7 @@ export async function connectRemote(env: Environment, host: Host): Promise<Agent
     throw e;
   }
   try {
-    const payload = await agentPayload();
+    const payload = await payloadReady;
     const active = [...env.hosts.values()].filter((h) => !h.ignore).length;
     let memory = "";
     const conn: RemoteAgentConnection = await startAgent(ssh, {
