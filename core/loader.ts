@@ -2,20 +2,21 @@
  * Loads the user's component files (`components/<name>/component.ts` or `.js`).
  *
  * Files are transpiled with sucrase (types stripped, imports turned into
- * `require` calls) and evaluated with a `require` that serves `"batou"` (and
- * `"batou/..."`) from the running program and relative files from the project.
- * This works the same in source and compiled mode: no native dynamic import of
- * user files is involved.
+ * `require` calls; through a cache, see `transpile.ts`) and evaluated with a
+ * `require` that serves `"batou"` (and `"batou/..."`) from the running program
+ * and relative files from the project. This works the same in source and
+ * compiled mode: no native dynamic import of user files is involved.
  *
  * @module
  */
-import { getFormattedTokens, transform } from "sucrase";
 import { runInThisContext } from "node:vm";
 import { createRequire } from "node:module";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { Component, type ComponentClass } from "./component.ts";
 import { stackFrames } from "./stack.ts";
 import { ComponentLoadingError, DuplicateComponent, type ReportingError } from "./errors.ts";
+import { sucrase } from "./lazy.ts";
+import { transformsFor, transpile } from "./transpile.ts";
 
 /** A loaded component class and where it came from. */
 export interface ComponentDefinition {
@@ -74,11 +75,7 @@ export class ModuleLoader {
     this.#cache.set(path, module.exports);
     let code: string;
     try {
-      code = transform(source, {
-        transforms: path.endsWith(".ts") ? ["typescript", "imports"] : ["imports"],
-        disableESTransforms: true,
-        filePath: path,
-      }).code;
+      code = transpile(source, path);
     } catch (e) {
       this.#cache.delete(path);
       throw new ComponentSyntaxError(path, e);
@@ -188,10 +185,7 @@ export class ComponentSyntaxError extends Error {
 function decoratorLine(source: string, path: string): number | null {
   let tokens: string;
   try {
-    tokens = getFormattedTokens(source, {
-      transforms: path.endsWith(".ts") ? ["typescript", "imports"] : ["imports"],
-      filePath: path,
-    });
+    tokens = sucrase().getFormattedTokens(source, { transforms: transformsFor(path), filePath: path });
   } catch {
     return null;
   }

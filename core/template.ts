@@ -9,11 +9,15 @@
  * ```
  * @module
  */
-import nunjucks from "nunjucks";
 import { output } from "./output.ts";
 import { TemplatingError } from "./errors.ts";
+import { nunjucks, type NunjucksModule } from "./lazy.ts";
 
-const env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
+type Template = InstanceType<NunjucksModule["Template"]>;
+type Environment = InstanceType<NunjucksModule["Environment"]>;
+
+/** The nunjucks environment, made with the first template (a bundle evaluates nunjucks only then). */
+let env: Environment | null = null;
 
 const LARGE = 100 * 1024;
 
@@ -22,16 +26,18 @@ const LARGE = 100 * 1024;
  * files, every host's roots configured on every agent); nunjucks' `renderString` would parse and compile it each
  * time. A template that fails to compile stays uncompiled and fails again, with the same error, on every render.
  */
-const compiled = new Map<string, nunjucks.Template>();
+const compiled = new Map<string, Template>();
 /** Bounds of the cache: entries and total source characters (the oldest entries go first). */
 const CACHE_ENTRIES = 512;
 const CACHE_CHARS = 8 * 1024 * 1024;
 let cachedChars = 0;
 
-function templateFor(source: string): nunjucks.Template {
+function templateFor(source: string): Template {
   let tmpl = compiled.get(source);
   if (tmpl) return tmpl;
-  tmpl = new nunjucks.Template(source, env);
+  const { Environment, Template } = nunjucks();
+  env ??= new Environment(null, { autoescape: false, throwOnUndefined: true });
+  tmpl = new Template(source, env);
   compiled.set(source, tmpl);
   cachedChars += source.length;
   for (const [key] of compiled) {

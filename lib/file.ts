@@ -25,7 +25,6 @@
  * @module
  */
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from "node:path";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { Component, statTime } from "../core/component.ts";
 import {
   ComponentUsageError,
@@ -36,6 +35,7 @@ import {
 } from "../core/errors.ts";
 import { output } from "../core/output.ts";
 import { expand as expandTemplate } from "../core/template.ts";
+import { yaml } from "../core/lazy.ts";
 import { containsSecret, formatDiff, unifiedDiffLines } from "../core/diff.ts";
 import { runCmd } from "../core/cmd.ts";
 import { ensurePathNonexistent, glob, isNotFound, lstatOrNull, statOrNull, writeFileAtomic } from "../core/fsops.ts";
@@ -744,7 +744,7 @@ export interface YAMLContentOptions extends ManagedContentOptions {
 
 /** Serializes like PyYAML's `safe_dump`: sorted keys, block style, sequences not indented under keys. */
 export function yamlDump(data: unknown): string {
-  return stringifyYaml(data ?? null, {
+  return yaml().stringify(data ?? null, {
     sortMapEntries: true,
     indentSeq: false,
     version: "1.1",
@@ -765,7 +765,7 @@ export class YAMLContent extends ManagedContentBase {
 
   override render(): void {
     if (typeof this.content === "string" && this.content !== "") {
-      this.data = parseYaml(this.content, { version: "1.1" });
+      this.data = yaml().parse(this.content, { version: "1.1" });
     }
     if (this.override !== null && this.override !== undefined) this.data = dictMerge(this.data, this.override);
     this.content = yamlDump(this.data);

@@ -1,0 +1,72 @@
+/**
+ * Packages loaded on first use (core/lazy.ts): from source they are loaded with the module, as a static import
+ * would; in a bundle built like the agent's (`deno bundle --minify` plus the `require` prelude) none is evaluated
+ * until first used, and each then works.
+ */
+import { join } from "node:path";
+import { assertEquals } from "./support/assert.ts";
+import { loadedPackages, LOADS_ON_FIRST_USE, nunjucks, sucrase, yaml } from "../core/lazy.ts";
+import { MINIFIED_REQUIRE_PRELUDE } from "../remote/bootstrap.ts";
+import { REPO } from "./support/cli.ts";
+
+Deno.test("lazy: from source every package is loaded with the module and works", () => {
+  assertEquals(LOADS_ON_FIRST_USE, false);
+  assertEquals(loadedPackages(), ["sucrase", "yaml", "nunjucks"]);
+  assertEquals(yaml().parse("a: [1, 2]"), { a: [1, 2] });
+  const { Environment, Template } = nunjucks();
+  assertEquals(new Template("{{ x }}!", new Environment(null, { autoescape: false })).render({ x: 1 }), "1!");
+  assertEquals(sucrase().transform("const a: number = 1;", { transforms: ["typescript"] }).code, "const a = 1;");
+});
+
+const PROBE = (lazyUrl: string) => `
+import { loadedPackages, LOADS_ON_FIRST_USE, nunjucks, sucrase, yaml } from ${JSON.stringify(lazyUrl)};
+const steps = { bundled: LOADS_ON_FIRST_USE, atStart: loadedPackages() };
+steps.yaml = yaml().parse("a: [1, 2]");
+steps.afterYaml = loadedPackages();
+const { Environment, Template } = nunjucks();
+steps.nunjucks = new Template("{{ x }}!", new Environment(null, { autoescape: false })).render({ x: 1 });
+steps.afterNunjucks = loadedPackages();
+steps.sucrase = sucrase().transform("const a: number = 1;", { transforms: ["typescript"] }).code;
+steps.again = yaml() === yaml() && nunjucks() === nunjucks() && sucrase() === sucrase();
+steps.atEnd = loadedPackages();
+console.log(JSON.stringify(steps));
+`;
+
+Deno.test("lazy: in a minified bundle nothing is evaluated before its first use", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "batou-lazy-test-" });
+  try {
+    const entry = join(dir, "probe.js");
+    await Deno.writeTextFile(entry, PROBE(new URL("../core/lazy.ts", import.meta.url).href));
+    const bundle = join(dir, "probe.min.js");
+    const built = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "deno", "--keep-names", "--minify", "--config", join(REPO, "deno.json")]
+        .concat(["-o", bundle, entry]),
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(built.success, true, new TextDecoder().decode(built.stderr));
+    await Deno.writeTextFile(bundle, MINIFIED_REQUIRE_PRELUDE + await Deno.readTextFile(bundle));
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-config", "--no-lock", "--quiet", "--no-prompt", bundle],
+      cwd: dir,
+      env: { DENO_DIR: join(dir, "deno") },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(run.success, true, new TextDecoder().decode(run.stderr));
+    assertEquals(JSON.parse(new TextDecoder().decode(run.stdout)), {
+      bundled: true,
+      atStart: [],
+      yaml: { a: [1, 2] },
+      afterYaml: ["yaml"],
+      nunjucks: "1!",
+      afterNunjucks: ["yaml", "nunjucks"],
+      sucrase: "const a = 1;",
+      again: true,
+      atEnd: ["sucrase", "yaml", "nunjucks"],
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
