@@ -39,6 +39,7 @@ import { yaml } from "../core/lazy.ts";
 import { containsSecret, formatDiff, unifiedDiffLines } from "../core/diff.ts";
 import { runCmd } from "../core/cmd.ts";
 import { ensurePathNonexistent, glob, isNotFound, lstatOrNull, statOrNull, writeFileAtomic } from "../core/fsops.ts";
+import { lstatOrNullSync, statOrNullSync } from "../core/fsops_sync.ts";
 import { applySync, planSync } from "./dirsync.ts";
 import { decodeText, EncodeError, encodeText, isSupportedEncoding } from "./textcodec.ts";
 import { dictMerge, pythonJsonDumps } from "./pyjson.ts";
@@ -279,8 +280,9 @@ export class Presence extends Component {
     if (this.leading) this.add(new Directory(dirname(this.path), { leading: true }));
   }
 
+  // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    if (!(await statOrNull(this.path))?.isFile) throw new UpdateNeeded(`${this.path} is not a file`);
+    if (!statOrNullSync(this.path)?.isFile) throw new UpdateNeeded(`${this.path} is not a file`);
   }
 
   override async update(): Promise<void> {
@@ -337,8 +339,9 @@ export class Directory extends Component {
     }
   }
 
+  // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    if (!(await statOrNull(this.path))?.isDirectory) throw new UpdateNeeded(`${this.path} is not a directory`);
+    if (!statOrNullSync(this.path)?.isDirectory) throw new UpdateNeeded(`${this.path} is not a directory`);
   }
 
   override async update(): Promise<void> {
@@ -592,7 +595,7 @@ export class ManagedContentBase extends FileComponent {
     const wanted = this.bytes;
     let current: Uint8Array;
     try {
-      current = await Deno.readFile(this.path);
+      current = Deno.readFileSync(this.path);
       if (bytesEqual(current, wanted)) return;
     } catch (e) {
       if (isNotFound(e)) current = new Uint8Array();
@@ -799,7 +802,7 @@ export class Owner extends FileComponent {
   }
 
   override async verify(): Promise<void> {
-    const info = await statOrNull(this.path);
+    const info = statOrNullSync(this.path);
     if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
     if (info.uid !== (await this.#resolve())) throw new UpdateNeeded(`${this.path} has owner ${info.uid}`);
   }
@@ -834,7 +837,7 @@ export class Group extends FileComponent {
   }
 
   override async verify(): Promise<void> {
-    const info = await statOrNull(this.path);
+    const info = statOrNullSync(this.path);
     if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
     if (info.gid !== (await this.#resolve())) throw new UpdateNeeded(`${this.path} has group ${info.gid}`);
   }
@@ -895,8 +898,9 @@ export class Mode extends FileComponent {
     }
   }
 
+  // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    const info = await lstatOrNull(this.path);
+    const info = lstatOrNullSync(this.path);
     if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
     if (info.isSymlink) return;
     const current = (info.mode ?? 0) & 0o7777;
@@ -937,10 +941,11 @@ export class Symlink extends Component {
     this.source = this.map(this.source);
   }
 
+  // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    const info = await lstatOrNull(this.target);
+    const info = lstatOrNullSync(this.target);
     if (!info?.isSymlink) throw new UpdateNeeded(`${this.target} is not a symlink`);
-    if ((await Deno.readLink(this.target)) !== this.source) throw new UpdateNeeded(`${this.target} points elsewhere`);
+    if (Deno.readLinkSync(this.target) !== this.source) throw new UpdateNeeded(`${this.target} points elsewhere`);
   }
 
   override async update(): Promise<void> {
