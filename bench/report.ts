@@ -201,18 +201,19 @@ export function markdown(r: Results, chartFile: string): string {
   if (batouGroups.length) {
     out.push("", "## batou's traffic and memory (medians over runs, summed over hosts)", "");
     out.push(
-      "| case | H | agent upload bytes | project sync content bytes | files synced | RPC bytes sent | RPC calls | agent peak RSS |",
+      "| case | H | agent upload bytes | project sync content bytes | files synced | RPC bytes sent | RPC calls | agent peak RSS | agent CPU (all hosts) |",
     );
-    out.push("|---|---:|---:|---:|---:|---:|---:|---:|");
+    out.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (const g of batouGroups) {
       const f = (k: string) => figureMedian(r, "batou", g.case, g.hosts, k);
       const rss = f("stats-agent-rss-peak-kb-max");
+      const cpu = f("stats-agent-cpu-ms");
       out.push(
         `| ${CASE_LABEL[g.case]} | ${g.hosts} | ${f("stats-agent-upload") ?? "–"} | ${f("sync-bytes") ?? "–"} | ${
           f("sync-sent") ?? "–"
         } | ${f("stats-rpc-sent") ?? "–"} | ${f("stats-calls") ?? "–"} | ${
           rss ? `${(rss / 1024).toFixed(0)} MiB` : "–"
-        } |`,
+        } | ${cpu ? `${cpu} ms` : "–"} |`,
       );
     }
   }

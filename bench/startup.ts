@@ -110,7 +110,7 @@ export async function measureStartup(
         id: "agent-ssh",
         label: "agent start to first reply over ssh (agent cached)",
         ms: ssh,
-        note: "new ssh master, bootstrap cache check (uname, SHA-256 of deno and bundle), start, `hello`",
+        note: "new ssh master, bootstrap cache check (uname, verified stamps of deno and bundle), start, `hello`",
       },
       {
         id: "configure",
