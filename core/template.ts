@@ -11,13 +11,62 @@
  */
 import { output } from "./output.ts";
 import { TemplatingError } from "./errors.ts";
-import { nunjucks, type NunjucksModule } from "./lazy.ts";
+import { nunjucks } from "./lazy.ts";
+import type { NunjucksEnvironment, NunjucksTemplate } from "./lazy_nunjucks.ts";
+import { cacheDir, cacheKey, DiskCache } from "./disk_cache.ts";
 
-type Template = InstanceType<NunjucksModule["Template"]>;
-type Environment = InstanceType<NunjucksModule["Environment"]>;
+/** The nunjucks version the compiled-template cache keys name (tests check it against deno.json). */
+export const NUNJUCKS_VERSION = "3.2.4";
+
+/** Bumped whenever the way templates are compiled changes. */
+const FORMAT = "nunjucks-code-1";
 
 /** The nunjucks environment, made with the first template (a bundle evaluates nunjucks only then). */
-let env: Environment | null = null;
+let env: NunjucksEnvironment | null = null;
+
+function environment(): NunjucksEnvironment {
+  return env ??= new (nunjucks().Environment)(null, { autoescape: false, throwOnUndefined: true });
+}
+
+/**
+ * Compiled template code on disk (`~/.cache/batou/templates`): an agent renders the same templates on every
+ * deployment, and compiling one runs nunjucks' lexer, parser and compiler, cold in every new process (W1's template:
+ * 5 ms). Keyed by the source, the environment's options and nunjucks' version (see {@linkcode DiskCache}).
+ */
+let diskCache: DiskCache | null = null;
+
+/** The compiled-template cache used by {@linkcode expand}: `$BATOU_CACHE_DIR/templates` or `~/.cache/batou/templates`. */
+export function defaultTemplateCache(): DiskCache {
+  return diskCache ??= new DiskCache(cacheDir("templates"), 1024);
+}
+
+/** The cache key of the compiled code of `source`. */
+export function templateKey(source: string): string {
+  return cacheKey([FORMAT, NUNJUCKS_VERSION, environment().opts, source]);
+}
+
+/**
+ * A nunjucks template of `source` whose compiled code comes from `cache` when it has it, else from nunjucks'
+ * compiler (and is stored). A source that does not compile gives a template made from the source, which fails on
+ * render exactly as nunjucks reports it (nothing is stored).
+ */
+export function compiledTemplate(source: string, cache: DiskCache = defaultTemplateCache()): NunjucksTemplate {
+  const { Template, compile } = nunjucks();
+  const e = environment();
+  const key = templateKey(source);
+  let code = cache.get(key);
+  const fresh = code === null;
+  let props: unknown;
+  try {
+    // As nunjucks' Template compiles a source: the code returns the root and block render functions.
+    code ??= compile(source, e.asyncFilters, e.extensionsList, undefined, e.opts);
+    props = new Function(code)();
+  } catch {
+    return new Template(source, e);
+  }
+  if (fresh) cache.set(key, code);
+  return new Template({ type: "code", obj: props }, e);
+}
 
 const LARGE = 100 * 1024;
 
@@ -26,18 +75,16 @@ const LARGE = 100 * 1024;
  * files, every host's roots configured on every agent); nunjucks' `renderString` would parse and compile it each
  * time. A template that fails to compile stays uncompiled and fails again, with the same error, on every render.
  */
-const compiled = new Map<string, Template>();
+const compiled = new Map<string, NunjucksTemplate>();
 /** Bounds of the cache: entries and total source characters (the oldest entries go first). */
 const CACHE_ENTRIES = 512;
 const CACHE_CHARS = 8 * 1024 * 1024;
 let cachedChars = 0;
 
-function templateFor(source: string): Template {
+function templateFor(source: string): NunjucksTemplate {
   let tmpl = compiled.get(source);
   if (tmpl) return tmpl;
-  const { Environment, Template } = nunjucks();
-  env ??= new Environment(null, { autoescape: false, throwOnUndefined: true });
-  tmpl = new Template(source, env);
+  tmpl = compiledTemplate(source);
   compiled.set(source, tmpl);
   cachedChars += source.length;
   for (const [key] of compiled) {
