@@ -588,7 +588,9 @@ export class Component {
     }
     if (this.#subComponents.length) this.timer.add("sub", performance.now() - subStart);
     output.buffer(`${this.host.name}: ${this.breadcrumbs}`, { icon: "🚀" });
-    await Deno.mkdir(this.workdir, { recursive: true });
+    // Synchronous: one root deploys at a time per agent, and an asynchronous mkdir costs ten times the CPU (a worker
+    // thread round trip) for every component (W1 no-op: agent deploy step 23 -> 10.5 ms).
+    Deno.mkdirSync(this.workdir, { recursive: true });
     const env = this.environment;
     const restore = env.manageCwd ? Deno.cwd() : null;
     if (restore !== null) Deno.chdir(this.workdir);

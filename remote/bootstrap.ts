@@ -11,7 +11,8 @@
  *
  * Target side, per user (the login user, or the service user when the agent runs through sudo):
  * - the files live in `~/.cache/batou/agents` (mode 0700), named by version and content hash
- *   (`deno-2.9.6-<sha>`, `batou-0.1.0-<sha>.js`); `DENO_DIR` is `~/.cache/batou/deno`, so nothing else is
+ *   (`deno-2.9.6-<sha>`, `batou-0.1.0-<sha>.js`); `DENO_DIR` is `~/.cache/batou/deno` and the agent's own caches
+ *   (transpiled components, compiled templates) go to `~/.cache/batou` too (`BATOU_CACHE_DIR`), so nothing else is
  *   written to the target's home. When the home cannot take them (a read-only home with `target_directory`
  *   elsewhere), `<target_directory>/.batou-cache` is used instead;
  * - every start first checks `uname -sm` and that every file it will execute has the expected SHA-256, computed
@@ -414,7 +415,8 @@ fi
 cd "$d" || exit 93
 DENO_DIR=$b/deno
 DENO_NO_UPDATE_CHECK=1
-export DENO_DIR DENO_NO_UPDATE_CHECK
+BATOU_CACHE_DIR=$b
+export DENO_DIR DENO_NO_UPDATE_CHECK BATOU_CACHE_DIR
 # The agent creates the deployment with the login's umask, not with the cache's 077.
 umask "$u0"
 if [ "$mode" = compiled ]; then
