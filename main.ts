@@ -3,19 +3,14 @@
  *
  * @module
  */
+// Only light modules are imported up front: `deploy` starts its ssh connections (remote/early_connect.ts) before the
+// component model, the library and the npm packages are loaded, and every command loads only what it uses.
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import * as batou from "./mod.ts";
 import { VERSION, versionLine } from "./core/version.ts";
 import { output } from "./core/output.ts";
-import { deploy } from "./remote/deploy.ts";
-import { runAgent } from "./remote/agent.ts";
-import { remoteDeployHooks } from "./remote/remote_hooks.ts";
-import { loadEnvironmentSecrets } from "./core/secrets/load.ts";
-import { initProject } from "./cli/init.ts";
-import { graphCommand } from "./cli/graph.ts";
-import { completionScript } from "./cli/completions.ts";
 import { pinWarning } from "./cli/pin.ts";
+import { closeEarlyConnections, startEarlyConnections } from "./remote/early_connect.ts";
 
 const USAGE = `batou v${VERSION}: multi-(host|component|environment|version|platform) deployment
 
@@ -86,22 +81,43 @@ async function cmdDeploy(args: string[], debug: boolean): Promise<number> {
   if (timeout !== null && (!Number.isInteger(timeout) || timeout < 1)) {
     throw new UsageError("--timeout takes a whole number of seconds >= 1");
   }
-  const pinned = await pinWarning(projectDir(), VERSION);
+  const environment = positionals[0].replace(/\.cfg$/, "");
+  if (!values.local) startEarlyConnections(projectDir(), environment, timeout);
+  try {
+    return await deployWith({
+      environment,
+      baseDir: projectDir(),
+      predictOnly: values["predict-only"],
+      consistencyOnly: values["consistency-only"],
+      local: values.local,
+      dirty: values.dirty,
+      jobs,
+      timeout,
+      platform: values.platform ?? null,
+      debug: debug || !!values.debug,
+      report: values.report === undefined ? null : resolve(projectDir(), values.report),
+    });
+  } finally {
+    await closeEarlyConnections();
+  }
+}
+
+/** Loads the deployment machinery (while early connections are being set up) and runs the deployment. */
+async function deployWith(
+  opts: Omit<import("./remote/deploy.ts").DeployOptions, "modules" | "version" | "loadSecrets">,
+): Promise<number> {
+  const [{ deploy }, batou, { remoteDeployHooks }, { loadEnvironmentSecrets }] = await Promise.all([
+    import("./remote/deploy.ts"),
+    import("./mod.ts"),
+    import("./remote/remote_hooks.ts"),
+    import("./core/secrets/load.ts"),
+  ]);
+  const pinned = await pinWarning(opts.baseDir, VERSION);
   if (pinned) output.warn(pinned);
   return await deploy({
-    environment: positionals[0].replace(/\.cfg$/, ""),
-    baseDir: projectDir(),
-    predictOnly: values["predict-only"],
-    consistencyOnly: values["consistency-only"],
-    local: values.local,
-    dirty: values.dirty,
-    jobs,
-    timeout,
-    platform: values.platform ?? null,
-    debug: debug || !!values.debug,
+    ...opts,
     modules: { batou },
     version: VERSION,
-    report: values.report === undefined ? null : resolve(projectDir(), values.report),
     loadSecrets: loadEnvironmentSecrets,
     ...remoteDeployHooks(),
   });
@@ -118,6 +134,11 @@ async function cmdGraph(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError("graph takes exactly one environment name");
+  const [{ graphCommand }, batou, { loadEnvironmentSecrets }] = await Promise.all([
+    import("./cli/graph.ts"),
+    import("./mod.ts"),
+    import("./core/secrets/load.ts"),
+  ]);
   return await graphCommand({
     environment: positionals[0].replace(/\.cfg$/, ""),
     baseDir: projectDir(),
@@ -147,11 +168,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case "deploy":
       return await cmdDeploy(rest, debug);
-    case "agent":
+    case "agent": {
+      const [{ runAgent }, batou] = await Promise.all([import("./remote/agent.ts"), import("./mod.ts")]);
       await runAgent({ batou }, VERSION);
       return 0;
+    }
     case "init":
-      return await initProject(rest, projectDir());
+      return await (await import("./cli/init.ts")).initProject(rest, projectDir());
     case "graph":
       return await cmdGraph(rest);
     case "secrets":
@@ -161,6 +184,7 @@ async function main(argv: string[]): Promise<number> {
     case "update":
       return await (await import("./cli/update.ts")).updateCommand(rest, { projectDir: projectDir() });
     case "completions": {
+      const { completionScript } = await import("./cli/completions.ts");
       const script = rest.length === 1 ? completionScript(rest[0]) : null;
       if (!script) throw new UsageError("usage: batou completions bash|zsh|fish");
       await Deno.stdout.write(new TextEncoder().encode(script));

@@ -14,6 +14,7 @@
  */
 import { join } from "node:path";
 import { ConfigDocument, ConfigParseError } from "./configparser.ts";
+import { environmentConfigPath } from "./environment_file.ts";
 import {
   ConfigFileError,
   ConfigurationError,
@@ -212,14 +213,7 @@ export class Environment {
 
   /** Path of the environment's config file, or null when the environment does not exist. */
   static configPath(baseDir: string, name: string): string | null {
-    // Names are plain file names: no separators, and none that would leave environments/ ("..", ".hidden").
-    if (!/^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(name)) return null;
-    for (const p of [join("environments", name, "environment.cfg"), join("environments", `${name}.cfg`)]) {
-      try {
-        if (Deno.statSync(join(baseDir, p)).isFile) return p;
-      } catch { /* try next */ }
-    }
-    return null;
+    return environmentConfigPath(baseDir, name);
   }
 
   /**

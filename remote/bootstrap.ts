@@ -57,6 +57,7 @@ import {
   replayOutput,
 } from "./connect.ts";
 import { PROTOCOL_VERSION, RpcError, RpcPeer } from "./protocol.ts";
+import { takeEarlyConnection } from "./early_connect.ts";
 import type { AgentStats } from "./agent.ts";
 import {
   classifySshFailure,
@@ -815,12 +816,14 @@ export async function connectRemote(env: Environment, host: Host): Promise<Agent
   const payloadReady = agentPayload();
   let ssh: SshConnection;
   try {
-    ssh = await SshConnection.open({
+    const sshOptions = {
       destination,
       label: host.name,
       configFile,
       timeout: env.timeoutConfigured ? env.timeout : null,
-    });
+    };
+    // The connection `batou deploy` started while loading, if it is the same one (remote/early_connect.ts).
+    ssh = await (takeEarlyConnection(sshOptions) ?? SshConnection.open(sshOptions));
   } catch (e) {
     await cleanup();
     throw e;

@@ -258,8 +258,10 @@ export class SshConnection implements RemoteShell {
     if (!opts.destination || opts.destination.startsWith("-") || /\s/.test(opts.destination)) {
       throw RemoteConnectError.of(label, "other", `invalid ssh destination \`${opts.destination}\``);
     }
-    const controlDir = await Deno.makeTempDir({ prefix: "batou-ssh-" });
-    await Deno.chmod(controlDir, 0o700);
+    // Synchronous up to the ssh process's start: an early connection (remote/early_connect.ts) is started while the
+    // rest of the program loads, which would hold back an asynchronous step until it is done.
+    const controlDir = Deno.makeTempDirSync({ prefix: "batou-ssh-" });
+    Deno.chmodSync(controlDir, 0o700);
     const conn = new SshConnection(opts, controlDir, `${controlDir}/master`);
     try {
       await conn.#connect();
