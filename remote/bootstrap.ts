@@ -3,9 +3,10 @@
  *
  * What is shipped (the only difference between the two modes):
  * - compiled mode ({@linkcode isCompiled}): the batou binary itself (`Deno.execPath()`), started as `<bin> agent`;
- * - source mode (`deno run main.ts`): the deno executable plus one bundle of the program
- *   (`deno bundle --platform deno --keep-names --minify main.ts`, built once per program version and source hash
- *   and cached locally; minified, the target's deno starts it with half the CPU time and memory),
+ * - source mode (`deno run main.ts`): the deno executable plus one bundle of the agent
+ *   (`deno bundle --platform deno --keep-names --minify remote/agent_main.ts`: the model, the library and the
+ *   agent, without the controller's commands; built once per program version and source hash and cached locally;
+ *   minified and agent-only, the target's deno starts it with less than half the CPU time and memory),
  *   started as `deno run --v8-flags=<AGENT_V8_FLAGS> -A --no-config --no-lock --quiet --no-prompt <bundle> agent`. A bundle has no imports
  *   but `node:` built-ins, so it needs neither the repository's deno.json nor any download.
  *
@@ -214,20 +215,29 @@ export interface BundleOptions {
    * deno parses, analyses and keeps less: the agent starts with about half the CPU time and memory.
    */
   minify?: boolean;
+  /**
+   * What to bundle: `"program"` (main.ts, the whole command line; the default) or `"agent"` (remote/agent_main.ts:
+   * only what `agent` runs, which is what source mode ships).
+   */
+  entry?: "program" | "agent";
 }
 
-/** Builds (once per version and source hash) the bundle of the program and returns its path in the local cache. */
+const BUNDLE_ENTRIES = { program: "main.ts", agent: "remote/agent_main.ts" } as const;
+
+/** Builds (once per version, source hash and entry) a bundle of the program and returns its path in the local cache. */
 export async function buildBundle(repoDir: string, opts: BundleOptions = {}): Promise<string> {
   const src = await sourceHash(repoDir);
   const suffix = opts.minify ? ".min.js" : ".js";
-  const path = join(localCacheDir(), "bundles", `batou-${VERSION}-${src.slice(0, 16)}${suffix}`);
+  const entry = opts.entry ?? "program";
+  const kind = entry === "agent" ? "agent" : "batou";
+  const path = join(localCacheDir(), "bundles", `${kind}-${VERSION}-${src.slice(0, 16)}${suffix}`);
   if (await statOrNull(path)) return path;
   output.debug(`main: bundling the agent into ${path} ...`);
   await writeAtomic(path, async (tmp) => {
     // --keep-names: class names travel in the protocol (error types) and show in breadcrumbs.
     const args = ["bundle", "--quiet", "--platform", "deno", "--keep-names", ...(opts.minify ? ["--minify"] : [])];
     const result = await new Deno.Command(Deno.execPath(), {
-      args: [...args, "-o", tmp, join(repoDir, "main.ts")],
+      args: [...args, "-o", tmp, join(repoDir, BUNDLE_ENTRIES[entry])],
       cwd: repoDir,
       stdin: "null",
       stdout: "piped",
@@ -258,7 +268,7 @@ export async function buildPayload(): Promise<AgentPayload> {
   const here = import.meta.url;
   let bundle: string;
   if (here.startsWith("file:") && await statOrNull(fileURLToPath(new URL("../main.ts", here)))) {
-    bundle = await buildBundle(dirname(fileURLToPath(new URL("../main.ts", here))), { minify: true });
+    bundle = await buildBundle(dirname(fileURLToPath(new URL("../main.ts", here))), { minify: true, entry: "agent" });
   } else if (Deno.mainModule.startsWith("file:") && Deno.mainModule.endsWith(".js")) {
     bundle = fileURLToPath(Deno.mainModule); // running from a bundle already: ship it as it is
   } else {

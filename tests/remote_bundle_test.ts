@@ -21,11 +21,31 @@ Deno.test("minified agent bundle: one file, starts as `agent` and answers hello;
   for (const m of imports) assert(m[1].startsWith("node:"), m[1]);
   assert((await Deno.stat(minified)).size * 2 < (await Deno.stat(plain)).size);
 
+  await assertAnswersHello(minified);
+});
+
+Deno.test("agent-only bundle (what source mode ships): answers hello, half the program bundle, nothing else", async () => {
+  const agent = await buildBundle(REPO, { minify: true, entry: "agent" });
+  const program = await buildBundle(REPO, { minify: true });
+  assert(agent !== program);
+  assert((await Deno.stat(agent)).size * 1.6 < (await Deno.stat(program)).size);
+  assert((await Deno.readTextFile(agent)).startsWith(MINIFIED_REQUIRE_PRELUDE));
+  await assertAnswersHello(agent);
+  const other = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-config", "--no-lock", "--quiet", agent, "--version"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(other.code, 2);
+  assertStringIncludes(new TextDecoder().decode(other.stderr), "usage: <agent bundle> agent");
+});
+
+/** Runs `bundle agent` from elsewhere, without deno.json (as the target runs it), and checks its hello answer. */
+async function assertAnswersHello(bundle: string): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "batou-bundle-test-" });
   try {
-    // Run it from elsewhere, without deno.json: as the target runs it.
     const copy = join(dir, "batou.js");
-    await Deno.copyFile(minified, copy);
+    await Deno.copyFile(bundle, copy);
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--no-config", "--no-lock", "--quiet", "--no-prompt", copy, "agent"],
       cwd: dir,
@@ -45,4 +65,4 @@ Deno.test("minified agent bundle: one file, starts as `agent` and answers hello;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
