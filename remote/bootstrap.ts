@@ -58,7 +58,6 @@ import {
   replayOutput,
 } from "./connect.ts";
 import { PROTOCOL_VERSION, RpcError, RpcPeer } from "./protocol.ts";
-import { takeEarlyConnection } from "./early_connect.ts";
 import type { AgentStats } from "./agent.ts";
 import {
   classifySshFailure,
@@ -66,6 +65,7 @@ import {
   RemoteConnectError,
   type RemoteShell,
   SshConnection,
+  type SshOptions,
   vagrantSshConfig,
 } from "./ssh.ts";
 
@@ -539,6 +539,12 @@ export interface StartOptions {
    * directory cannot take `~/.cache/batou` (a read-only home).
    */
   targetDirectory?: string | null;
+  /**
+   * Upload missing or outdated agent files (default true). When false, a target without the current files fails
+   * with a {@linkcode RemoteConnectError} of kind `not-cached` and gets nothing (an early start: the deployment
+   * uploads later, once the project has loaded without errors).
+   */
+  uploadMissing?: boolean;
 }
 
 /** A started remote agent: the connection plus what it took. */
@@ -758,6 +764,9 @@ export async function startAgent(shell: RemoteShell, opts: StartOptions): Promis
     const attempt = await tryStart(shell, opts, fresh, state);
     if ("conn" in attempt) return attempt.conn;
     const st = attempt.status;
+    if ((st.status === "missing" || st.status === "nohash") && opts.uploadMissing === false) {
+      throw RemoteConnectError.of(opts.host.name, "not-cached", "the agent is not in the target's cache");
+    }
     if (st.status === "missing" && round < 2) {
       const gzip = st.fields.gzip === "yes";
       for (const name of st.missing) {
@@ -803,6 +812,106 @@ function statsEnabled(): boolean {
   return output.enableDebug || !!Deno.env.get("BATOU_STATS");
 }
 
+/** How one host's agent is reached over ssh and run there. */
+export interface RemoteAgentTarget {
+  /** The ssh connection (destination, label = host name, ssh config, timeout). */
+  ssh: SshOptions;
+  host: Host;
+  serviceUser: string | null;
+  requireSudo: boolean | null;
+  targetDirectory: string | null;
+  /** More than one host is connected: agent output lines get the host name in front. */
+  prefixOutput: boolean;
+}
+
+/** The target of `host` in `env` (ssh, or vagrant with its generated ssh config and the machine name). */
+export function remoteAgentTarget(
+  env: Environment,
+  host: Host,
+  configFile: string | null = projectSshConfig(env.baseDir, env.name),
+  destination: string = host.fqdn,
+): RemoteAgentTarget {
+  return {
+    ssh: { destination, label: host.name, configFile, timeout: env.timeoutConfigured ? env.timeout : null },
+    host,
+    serviceUser: host.serviceUser,
+    requireSudo: host.requireSudo,
+    targetDirectory: env.targetDirectory,
+    prefixOutput: [...env.hosts.values()].filter((h) => !h.ignore).length > 1,
+  };
+}
+
+/** Options of {@linkcode startRemoteAgent}. */
+export interface RemoteStartOptions {
+  /** See {@linkcode StartOptions.uploadMissing}. */
+  uploadMissing?: boolean;
+  /** Called after the ssh connection is closed. */
+  cleanup?: () => Promise<void>;
+  /** Whether the traffic line (`--debug`, `BATOU_STATS=1`) is printed when the connection closes (default yes). */
+  reportStats?: () => boolean;
+}
+
+/**
+ * Starts the agent of `target` over the open `ssh` connection; closing the agent connection closes `ssh`. On
+ * failure `ssh` is closed too, except when the agent is not cached and `uploadMissing` is false (kind `not-cached`:
+ * the caller keeps the connection). Throws {@linkcode RemoteConnectError} naming the host.
+ */
+export async function startRemoteAgent(
+  ssh: SshConnection,
+  target: RemoteAgentTarget,
+  opts: RemoteStartOptions = {},
+): Promise<RemoteAgentConnection> {
+  const { host } = target;
+  const cleanup = opts.cleanup ?? (() => Promise.resolve());
+  const stats = () => statsEnabled() && (opts.reportStats?.() ?? true);
+  try {
+    const payload = await agentPayload();
+    let memory = "";
+    const conn: RemoteAgentConnection = await startAgent(ssh, {
+      host,
+      payload,
+      serviceUser: target.serviceUser,
+      requireSudo: target.requireSudo,
+      prefixOutput: target.prefixOutput,
+      targetDirectory: target.targetDirectory,
+      uploadMissing: opts.uploadMissing,
+      onClose: async () => {
+        if (stats()) {
+          const rpc = conn.peer.stats;
+          output.line(
+            `${conn.host.name}: stats: sent=${conn.sentBytes()} agent-upload=${conn.uploadedBytes} ` +
+              `rpc-sent=${rpc.bytesSent} received=${rpc.bytesReceived} calls=${rpc.calls}${memory}`,
+            { icon: "📊" },
+          );
+        }
+        await ssh.close();
+        await cleanup();
+      },
+    });
+    // The agent's peak memory and CPU, asked for just before the connection closes (the `stats` call is counted).
+    const close = conn.close;
+    conn.close = async () => {
+      if (stats()) {
+        const s = await conn.peer.call<AgentStats>("stats").catch(() => null);
+        if (s?.rssPeakKiB != null) memory = ` agent-rss-peak-kb=${s.rssPeakKiB}`;
+        if (s?.cpuMs != null) memory += ` agent-cpu-ms=${s.cpuMs}`;
+      }
+      await close();
+    };
+    output.debug(
+      `${host.name}: agent ${conn.hello.version} pid ${conn.hello.pid} as ${conn.hello.user} ` +
+        `(${payload.mode} mode, uploaded ${conn.uploadedBytes} bytes)`,
+    );
+    return conn;
+  } catch (e) {
+    // Not cached (uploadMissing false): the connection stays open for the caller, who uploads later.
+    if (e instanceof RemoteConnectError && e.kind === "not-cached") throw e;
+    await ssh.close();
+    await cleanup();
+    throw e;
+  }
+}
+
 /**
  * Connects to `host` (connect_method ssh or vagrant) and starts an agent there. Throws
  * {@linkcode RemoteConnectError} naming the host when it cannot.
@@ -822,64 +931,15 @@ export async function connectRemote(env: Environment, host: Host): Promise<Agent
   const cleanup = async () => {
     if (scratch) await Deno.remove(scratch, { recursive: true }).catch(() => {});
   };
-  // Built (or found in the local cache) while ssh connects; awaited once the connection is up.
-  const payloadReady = agentPayload();
+  const target = remoteAgentTarget(env, host, configFile, destination);
+  // Built (or found in the local cache) while ssh connects.
+  agentPayload().catch(() => {});
   let ssh: SshConnection;
   try {
-    const sshOptions = {
-      destination,
-      label: host.name,
-      configFile,
-      timeout: env.timeoutConfigured ? env.timeout : null,
-    };
-    // The connection `batou deploy` started while loading, if it is the same one (remote/early_connect.ts).
-    ssh = await (takeEarlyConnection(sshOptions) ?? SshConnection.open(sshOptions));
+    ssh = await SshConnection.open(target.ssh);
   } catch (e) {
     await cleanup();
     throw e;
   }
-  try {
-    const payload = await payloadReady;
-    const active = [...env.hosts.values()].filter((h) => !h.ignore).length;
-    let memory = "";
-    const conn: RemoteAgentConnection = await startAgent(ssh, {
-      host,
-      payload,
-      serviceUser: host.serviceUser,
-      requireSudo: host.requireSudo,
-      prefixOutput: active > 1,
-      targetDirectory: env.targetDirectory,
-      onClose: async () => {
-        if (statsEnabled()) {
-          const rpc = conn.peer.stats;
-          output.line(
-            `${host.name}: stats: sent=${conn.sentBytes()} agent-upload=${conn.uploadedBytes} ` +
-              `rpc-sent=${rpc.bytesSent} received=${rpc.bytesReceived} calls=${rpc.calls}${memory}`,
-            { icon: "📊" },
-          );
-        }
-        await ssh.close();
-        await cleanup();
-      },
-    });
-    if (statsEnabled()) {
-      // The agent's peak memory, asked for just before the connection closes (the `stats` call is counted).
-      const close = conn.close;
-      conn.close = async () => {
-        const s = await conn.peer.call<AgentStats>("stats").catch(() => null);
-        if (s?.rssPeakKiB != null) memory = ` agent-rss-peak-kb=${s.rssPeakKiB}`;
-        if (s?.cpuMs != null) memory += ` agent-cpu-ms=${s.cpuMs}`;
-        await close();
-      };
-    }
-    output.debug(
-      `${host.name}: agent ${conn.hello.version} pid ${conn.hello.pid} as ${conn.hello.user} ` +
-        `(${payload.mode} mode, uploaded ${conn.uploadedBytes} bytes)`,
-    );
-    return conn;
-  } catch (e) {
-    await ssh.close();
-    await cleanup();
-    throw e;
-  }
+  return await startRemoteAgent(ssh, target, { cleanup });
 }

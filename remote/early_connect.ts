@@ -1,30 +1,48 @@
 /**
- * ssh connections opened while the rest of the program is still loading.
+ * ssh connections and agents started while the rest of the program is still loading.
  *
- * A deployment's first ~0.1 s go to loading the program (modules, npm packages) and the project; its ssh connections
- * then take ~0.2 s each, mostly waiting on the network and the server. `batou deploy` therefore reads the hosts
- * from `environment.cfg` first, with nothing but the config parser, and starts their ssh master connections
- * ({@linkcode SshConnection.open}, exactly as the deployment would) before it loads anything else. When the
- * deployment then connects a host, it takes the connection started for the same destination, label, ssh config and
- * timeout ({@linkcode takeEarlyConnection}), or opens a new one when there is none (another host set, a config this
- * reader does not understand). Connections nobody took are closed at the end ({@linkcode closeEarlyConnections}).
+ * A deployment's first ~0.1 s go to loading the program (modules, npm packages) and the project; then each host's
+ * ssh connection takes ~0.2 s (mostly waiting on the network and the server) and its agent another ~0.1 s to start.
+ * `batou deploy` therefore reads the hosts from `environment.cfg` first, with nothing but the config parser, and
+ * for each starts the ssh master connection and the agent from the target's cache, exactly as the deployment would
+ * ({@linkcode SshConnection.open}, {@linkcode startRemoteAgent}), before it loads anything else. When the deployment
+ * then connects a host, it takes what was started for the same target (destination, label, ssh config, timeout,
+ * service user, sudo, target directory; {@linkcode takeEarlyStart}), or starts anew when there is nothing (other
+ * hosts, a config this reader does not understand). What nobody took is closed at the end
+ * ({@linkcode closeEarlyConnections}).
  *
  * This is only a head start: the environment is read properly (and its errors reported) by the deployment, which
- * decides which hosts it connects. A master connection runs nothing on the host (`ssh -N`). Only `connect_method =
- * ssh` (the default) is started early; a failed early connection is reported by the deployment, when it takes it,
- * as the same error it would have met itself.
+ * decides which hosts it connects. An early agent only answers the handshake; nothing is locked, synced or changed
+ * before the deployment takes it. An early start never uploads: a target without the current agent files keeps its
+ * ssh connection, and the deployment uploads once the project has loaded without errors. Only `connect_method =
+ * ssh` (the default) starts early; a failure is reported by the deployment, when it takes it, as the same error it
+ * would have met itself.
  *
- * W1 no-op (measured with pre-opened masters): H=1 0.40 -> 0.32 s, H=4 0.64 -> 0.57 s.
+ * W1 no-op: ssh masters only: H=1 0.41 -> 0.34 s, H=4 0.64 -> 0.60 s; with the agents too see bench/OPTIMISATIONS.md.
  *
  * @module
  */
 import { join } from "node:path";
 import { ConfigDocument } from "../core/configparser.ts";
 import { environmentConfigPath } from "../core/environment_file.ts";
-import { projectSshConfig, SshConnection, type SshOptions } from "./ssh.ts";
+import { Host } from "../core/host.ts";
+import { type RemoteAgentConnection, type RemoteAgentTarget, startRemoteAgent } from "./bootstrap.ts";
+import { projectSshConfig, RemoteConnectError, SshConnection } from "./ssh.ts";
 
-/** The hosts an environment connects by ssh, as {@linkcode SshConnection.open} options; null when none or unsure. */
-export function earlySshTargets(baseDir: string, environment: string, timeout: number | null): SshOptions[] | null {
+/** A boolean setting as the environment reads it; undefined when it is not one. */
+function flag(value: string | undefined): boolean | undefined {
+  const v = value?.trim().toLowerCase();
+  if (v === undefined) return undefined;
+  if (["true", "yes", "on", "1"].includes(v)) return true;
+  if (["false", "no", "off", "0", ""].includes(v)) return false;
+  return undefined;
+}
+
+/**
+ * The hosts an environment connects by ssh and how their agents run, as the deployment will compute them; null
+ * when there are none or this reader is unsure (the deployment then connects as usual).
+ */
+export function earlyTargets(baseDir: string, environment: string, timeout: number | null): RemoteAgentTarget[] | null {
   const path = environmentConfigPath(baseDir, environment);
   if (!path) return null;
   let config: ConfigDocument;
@@ -40,66 +58,109 @@ export function earlySshTargets(baseDir: string, environment: string, timeout: n
     if (!Number.isInteger(t) || t <= 0) return null;
     timeout = t;
   }
+  const requireSudo = env.has("require_sudo") ? flag(env.get("require_sudo")) : null;
+  if (requireSudo === undefined) return null;
   const domain = env.get("host_domain") || null;
-  const hosts = new Map<string, boolean>(); // name -> ignored
+  const hosts = new Map<string, Map<string, string>>(); // name -> settings
   for (const e of config.entries("hosts")) {
     const ignored = e.key.startsWith("!");
-    hosts.set(ignored ? e.key.slice(1).trim() : e.key, ignored);
+    hosts.set(ignored ? e.key.slice(1).trim() : e.key, new Map([["ignore", String(ignored)]]));
   }
   for (const section of config.sections()) {
     if (!section.startsWith("host:")) continue;
-    const ignore = config.entries(section).find((e) => e.key === "ignore")?.value.trim().toLowerCase();
-    hosts.set(section.slice(5).trim(), ["true", "yes", "on", "1"].includes(ignore ?? ""));
+    hosts.set(section.slice(5).trim(), new Map(config.entries(section).map((e) => [e.key, e.value])));
   }
   const configFile = projectSshConfig(baseDir, environment);
-  const targets = [...hosts].filter(([name, ignored]) => !ignored && /^[A-Za-z0-9_.:-]+$/.test(name)).map((
-    [name],
-  ) => ({ destination: domain ? `${name}.${domain}` : name, label: name, configFile, timeout }));
+  const targets: RemoteAgentTarget[] = [];
+  const active = [...hosts].filter(([, settings]) => !flag(settings.get("ignore") ?? "false"));
+  for (const [name, settings] of active) {
+    if (!/^[A-Za-z0-9_.:-]+$/.test(name)) return null;
+    const sudo = settings.has("require_sudo") ? flag(settings.get("require_sudo")) : requireSudo;
+    if (sudo === undefined) return null;
+    const fqdn = domain ? `${name}.${domain}` : name;
+    targets.push({
+      ssh: { destination: fqdn, label: name, configFile, timeout },
+      host: new Host(name, fqdn),
+      serviceUser: settings.get("service_user") ?? (env.get("service_user") || null),
+      requireSudo: sudo,
+      targetDirectory: env.get("target_directory") || "~/deployment",
+      prefixOutput: active.length > 1,
+    });
+  }
   return targets.length ? targets : null;
 }
 
-const started = new Map<string, Promise<SshConnection>>();
+/** What was started early for one host: its ssh connection, and its agent when the target had it cached. */
+export interface EarlyStart {
+  ssh: SshConnection;
+  agent: RemoteAgentConnection | null;
+}
 
-function key(opts: SshOptions): string {
+const started = new Map<string, { start: Promise<EarlyStart>; taken: boolean }>();
+
+function key(t: RemoteAgentTarget): string {
+  const { ssh } = t;
   return JSON.stringify([
-    opts.destination,
-    opts.label ?? opts.destination,
-    opts.configFile ?? null,
-    opts.timeout ?? null,
+    ssh.destination,
+    ssh.label ?? ssh.destination,
+    ssh.configFile ?? null,
+    ssh.timeout ?? null,
+    t.host.name,
+    t.host.fqdn,
+    t.serviceUser,
+    t.requireSudo,
+    t.targetDirectory,
+    t.prefixOutput,
   ]);
 }
 
 /**
- * Starts the ssh master connections of the environment's hosts (see the module documentation). `timeout` is the
- * command line's `--timeout`, if given. Never throws: whatever cannot be started early is connected later.
+ * Starts the ssh connections and agents of the environment's hosts (see the module documentation). `timeout` is
+ * the command line's `--timeout`, if given. Never throws: whatever cannot be started early is started later.
  */
 export function startEarlyConnections(baseDir: string, environment: string, timeout: number | null): void {
-  let targets: SshOptions[] | null = null;
+  let targets: RemoteAgentTarget[] | null = null;
   try {
-    targets = earlySshTargets(baseDir, environment, timeout);
+    targets = earlyTargets(baseDir, environment, timeout);
   } catch {
     return;
   }
-  for (const opts of targets ?? []) {
-    const k = key(opts);
+  for (const target of targets ?? []) {
+    const k = key(target);
     if (started.has(k)) continue;
-    const connection = SshConnection.open(opts);
-    connection.catch(() => {}); // reported when taken; ignored when not
-    started.set(k, connection);
+    const entry = { start: null as unknown as Promise<EarlyStart>, taken: false };
+    entry.start = SshConnection.open(target.ssh).then(async (ssh) => {
+      try {
+        const agent = await startRemoteAgent(ssh, target, { uploadMissing: false, reportStats: () => entry.taken });
+        return { ssh, agent };
+      } catch (e) {
+        // Not cached: the deployment uploads over this connection once the project has loaded.
+        if (e instanceof RemoteConnectError && e.kind === "not-cached") return { ssh, agent: null };
+        throw e;
+      }
+    });
+    entry.start.catch(() => {}); // reported when taken; ignored when not
+    started.set(k, entry);
   }
 }
 
-/** The early connection for exactly these options (taken: it is not offered again), or null. */
-export function takeEarlyConnection(opts: SshOptions): Promise<SshConnection> | null {
-  const k = key(opts);
-  const connection = started.get(k) ?? null;
+/** What was started early for exactly this target (taken: it is not offered again), or null. */
+export function takeEarlyStart(target: RemoteAgentTarget): Promise<EarlyStart> | null {
+  const k = key(target);
+  const entry = started.get(k);
+  if (!entry) return null;
   started.delete(k);
-  return connection;
+  entry.taken = true;
+  return entry.start;
 }
 
-/** Closes the early connections that nobody took. */
+/** Closes the early connections and agents that nobody took. */
 export async function closeEarlyConnections(): Promise<void> {
   const left = [...started.values()];
   started.clear();
-  await Promise.all(left.map(async (c) => await (await c.catch(() => null))?.close()));
+  await Promise.all(left.map(async (entry) => {
+    const start = await entry.start.catch(() => null);
+    if (start?.agent) await start.agent.close();
+    else await start?.ssh.close();
+  }));
 }

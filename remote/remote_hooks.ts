@@ -15,14 +15,16 @@ import type { Environment } from "../core/environment.ts";
 import { output } from "../core/output.ts";
 import type { DeployOptions } from "./deploy.ts";
 import type { AgentConnection } from "./connect.ts";
-import { connectRemote } from "./bootstrap.ts";
+import type { Host } from "../core/host.ts";
+import { connectRemote, remoteAgentTarget, startRemoteAgent } from "./bootstrap.ts";
+import { takeEarlyStart } from "./early_connect.ts";
 import { buildManifest, type ManifestEntry, syncProject } from "./sync.ts";
 
 /** The `connectRemote` and `syncProject` hooks for {@linkcode DeployOptions}. */
 export function remoteDeployHooks(): Required<Pick<DeployOptions, "connectRemote" | "syncProject">> {
   const manifests = new Map<string, Promise<ManifestEntry[]>>();
   return {
-    connectRemote,
+    connectRemote: connectTakingEarlyStart,
     async syncProject(conn: AgentConnection, env: Environment): Promise<void> {
       let manifest = manifests.get(env.baseDir);
       if (!manifest) {
@@ -36,4 +38,20 @@ export function remoteDeployHooks(): Required<Pick<DeployOptions, "connectRemote
       else output.debug(line, { icon: "📊" });
     },
   };
+}
+
+/**
+ * Connects `host` with what `batou deploy` started for it while loading (remote/early_connect.ts), when that was
+ * the same target: its agent, or its ssh connection to start the agent over (uploading it when missing). Else as
+ * {@linkcode connectRemote}.
+ */
+async function connectTakingEarlyStart(env: Environment, host: Host): Promise<AgentConnection> {
+  if (env.connectMethod !== "ssh") return await connectRemote(env, host);
+  const target = remoteAgentTarget(env, host);
+  const early = takeEarlyStart(target);
+  if (!early) return await connectRemote(env, host);
+  const { ssh, agent } = await early;
+  if (!agent) return await startRemoteAgent(ssh, target);
+  agent.host = host; // the environment's host object from now on (the early one has the same name)
+  return agent;
 }

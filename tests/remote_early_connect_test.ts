@@ -1,16 +1,14 @@
 /**
- * Early ssh connections (remote/early_connect.ts): the hosts read from environment.cfg alone, and masters started
- * before the deployment connects, taken by it when they match and closed when nobody takes them.
+ * Early starts (remote/early_connect.ts): the hosts read from environment.cfg alone, and their ssh connections and
+ * cached agents started before the deployment connects, taken by it when they match and closed when nobody takes
+ * them.
  */
 import { assert, assertEquals } from "./support/assert.ts";
 import { join } from "node:path";
 import { requireTools, startSshd } from "./support/sshd.ts";
-import {
-  closeEarlyConnections,
-  earlySshTargets,
-  startEarlyConnections,
-  takeEarlyConnection,
-} from "../remote/early_connect.ts";
+import { closeEarlyConnections, earlyTargets, startEarlyConnections, takeEarlyStart } from "../remote/early_connect.ts";
+import { type RemoteAgentTarget, startRemoteAgent } from "../remote/bootstrap.ts";
+import { Host } from "../core/host.ts";
 
 async function project(cfg: string, sshConfig?: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "batou-early-" });
@@ -28,58 +26,90 @@ async function sshProcesses(configFile: string): Promise<number> {
 
 Deno.test("early targets: the hosts environment.cfg connects by ssh, as the deployment would name them", async () => {
   const dir = await project(
-    "[environment]\nhost_domain = example.com\ntimeout = 7\n\n[hosts]\nweb1 = a\n!web2 = a\n\n" +
-      "[host:db1]\ncomponents = b\n\n[host:db2]\ncomponents = b\nignore = true\n",
+    "[environment]\nhost_domain = example.com\ntimeout = 7\nservice_user = app\n\n[hosts]\nweb1 = a\n!web2 = a\n\n" +
+      "[host:db1]\ncomponents = b\nrequire_sudo = true\n\n[host:db2]\ncomponents = b\nignore = true\n",
     "",
   );
   try {
     const configFile = join(dir, "ssh_config_prod");
-    assertEquals(earlySshTargets(dir, "prod", null), [
+    const targets = earlyTargets(dir, "prod", null)!;
+    assertEquals(targets.map((t) => t.ssh), [
       { destination: "web1.example.com", label: "web1", configFile, timeout: 7 },
       { destination: "db1.example.com", label: "db1", configFile, timeout: 7 },
     ]);
+    assertEquals(targets.map((t) => [t.host.name, t.host.fqdn]), [["web1", "web1.example.com"], [
+      "db1",
+      "db1.example.com",
+    ]]);
+    assertEquals(targets.map((t) => [t.serviceUser, t.requireSudo, t.targetDirectory, t.prefixOutput]), [
+      ["app", null, "~/deployment", true],
+      ["app", true, "~/deployment", true],
+    ]);
     // The command line's --timeout wins, as in the environment.
-    assertEquals(earlySshTargets(dir, "prod", 3)?.map((t) => t.timeout), [3, 3]);
-    assertEquals(earlySshTargets(dir, "nope", null), null);
+    assertEquals(earlyTargets(dir, "prod", 3)?.map((t) => t.ssh.timeout), [3, 3]);
+    assertEquals(earlyTargets(dir, "nope", null), null);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-  for (const cfg of ["[environment]\nconnect_method = local\n[hosts]\nweb1 = a\n", "[environment]\ntimeout = x\n"]) {
+  for (
+    const cfg of [
+      "[environment]\nconnect_method = local\n[hosts]\nweb1 = a\n",
+      "[environment]\ntimeout = x\n[hosts]\nweb1 = a\n",
+      "[environment]\nrequire_sudo = maybe\n[hosts]\nweb1 = a\n",
+    ]
+  ) {
     const other = await project(cfg);
     try {
-      assertEquals(earlySshTargets(other, "prod", null), null, cfg);
+      assertEquals(earlyTargets(other, "prod", null), null, cfg);
     } finally {
       await Deno.remove(other, { recursive: true });
     }
   }
 });
 
-Deno.test("early connections are taken once by the same options and closed when nobody takes them", async () => {
+Deno.test("early starts: taken once for the same target, the agent only when cached, closed when not taken", async () => {
   await requireTools("ssh", "sshd", "pgrep");
   const fixture = await startSshd({ hosts: ["host1"], userPrefix: "batouearly" });
   const dir = await project("[hosts]\nhost1 = a\n", await Deno.readTextFile(fixture.sshConfig));
   const configFile = join(dir, "ssh_config_prod");
+  const target: RemoteAgentTarget = {
+    ssh: { destination: "host1", label: "host1", configFile, timeout: null },
+    host: new Host("host1", "host1"),
+    serviceUser: null,
+    requireSudo: null,
+    targetDirectory: "~/deployment",
+    prefixOutput: false,
+  };
   try {
+    // 1. A fresh target: the early start connects but uploads nothing; the deployment starts the agent over it.
+    await Deno.remove(join(fixture.hosts[0].home, ".cache"), { recursive: true }).catch(() => {});
     startEarlyConnections(dir, "prod", null);
     assertEquals(await sshProcesses(configFile), 1, "one master was started");
-    // Other options (another timeout): not this connection.
-    assertEquals(takeEarlyConnection({ destination: "host1", label: "host1", configFile, timeout: 5 }), null);
-    const early = takeEarlyConnection({ destination: "host1", label: "host1", configFile, timeout: null });
-    assert(early !== null, "the early connection was not offered");
-    assertEquals(takeEarlyConnection({ destination: "host1", label: "host1", configFile, timeout: null }), null);
-    const conn = await early;
-    try {
-      const who = await conn.run("id -un", []);
-      assertEquals(who.stdout.trim(), fixture.hosts[0].user);
-    } finally {
-      await conn.close();
-    }
+    // Another target (another timeout): not this one.
+    assertEquals(takeEarlyStart({ ...target, ssh: { ...target.ssh, timeout: 5 } }), null);
+    const first = takeEarlyStart(target);
+    assert(first !== null, "the early start was not offered");
+    assertEquals(takeEarlyStart(target), null);
+    const { ssh, agent } = await first;
+    assertEquals(agent, null);
+    assertEquals(ssh.bytesSent, 0, "an early start uploaded");
+    const started = await startRemoteAgent(ssh, target);
+    assert(started.uploadedBytes > 0);
+    await started.close();
+
+    // 2. Now cached: the early start has the agent running, without any upload.
+    startEarlyConnections(dir, "prod", null);
+    const second = await takeEarlyStart(target)!;
+    assert(second.agent !== null, "the cached agent was not started early");
+    assertEquals(second.agent.uploadedBytes, 0);
+    assertEquals(second.agent.hello.user, fixture.hosts[0].user);
+    await second.agent.close();
     await closeEarlyConnections(); // nothing left to close
 
-    // Started, never taken: closed at the end, no ssh process left behind.
+    // 3. Started, never taken: closed at the end, no ssh process left behind.
     startEarlyConnections(dir, "prod", null);
     await closeEarlyConnections();
-    assertEquals(await sshProcesses(configFile), 0, "an untaken early master was left running");
+    assertEquals(await sshProcesses(configFile), 0, "an untaken early start was left running");
   } finally {
     await closeEarlyConnections();
     await fixture.stop();
