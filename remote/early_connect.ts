@@ -23,6 +23,7 @@
  * @module
  */
 import { join } from "node:path";
+import { parseBoolean } from "../core/attribute.ts";
 import { ConfigDocument } from "../core/configparser.ts";
 import { environmentConfigPath } from "../core/environment_file.ts";
 import { Host } from "../core/host.ts";
@@ -31,11 +32,12 @@ import { projectSshConfig, RemoteConnectError, SshConnection } from "./ssh.ts";
 
 /** A boolean setting as the environment reads it; undefined when it is not one. */
 function flag(value: string | undefined): boolean | undefined {
-  const v = value?.trim().toLowerCase();
-  if (v === undefined) return undefined;
-  if (["true", "yes", "on", "1"].includes(v)) return true;
-  if (["false", "no", "off", "0", ""].includes(v)) return false;
-  return undefined;
+  if (value === undefined) return undefined;
+  try {
+    return parseBoolean(value);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
