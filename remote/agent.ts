@@ -1,7 +1,8 @@
 /**
  * `batou agent`: the side that runs on a target host. It speaks JSON-RPC on
- * stdin/stdout, loads the (synced) project, configures the whole model with
- * the overrides and secrets the controller sends, and deploys the root
+ * stdin/stdout, loads the (synced) project, configures the model (its host's
+ * roots, or all of them when they use resources; see Environment.configure)
+ * with the overrides and secrets the controller sends, and deploys the root
  * components it is asked for, streaming its output back as notifications.
  *
  * Nothing may write to stdout except the protocol: `console.*` is redirected

@@ -1,7 +1,8 @@
 /**
  * `batou deploy`: the controller's run through the steps load, connect
- * (start an agent per host, configure the model everywhere), deploy (roots in
- * dependency order across hosts) and summarize, printed as batou prints it.
+ * (start an agent per host; each configures its own host's roots, or the whole
+ * model when they use resources), deploy (roots in dependency order across
+ * hosts) and summarize, printed as batou prints it.
  *
  * @module
  */
