@@ -389,7 +389,8 @@ class DeploymentRun {
       const perHost = new Map<string, ReportingError[]>();
       const configured = this.configuredHosts;
       // Every agent configures its own host's roots (the whole model as soon as they use resources); the first also
-      // the roots of ignored hosts, which get no agent. A local consistency check configures everything.
+      // the roots of ignored hosts, which get no agent. A consistency check (-c) configures everything on every host,
+      // as batou does: it is the check that the whole model configures everywhere.
       const first = this.firstHost(active);
       const ignored = hosts.filter((h) => h.ignore).map((h) => h.name);
       const failures: unknown[] = [];
@@ -403,7 +404,7 @@ class DeploymentRun {
           this.recorder?.connected(host.name);
           this.progress.set(host.name, "configuring");
           const own = host.name === first ? [host.name, ...ignored] : [host.name];
-          const scope = checkLocal ? null : own;
+          const scope = this.opts.consistencyOnly ? null : own;
           const report = checkLocal ? null : own;
           const { errors, configuredHosts } = await this.configureHost(conn, scope, report);
           perHost.set(host.name, errors);

@@ -118,6 +118,37 @@ export class A extends Component {
   }
 });
 
+Deno.test("who configures what: each agent its own host's roots; with -c every agent the whole model", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "batou-e2e-scope-" });
+  try {
+    await writeFiles(dir, {
+      "components/a/component.ts": `import { Component } from "batou";
+export class A extends Component {
+  override configure() {
+    Deno.writeTextFileSync(${JSON.stringify(join(dir, "configured"))}, Deno.pid + " " + this.host.name + "\\n", {
+      append: true,
+    });
+  }
+}
+`,
+      "environments/dev/environment.cfg": "[environment]\nconnect_method = local\n\n[hosts]\nweb1 = a\nweb2 = a\n",
+    });
+    const runs = async (args: string[]) => {
+      await Deno.remove(join(dir, "configured")).catch(() => {});
+      const r = await batou(dir, args);
+      assertEquals(r.code, 0, r.output);
+      const lines = (await Deno.readTextFile(join(dir, "configured"))).trim().split("\n").map((l) => l.split(" "));
+      const byAgent = new Map<string, string[]>();
+      for (const [pid, host] of lines) byAgent.set(pid, [...(byAgent.get(pid) ?? []), host].sort());
+      return [...byAgent.values()].sort();
+    };
+    assertEquals(await runs(["deploy", "dev"]), [["web1"], ["web2"]]);
+    assertEquals(await runs(["deploy", "dev", "-c"]), [["web1", "web2"], ["web1", "web2"]]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("predict shows the diff and touches nothing", async () => {
   const dir = await exampleProject("hello-world");
   try {
