@@ -1,16 +1,19 @@
 /**
- * Packages that most runs never need, loaded synchronously on first use in the agent bundle: sucrase (only when a
- * component file is not in the transpile cache), yaml (only for YAML content) and nunjucks (only for templates).
- * Their callers are synchronous (`add()`, attribute defaults and component loading happen in synchronous code), so
- * an `await import()` at the point of use is not possible.
+ * Packages that most runs never need, loaded synchronously on first use: sucrase (only when a component file is not
+ * in the transpile cache), yaml (only for YAML content) and nunjucks (only for templates). A deployment's controller
+ * needs none of them when the project's components are in the transpile cache; evaluating them cost it ~50 ms of
+ * CPU at every start. Their callers are synchronous (`add()`, attribute defaults and component loading happen in
+ * synchronous code), so an `await import()` at the point of use is not possible.
  *
- * How: each package sits behind a small module (`lazy_*.ts`) that is imported in one of two ways.
+ * How: each package sits behind a small module (`lazy_*.ts`) that is loaded in one of three ways ({@linkcode LOADING}).
  *
- * - In the bundle (`deno bundle`, what the agent runs) `require` exists, and the bundler turns
+ * - In a bundle (`deno bundle`, what the agent runs) `require` exists, and the bundler turns
  *   `require("./lazy_x.ts")` into a synchronous call that evaluates that module (and the package) the first time it
  *   runs. The same module instance serves the dynamic `import()` below, so the package is in the bundle only once.
- * - From source and in a `deno compile` binary there is no `require`: the modules are imported while this module is
- *   evaluated (top-level await), as a static import would, so nothing changes there.
+ * - From source (`deno run main.ts`) Node's `createRequire` loads the module (an ES module: Deno's `require` takes
+ *   those) on first use.
+ * - A `deno compile` binary keeps its modules inside the executable, where `require` cannot read them: there the
+ *   modules are imported while this module is evaluated (top-level await), as a static import would.
  *
  * @example
  * ```ts
@@ -19,6 +22,7 @@
  * ```
  * @module
  */
+import { createRequire } from "node:module";
 
 /** The bundler's synchronous `require` (only defined inside a bundle). */
 declare const require: ((id: string) => unknown) | undefined;
@@ -30,26 +34,39 @@ export type YamlModule = typeof import("./lazy_yaml.ts");
 /** The nunjucks classes batou uses. */
 export type NunjucksModule = typeof import("./lazy_nunjucks.ts");
 
-/** Whether this code runs from a bundle, where the packages below are evaluated on first use. */
-export const LOADS_ON_FIRST_USE: boolean = typeof require === "function";
+/** How the packages are loaded here (see the module documentation). */
+export const LOADING: "bundle" | "source" | "compiled" = typeof require === "function"
+  ? "bundle"
+  : import.meta.url.includes("/deno-compile-")
+  ? "compiled"
+  : "source";
+
+/** Whether the packages below are evaluated on first use (bundle and source), not with this module. */
+export const LOADS_ON_FIRST_USE: boolean = LOADING !== "compiled";
+
+const sourceRequire = LOADING === "source" ? createRequire(import.meta.url) : null;
 
 let sucraseModule: SucraseModule | null = LOADS_ON_FIRST_USE ? null : await import("./lazy_sucrase.ts");
 let yamlModule: YamlModule | null = LOADS_ON_FIRST_USE ? null : await import("./lazy_yaml.ts");
 let nunjucksModule: NunjucksModule | null = LOADS_ON_FIRST_USE ? null : await import("./lazy_nunjucks.ts");
 
-/** sucrase (`transform`, `getFormattedTokens`, `getVersion`), evaluated on the first call in a bundle. */
+// Each call names its module literally: the bundler rewrites exactly `require("./lazy_x.ts")`.
+
+/** sucrase (`transform`, `getFormattedTokens`, `getVersion`), evaluated on the first call. */
 export function sucrase(): SucraseModule {
-  return sucraseModule ??= require!("./lazy_sucrase.ts") as SucraseModule;
+  return sucraseModule ??=
+    (sourceRequire ? sourceRequire("./lazy_sucrase.ts") : require!("./lazy_sucrase.ts")) as SucraseModule;
 }
 
-/** yaml (`parse`, `stringify`), evaluated on the first call in a bundle. */
+/** yaml (`parse`, `stringify`), evaluated on the first call. */
 export function yaml(): YamlModule {
-  return yamlModule ??= require!("./lazy_yaml.ts") as YamlModule;
+  return yamlModule ??= (sourceRequire ? sourceRequire("./lazy_yaml.ts") : require!("./lazy_yaml.ts")) as YamlModule;
 }
 
-/** nunjucks (`Environment`, `Template`), evaluated on the first call in a bundle. */
+/** nunjucks (`Environment`, `Template`), evaluated on the first call. */
 export function nunjucks(): NunjucksModule {
-  return nunjucksModule ??= require!("./lazy_nunjucks.ts") as NunjucksModule;
+  return nunjucksModule ??=
+    (sourceRequire ? sourceRequire("./lazy_nunjucks.ts") : require!("./lazy_nunjucks.ts")) as NunjucksModule;
 }
 
 /** Which of the packages above have been loaded in this process (for tests and diagnostics). */

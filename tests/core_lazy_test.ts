@@ -1,21 +1,45 @@
 /**
- * Packages loaded on first use (core/lazy.ts): from source they are loaded with the module, as a static import
- * would; in a bundle built like the agent's (`deno bundle --minify` plus the `require` prelude) none is evaluated
- * until first used, and each then works.
+ * Packages loaded on first use (core/lazy.ts): from source (createRequire) and in a bundle built like the agent's
+ * (`deno bundle --minify` plus the `require` prelude) none is evaluated until first used, and each then works.
  */
 import { join } from "node:path";
 import { assertEquals } from "./support/assert.ts";
-import { loadedPackages, LOADS_ON_FIRST_USE, nunjucks, sucrase, yaml } from "../core/lazy.ts";
+import { loadedPackages, LOADING, LOADS_ON_FIRST_USE, nunjucks, sucrase, yaml } from "../core/lazy.ts";
 import { MINIFIED_REQUIRE_PRELUDE } from "../remote/bootstrap.ts";
 import { REPO } from "./support/cli.ts";
 
-Deno.test("lazy: from source every package is loaded with the module and works", () => {
-  assertEquals(LOADS_ON_FIRST_USE, false);
-  assertEquals(loadedPackages(), ["sucrase", "yaml", "nunjucks"]);
+Deno.test("lazy: from source every package works (loaded with createRequire)", () => {
+  assertEquals(LOADING, "source");
+  assertEquals(LOADS_ON_FIRST_USE, true);
   assertEquals(yaml().parse("a: [1, 2]"), { a: [1, 2] });
   const { Environment, Template } = nunjucks();
   assertEquals(new Template("{{ x }}!", new Environment(null, { autoescape: false })).render({ x: 1 }), "1!");
   assertEquals(sucrase().transform("const a: number = 1;", { transforms: ["typescript"] }).code, "const a = 1;");
+  assertEquals(loadedPackages(), ["sucrase", "yaml", "nunjucks"]);
+});
+
+Deno.test("lazy: from source nothing is evaluated before its first use (a fresh process)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "batou-lazy-src-" });
+  try {
+    const probe = join(dir, "probe.ts");
+    await Deno.writeTextFile(probe, PROBE(new URL("../core/lazy.ts", import.meta.url).href));
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", "--config", join(REPO, "deno.json"), probe],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(run.success, true, new TextDecoder().decode(run.stderr));
+    const steps = JSON.parse(new TextDecoder().decode(run.stdout));
+    assertEquals(steps.bundled, true); // LOADS_ON_FIRST_USE
+    assertEquals(steps.atStart, []);
+    assertEquals(steps.afterYaml, ["yaml"]);
+    assertEquals(steps.afterNunjucks, ["yaml", "nunjucks"]);
+    assertEquals(steps.again, true);
+    assertEquals(steps.atEnd, ["sucrase", "yaml", "nunjucks"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 const PROBE = (lazyUrl: string) => `
