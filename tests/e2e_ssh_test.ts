@@ -152,6 +152,13 @@ function spawnDeploy(p: Project, args: string[] = []): { child: Deno.ChildProces
   return { child, result };
 }
 
+/** The processes `pgrep args` finds (pid and command line per line), "" for none. */
+async function pgrep(args: string[]): Promise<string> {
+  const out = await new Deno.Command("pgrep", { args: ["-a", ...args], stdout: "piped", stderr: "piped" }).output();
+  if (out.code > 1) throw new Error(`pgrep failed: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
 /** A directory every test account may write to. */
 async function sharedDir(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "batou-e2e-shared-" });
@@ -197,6 +204,30 @@ Deno.test("first deploy to four hosts ships the agent; a re-deploy sends no agen
         assertEquals(sync2.get(h.name)!.deleted, 0, again.output);
       }
       assertEquals(await Promise.all(files.map(fileIdentity)), before);
+    } finally {
+      await p.cleanup();
+    }
+  });
+});
+
+Deno.test("a deployment that fails to load leaves no ssh connection or agent behind (early starts are closed)", async () => {
+  await requireTools("pgrep");
+  await withSshd(2, async (fixture) => {
+    const p = await project(fixture, "[hosts]\nhost1 = hello\nhost2 = hello\n");
+    try {
+      // A first deploy caches the agent, so the next run's early starts do start agents.
+      const first = await deploy(p);
+      assertEquals(first.code, 0, first.output);
+      await Deno.writeTextFile(join(p.dir, "components/hello/component.ts"), "export class Hello extends {\n");
+      const broken = await deploy(p);
+      assertEquals(broken.code, 1, broken.output);
+      assertMatch(broken.output, /DEPLOYMENT FAILED \(during load\)/);
+      // The early agents were never taken: no traffic line for them.
+      assertEquals(stats(broken.output, "stats").size, 0, broken.output);
+      assertEquals(await pgrep(["-f", `ssh -F ${join(p.dir, "ssh_config")}`]), "", "ssh processes left behind");
+      for (const h of fixture.hosts) {
+        assertEquals(await pgrep(["-u", h.user, "-f", "agent"]), "", `an agent of ${h.name} is still running`);
+      }
     } finally {
       await p.cleanup();
     }
