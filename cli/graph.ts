@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { compareStrings } from "../core/compare.ts";
 import { Environment, type SecretsData } from "../core/environment.ts";
 import type { RootComponent } from "../core/component.ts";
 import { output, TerminalBackend } from "../core/output.ts";
@@ -34,7 +35,7 @@ export function rootGraph(env: Environment): RootGraph {
   for (const [root, deps] of env.rootDependencies()) {
     for (const dep of deps) edges.push([nodeId(dep), nodeId(root)]);
   }
-  edges.sort((a, b) => (a[0] + a[1]).localeCompare(b[0] + b[1]));
+  edges.sort((a, b) => compareStrings(a[0] + a[1], b[0] + b[1]));
   return { hosts, edges, ignored };
 }
 

@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { compareStrings } from "./compare.ts";
 import { join } from "node:path";
 import { ConfigDocument, ConfigParseError } from "./configparser.ts";
 import { environmentConfigPath } from "./environment_file.ts";
@@ -516,7 +517,7 @@ export class Environment {
 
   /** Compares roots by host name, then component name. */
   static compareRoots(a: RootComponent, b: RootComponent): number {
-    return a.host.name.localeCompare(b.host.name) || a.name.localeCompare(b.name);
+    return compareStrings(a.host.name, b.host.name) || compareStrings(a.name, b.name);
   }
 
   /** Each root's dependencies (the roots it must wait for), complete with roots without any. */

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { compareStrings } from "./compare.ts";
 import { runInThisContext } from "node:vm";
 import { createRequire } from "node:module";
 import { basename, dirname, join, relative, resolve } from "node:path";
@@ -46,7 +47,7 @@ export function componentFiles(baseDir: string): string[] {
   } catch {
     return out;
   }
-  for (const e of entries.filter((e) => e.isDirectory).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const e of entries.filter((e) => e.isDirectory).sort((a, b) => compareStrings(a.name, b.name))) {
     for (const ext of ["ts", "js"]) {
       const f = join(dir, e.name, `component.${ext}`);
       try {

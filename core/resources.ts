@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { compareStrings } from "./compare.ts";
 import type { Host } from "./host.ts";
 import type { RootComponent } from "./component.ts";
 
@@ -140,7 +141,7 @@ export class Resources {
       }
       for (const [host, roots] of groups) out.push([key, host, [...roots]]);
     }
-    return out.sort((a, b) => (a[0] + "\0" + (a[1] ?? "")).localeCompare(b[0] + "\0" + (b[1] ?? "")));
+    return out.sort((a, b) => compareStrings(a[0] + "\0" + (a[1] ?? ""), b[0] + "\0" + (b[1] ?? "")));
   }
 
   /** Roots that have an unsatisfied strict requirement. */

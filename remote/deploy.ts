@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { compareStrings } from "../core/compare.ts";
 import { join, relative } from "node:path";
 import { Environment, type SecretsData } from "../core/environment.ts";
 import { ConfigParseError } from "../core/configparser.ts";
@@ -367,7 +368,7 @@ class DeploymentRun {
 
   /** Hosts to connect, sorted by name; with -c -L only the first. */
   hostsToConnect(): Host[] {
-    const hosts = [...this.env.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
+    const hosts = [...this.env.hosts.values()].sort((a, b) => compareStrings(a.name, b.name));
     if (this.opts.local && this.opts.consistencyOnly) return hosts.filter((h) => !h.ignore).slice(0, 1);
     return hosts;
   }
@@ -596,7 +597,7 @@ class DeploymentRun {
     };
     const ready = () =>
       [...waiting].filter(([k, w]) => w.size === 0 && !started.has(k)).map(([k]) => byKey.get(k)!)
-        .sort((a, b) => a.host.localeCompare(b.host) || a.root.localeCompare(b.root));
+        .sort((a, b) => compareStrings(a.host, b.host) || compareStrings(a.root, b.root));
     const start = (e: RootDependency) => {
       const k = key(e.host, e.root);
       started.add(k);

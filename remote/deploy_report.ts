@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { compareStrings } from "../core/compare.ts";
 import { dirname } from "node:path";
 import type { Environment } from "../core/environment.ts";
 import { writeFileAtomic } from "../core/fsops.ts";
@@ -206,7 +207,7 @@ export class ReportRecorder {
       success: exitCode === 0,
       exitCode,
       failedStep: this.#failedStep,
-      hosts: hosts.sort((a, b) => a.name.localeCompare(b.name)).map((h) => ({
+      hosts: hosts.sort((a, b) => compareStrings(a.name, b.name)).map((h) => ({
         name: h.name,
         fqdn: h.fqdn,
         ignored: !!h.ignore,

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { compareStrings } from "../core/compare.ts";
 import { output } from "../core/output.ts";
 
 /** What a host is doing. */
@@ -40,7 +41,7 @@ export class Progress {
 
   /** The status text. */
   render(): string {
-    return [...this.#hosts].sort(([a], [b]) => a.localeCompare(b)).map(([name, h]) => {
+    return [...this.#hosts].sort(([a], [b]) => compareStrings(a, b)).map(([name, h]) => {
       const detail = h.phase === "deploying" && h.total ? ` ${h.done}/${h.total}` : "";
       return `${name}: ${h.phase}${detail}`;
     }).join(" · ");

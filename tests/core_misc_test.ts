@@ -14,6 +14,7 @@ import { attribute, convertValue, parseBoolean, parseList, parseNumber } from ".
 import { Address } from "../core/address.ts";
 import { CmdExecutionError, TemplatingError } from "../core/errors.ts";
 import { tempProject, withRecordedOutput } from "./core_test_helpers.ts";
+import { compareStrings } from "../core/compare.ts";
 
 // ---------------------------------------------------------------- templates (66)
 
@@ -267,4 +268,16 @@ Deno.test("attribute: declaring attributes records conversion, default and optio
   strictEqual(nul.defaultValue, null);
   const mapped = attribute("list", [], { map: true, expand: false }) as unknown as { options: unknown };
   deepStrictEqual(mapped.options, { expand: false, map: true });
+});
+
+Deno.test("names sort by code units, as Python sorts batou's names (not by locale)", () => {
+  deepStrictEqual(["b", "B", "a-b", "ab", "a", "host10", "host2"].sort(compareStrings), [
+    "B",
+    "a",
+    "a-b",
+    "ab",
+    "b",
+    "host10",
+    "host2",
+  ]);
 });
