@@ -38,8 +38,16 @@ import { expand as expandTemplate } from "../core/template.ts";
 import { yaml } from "../core/lazy.ts";
 import { containsSecret, formatDiff, unifiedDiffLines } from "../core/diff.ts";
 import { runCmd } from "../core/cmd.ts";
-import { ensurePathNonexistent, glob, isNotFound, lstatOrNull, statOrNull, writeFileAtomic } from "../core/fsops.ts";
-import { lstatOrNullSync, statOrNullSync } from "../core/fsops_sync.ts";
+import {
+  ensurePathNonexistent,
+  glob,
+  isNotFound,
+  lstatOrNull,
+  lstatOrNullSync,
+  statOrNull,
+  statOrNullSync,
+  writeFileAtomic,
+} from "../core/fsops.ts";
 import { applySync, planSync } from "./dirsync.ts";
 import { decodeText, EncodeError, encodeText, isSupportedEncoding } from "./textcodec.ts";
 import { dictMerge, pythonJsonDumps } from "./pyjson.ts";
