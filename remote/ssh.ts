@@ -188,6 +188,38 @@ export interface RemoteShell {
   bytesSent: number;
 }
 
+/**
+ * {@linkcode RemoteShell.run} for any shell: runs the script with `shell.spawn` to its end, streaming `stdin` (if any)
+ * to it and counting those bytes in `shell.bytesSent`.
+ */
+export async function runSpawned(
+  shell: RemoteShell,
+  script: string,
+  args: string[],
+  stdin?: ReadableStream<Uint8Array>,
+): Promise<ShellResult> {
+  const child = shell.spawn(script, args);
+  const out = readAll(child.stdout);
+  const err = readAll(child.stderr);
+  const feed = (async () => {
+    if (!stdin) {
+      await child.stdin.close().catch(() => {});
+      return;
+    }
+    const counted = stdin.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform: (chunk, ctl) => {
+          shell.bytesSent += chunk.length;
+          ctl.enqueue(chunk);
+        },
+      }),
+    );
+    await counted.pipeTo(child.stdin).catch(() => {});
+  })();
+  const [status, stdout, stderr] = await Promise.all([child.status, out, err, feed]);
+  return { code: status.code, stdout, stderr };
+}
+
 /** Options of {@linkcode SshConnection.open}. */
 export interface SshOptions {
   /** The ssh destination (host.fqdn, or a `Host` alias of the ssh config). */
@@ -356,27 +388,8 @@ export class SshConnection implements RemoteShell {
   }
 
   /** Runs the script to its end; `stdin` (if any) is streamed to it and counted in {@linkcode bytesSent}. */
-  async run(script: string, args: string[], stdin?: ReadableStream<Uint8Array>): Promise<ShellResult> {
-    const child = this.spawn(script, args);
-    const out = readAll(child.stdout);
-    const err = readAll(child.stderr);
-    const feed = (async () => {
-      if (!stdin) {
-        await child.stdin.close().catch(() => {});
-        return;
-      }
-      const counted = stdin.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform: (chunk, ctl) => {
-            this.bytesSent += chunk.length;
-            ctl.enqueue(chunk);
-          },
-        }),
-      );
-      await counted.pipeTo(child.stdin).catch(() => {});
-    })();
-    const [status, stdout, stderr] = await Promise.all([child.status, out, err, feed]);
-    return { code: status.code, stdout, stderr };
+  run(script: string, args: string[], stdin?: ReadableStream<Uint8Array>): Promise<ShellResult> {
+    return runSpawned(this, script, args, stdin);
   }
 
   /** Ends the master connection and removes the control directory. */

@@ -15,7 +15,7 @@ import {
   startAgent,
   unamePlatform,
 } from "../remote/bootstrap.ts";
-import { classifySshFailure, type RemoteShell, shellCommand, type ShellResult } from "../remote/ssh.ts";
+import { classifySshFailure, type RemoteShell, runSpawned, shellCommand, type ShellResult } from "../remote/ssh.ts";
 import { Host } from "../core/host.ts";
 
 /** Runs the scripts with /bin/sh locally, with only `env` as environment. */
@@ -35,21 +35,8 @@ class LocalShell implements RemoteShell {
     }).spawn();
   }
 
-  async run(script: string, args: string[], stdin?: ReadableStream<Uint8Array>): Promise<ShellResult> {
-    const child = this.spawn(script, args);
-    const feed = stdin
-      ? stdin.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform: (c, ctl) => {
-            this.bytesSent += c.length;
-            ctl.enqueue(c);
-          },
-        }),
-      ).pipeTo(child.stdin)
-      : child.stdin.close();
-    const [out] = await Promise.all([child.output(), feed]);
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  run(script: string, args: string[], stdin?: ReadableStream<Uint8Array>): Promise<ShellResult> {
+    return runSpawned(this, script, args, stdin);
   }
 }
 
