@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { batou, changeLines, type CliResult, copyTree, fileIdentity, REPO, writeFiles } from "./support/cli.ts";
 import { waitForFile } from "./support/fs.ts";
 import { requireTools, type SshdFixture, startSshd } from "./support/sshd.ts";
-import { runCommand } from "./support/tools.ts";
+import { pgrep, runCommand } from "./support/tools.ts";
 
 const PREFIX = "batoue2e";
 const SVC = `${PREFIX}-svc`;
@@ -150,13 +150,6 @@ function spawnDeploy(p: Project, args: string[] = []): { child: Deno.ChildProces
     return { code: out.code, stdout, stderr, output: stdout + stderr };
   });
   return { child, result };
-}
-
-/** The processes `pgrep args` finds (pid and command line per line), "" for none. */
-async function pgrep(args: string[]): Promise<string> {
-  const out = await new Deno.Command("pgrep", { args: ["-a", ...args], stdout: "piped", stderr: "piped" }).output();
-  if (out.code > 1) throw new Error(`pgrep failed: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout).trim();
 }
 
 /** A directory every test account may write to. */

@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { join } from "node:path";
 import { requireTools, startSshd } from "./support/sshd.ts";
+import { pgrep } from "./support/tools.ts";
 import { closeEarlyConnections, earlyTargets, startEarlyConnections, takeEarlyStart } from "../remote/early_connect.ts";
 import { type RemoteAgentTarget, startRemoteAgent } from "../remote/bootstrap.ts";
 import { Host } from "../core/host.ts";
@@ -20,8 +21,7 @@ async function project(cfg: string, sshConfig?: string): Promise<string> {
 
 /** The ssh processes still running with `configFile`. */
 async function sshProcesses(configFile: string): Promise<number> {
-  const out = await new Deno.Command("pgrep", { args: ["-f", `ssh -F ${configFile}`], stdout: "piped" }).output();
-  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.trim()).length;
+  return (await pgrep(["-f", `ssh -F ${configFile}`])).split("\n").filter((l) => l.trim()).length;
 }
 
 Deno.test("early targets: the hosts environment.cfg connects by ssh, as the deployment would name them", async () => {

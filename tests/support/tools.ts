@@ -126,3 +126,10 @@ export async function runCommand(cmd: string, args: string[], opts: RunOptions =
   }
   return result;
 }
+
+/** The processes `pgrep -a args` finds (pid and command line, one per line); "" for none. */
+export async function pgrep(args: string[]): Promise<string> {
+  const out = await new Deno.Command("pgrep", { args: ["-a", ...args], stdout: "piped", stderr: "piped" }).output();
+  if (out.code > 1) throw new Error(`pgrep failed: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout).trim();
+}
