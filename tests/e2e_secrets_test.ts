@@ -13,6 +13,7 @@
  * undecryptable secrets, the tri-state `sensitiveData` and a prediction that masks secret-file content.
  * A missing tool (age-keygen, sshd, ssh, gpg) fails the tests; nothing is skipped.
  */
+import { holdUntilReleased } from "./support/components.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
@@ -204,15 +205,7 @@ export class Probe extends Component {
     if (this.dir) throw new UpdateNeeded();
   }
   override async update() {
-    await Deno.writeTextFile(this.dir + "/agent-pid", String(Deno.pid));
-    for (let i = 0; i < 2400; i++) {
-      try {
-        await Deno.stat(this.dir + "/release");
-        return;
-      } catch { /* not yet */ }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error("never released");
+${holdUntilReleased('this.dir + "/agent-pid"', 2400)}
   }
 }
 `;

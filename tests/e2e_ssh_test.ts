@@ -3,6 +3,7 @@
  * sshd on 127.0.0.1 whose "hosts" are separate local Unix accounts (tests/support/sshd.ts). The project gets the
  * fixture's client config as its `ssh_config`. Needs root, sshd, ssh and sudo: a missing tool fails the tests.
  */
+import { holdUntilReleased } from "./support/components.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { join } from "node:path";
 import { batou, changeLines, type CliResult, copyTree, fileIdentity, REPO, writeFiles } from "./support/cli.ts";
@@ -53,15 +54,7 @@ export class Hold extends Component {
     throw new UpdateNeeded();
   }
   override async update() {
-    await Deno.writeTextFile(this.dir + "/pid-" + this.host.name, String(Deno.pid));
-    for (let i = 0; i < 1200; i++) {
-      try {
-        await Deno.stat(this.dir + "/release");
-        return;
-      } catch { /* not yet */ }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error("never released");
+${holdUntilReleased('this.dir + "/pid-" + this.host.name')}
   }
 }
 `,

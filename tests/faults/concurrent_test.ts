@@ -4,6 +4,7 @@
  * naming the holder (controller host name and pid), without having changed anything; once the first is done a
  * re-run of the second succeeds.
  */
+import { holdUntilReleased } from "../support/components.ts";
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { copyTree } from "../support/cli.ts";
@@ -29,15 +30,7 @@ export class Hold extends Component {
     if (this.wait) throw new UpdateNeeded();
   }
   override async update() {
-    await Deno.writeTextFile(this.dir + "/holding-" + this.host.name, String(Deno.pid));
-    for (let i = 0; i < 1200; i++) {
-      try {
-        await Deno.stat(this.dir + "/release");
-        return;
-      } catch { /* not yet */ }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error("never released");
+${holdUntilReleased('this.dir + "/holding-" + this.host.name')}
   }
 }
 `,
