@@ -917,21 +917,28 @@ export async function startRemoteAgent(
  * {@linkcode RemoteConnectError} naming the host when it cannot.
  */
 export async function connectRemote(env: Environment, host: Host): Promise<AgentConnection> {
-  let configFile = projectSshConfig(env.baseDir, env.name);
-  let destination = host.fqdn;
-  let scratch: string | null = null;
-  if (env.connectMethod === "vagrant") {
-    await ensureVagrantUp(env);
-    scratch = await Deno.makeTempDir({ prefix: "batou-vagrant-" });
-    configFile = await vagrantSshConfig(env.baseDir, host.name, scratch);
-    destination = host.name;
-  } else if (env.connectMethod !== "ssh") {
+  if (env.connectMethod === "ssh") return await connectTarget(remoteAgentTarget(env, host));
+  if (env.connectMethod !== "vagrant") {
     throw new ConfigurationError(`Unknown connect_method \`${env.connectMethod}\` (use ssh, local or vagrant)`);
   }
-  const cleanup = async () => {
-    if (scratch) await Deno.remove(scratch, { recursive: true }).catch(() => {});
-  };
-  const target = remoteAgentTarget(env, host, configFile, destination);
+  await ensureVagrantUp(env);
+  const scratch = await Deno.makeTempDir({ prefix: "batou-vagrant-" });
+  const cleanup = () => Deno.remove(scratch, { recursive: true }).catch(() => {});
+  let configFile: string;
+  try {
+    configFile = await vagrantSshConfig(env.baseDir, host.name, scratch);
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  return await connectTarget(remoteAgentTarget(env, host, configFile, host.name), cleanup);
+}
+
+/** Opens the ssh connection of `target` and starts its agent; `cleanup` runs when the connection is done. */
+export async function connectTarget(
+  target: RemoteAgentTarget,
+  cleanup: () => Promise<void> = () => Promise.resolve(),
+): Promise<RemoteAgentConnection> {
   // Built (or found in the local cache) while ssh connects.
   agentPayload().catch(() => {});
   let ssh: SshConnection;

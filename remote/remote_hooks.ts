@@ -16,7 +16,7 @@ import { output } from "../core/output.ts";
 import type { DeployOptions } from "./deploy.ts";
 import type { AgentConnection } from "./connect.ts";
 import type { Host } from "../core/host.ts";
-import { connectRemote, remoteAgentTarget, startRemoteAgent } from "./bootstrap.ts";
+import { connectRemote, connectTarget, remoteAgentTarget, startRemoteAgent } from "./bootstrap.ts";
 import { takeEarlyStart } from "./early_connect.ts";
 import { buildManifest, type ManifestEntry, syncProject } from "./sync.ts";
 
@@ -49,7 +49,7 @@ async function connectTakingEarlyStart(env: Environment, host: Host): Promise<Ag
   if (env.connectMethod !== "ssh") return await connectRemote(env, host);
   const target = remoteAgentTarget(env, host);
   const early = takeEarlyStart(target);
-  if (!early) return await connectRemote(env, host);
+  if (!early) return await connectTarget(target);
   const { ssh, agent } = await early;
   if (!agent) return await startRemoteAgent(ssh, target);
   agent.host = host; // the environment's host object from now on (the early one has the same name)
