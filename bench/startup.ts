@@ -1,7 +1,7 @@
 /**
  * Start-up cost of this batou, reported separately from the W1 runs: `batou --version` (controller start with its
  * whole module graph), the agent's start to its first reply (locally, from the cached bundle, as the target starts
- * it), the same over ssh through the bootstrap (master connection, cache check, start), and W1's configure on one
+ * it), the same over ssh through the bootstrap (new connection, cache check, start), and W1's configure on one
  * host in a freshly started process.
  *
  * @module
@@ -63,11 +63,11 @@ async function localAgentHello(): Promise<number> {
   return ms;
 }
 
-/** Opens an ssh master to `host` and starts the (cached) agent there; times until its hello reply. */
+/** Connects to `host` and starts the (cached) agent there, as a deployment does; times until its hello reply. */
 async function sshAgentHello(host: string, sshConfig: string): Promise<number> {
   const payload = await agentPayload();
   const started = performance.now();
-  const ssh = await SshConnection.open({ destination: host, label: host, configFile: sshConfig });
+  const ssh = SshConnection.create({ destination: host, label: host, configFile: sshConfig });
   const conn = await startAgent(ssh, { host: new Host(host, host), payload, onClose: () => ssh.close() });
   const ms = performance.now() - started;
   if (conn.uploadedBytes) throw new Error("the agent was not cached on the target");
@@ -110,7 +110,7 @@ export async function measureStartup(
         id: "agent-ssh",
         label: "agent start to first reply over ssh (agent cached)",
         ms: ssh,
-        note: "new ssh master, bootstrap cache check (uname, verified stamps of deno and bundle), start, `hello`",
+        note: "new ssh connection, bootstrap cache check (uname, verified stamps of deno and bundle), start, `hello`",
       },
       {
         id: "configure",

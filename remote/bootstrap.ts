@@ -21,8 +21,8 @@
  *   A file is hashed in full once; a stamp beside it (`.<name>.ok`) then holds the hash with the file's inode, size,
  *   mtime and ctime, and later starts that find the same signature skip the hash (see `STAMP_FUNCTIONS`: any
  *   change to the file changes its ctime, so a changed file is hashed again). A missing or wrong file (also a
- *   symlink or a directory in its place) is reported back (one status line instead of the protocol), uploaded and
- *   the start tried again;
+ *   symlink or a directory in its place) is reported back (a status line), and the start script waits while the
+ *   controller uploads it over another session of the same ssh connection, then checks again (`START_SCRIPT`);
  * - files unused for 30 days (every start touches the stamps of the files it runs) are removed whenever something
  *   new is uploaded, so old versions do not pile up;
  * - an upload goes to a temporary name, is decompressed (`gzip -dc`, when the target has gzip; the controller
@@ -350,7 +350,8 @@ cachebase() {
  * check (a write, truncate, chmod, touch, or another file renamed into its place) gives it a new ctime, which no
  * user can set back, so a changed file is always hashed again. A check in the same second as the file's last change
  * writes no stamp (a change later in that second would keep the ctime's seconds). Without `stat` or `date` every
- * start hashes, as before. `$tool` (the hash tool) is looked for only when a hash is needed.
+ * start hashes, as before. `$tool` (the hash tool) is looked for only when a hash is needed; without one the
+ * function returns 2.
  */
 const STAMP_FUNCTIONS = `
 sig() {
@@ -363,7 +364,7 @@ verified() {
   r=
   if [ -n "$s" ] && [ -f "$k" ]; then read -r r < "$k" 2>/dev/null; fi
   if [ -n "$s" ] && [ "$r" = "$2 $s" ]; then return 0; fi
-  if [ -z "$tool" ] && ! tool=$(hashtool); then say "status=nohash"; exit 92; fi
+  if [ -z "$tool" ] && ! tool=$(hashtool); then return 2; fi
   if [ "$(sha "$tool" "$f")" != "$2" ]; then rm -f "$k"; return 1; fi
   now=$(date +%s 2>/dev/null) || now=
   if [ -n "$s" ] && [ -n "$now" ] && [ "\${s##* }" -lt "$now" ] 2>/dev/null; then
@@ -392,13 +393,20 @@ exec /bin/sh -c "$inner" sh "$@"
 `;
 
 /**
- * Starts the agent: $1 mode (compiled|source), $2 expected \`uname -sm\`, $3 fresh run directory (nohash mode) or
- * empty, $4/$5 name and SHA-256 of the executable, $6/$7 of the bundle (source mode).
+ * Starts the agent. Its parameters come as the first lines of stdin, one per line (so the ssh connection is made
+ * while the controller still prepares them): mode (compiled|source), expected \`uname -sm\`, name and SHA-256 of
+ * the executable, of the bundle (source mode; else empty lines), and the target directory. When a file is missing
+ * or wrong (or there is no hash tool) it says so (\`status=missing ...\`, \`status=nohash\`) and waits for the
+ * controller to upload over other sessions of the same connection and answer \`again\` (with a fresh run directory
+ * after nohash), then checks again. \`status=start\` comes right before the agent runs: from then on stdin and
+ * stdout are the agent's.
  */
 export const START_SCRIPT = `
 u0=$(umask)
 umask 077
-mode=$1; plat=$2; fresh=$3; n1=$4; h1=$5; n2=$6; h2=$7; alt=$8
+IFS= read -r mode && IFS= read -r plat && IFS= read -r n1 && IFS= read -r h1 && IFS= read -r n2 && IFS= read -r h2 &&
+  IFS= read -r alt || exit 92
+fresh=
 ${HASH_FUNCTIONS}
 ${CACHE_FUNCTIONS}
 ${STAMP_FUNCTIONS}
@@ -406,23 +414,32 @@ p=$(uname -sm)
 if [ "$p" != "$plat" ]; then say "status=platform platform=$p"; exit 91; fi
 cachebase "$alt"
 c=$b/agents
-if [ -n "$fresh" ]; then
-  d=$c/$fresh
-else
-  d=$c
-  tool=
+tool=
+while [ -z "$fresh" ]; do
   miss=
-  if ! verified "$n1" "$h1"; then miss="$miss $n1"; fi
-  if [ -n "$n2" ] && ! verified "$n2" "$h2"; then miss="$miss $n2"; fi
-  if [ -n "$miss" ] && [ -z "$tool" ] && ! tool=$(hashtool); then say "status=nohash"; exit 92; fi
-  if [ -n "$miss" ]; then
+  nohash=
+  for x in "$n1 $h1" "$n2 $h2"; do
+    [ "$x" != " " ] || continue
+    verified "\${x% *}" "\${x#* }"
+    case $? in 0) ;; 2) nohash=yes ;; *) miss="$miss \${x% *}" ;; esac
+  done
+  if [ -n "$miss" ] && [ -z "$tool" ] && ! tool=$(hashtool); then nohash=yes; fi
+  if [ -z "$miss$nohash" ]; then
+    touch -c "$c/.$n1.ok" \${n2:+"$c/.$n2.ok"} 2>/dev/null
+    break
+  fi
+  if [ -n "$nohash" ]; then
+    say "status=nohash"
+  else
     gz=no
     if command -v gzip >/dev/null 2>&1; then gz=yes; fi
     say "status=missing gzip=$gz missing=$miss"
-    exit 92
   fi
-  touch -c "$c/.$n1.ok" \${n2:+"$c/.$n2.ok"} 2>/dev/null
-fi
+  read -r cmd fresh || exit 92
+  [ "$cmd" = again ] || exit 92
+done
+d=$c
+if [ -n "$fresh" ]; then d=$c/$fresh; fi
 cd "$d" || exit 93
 DENO_DIR=$b/deno
 DENO_NO_UPDATE_CHECK=1
@@ -435,6 +452,7 @@ if [ "$mode" = compiled ]; then
 else
   set -- "$d/$n1" run --v8-flags=${AGENT_V8_FLAGS} -A --no-config --no-lock --quiet --no-prompt "$d/$n2" agent
 fi
+say "status=start"
 if [ -z "$fresh" ]; then exec "$@"; fi
 "$@"
 rc=$?
@@ -527,12 +545,13 @@ export function parseStatus(line: string): BootstrapStatus | null {
 /** Options of {@linkcode startAgent}. */
 export interface StartOptions {
   host: Host;
-  payload: AgentPayload;
+  /** What to ship and start (may still be in the making: the session starts meanwhile). */
+  payload: AgentPayload | Promise<AgentPayload>;
   serviceUser?: string | null;
   requireSudo?: boolean | null;
   /** Prefix agent output lines with the host name (more than one host connected). */
   prefixOutput?: boolean;
-  /** Called when the connection is closed (e.g. to end the ssh master). */
+  /** Called once when the start is over: the agent connection closed, or the start failed or was closed (e.g. to end the ssh connection). */
   onClose?: () => Promise<void>;
   /**
    * The configured `target_directory`: the agent cache goes to `<target_directory>/.batou-cache` when the home
@@ -584,7 +603,12 @@ function startFailure(host: string, code: number, stderr: string, opts: StartOpt
 }
 
 /** The error for a bootstrap status line; `detail` is what the script's commands said on stderr. */
-function statusError(host: string, st: BootstrapStatus, opts: StartOptions, detail = ""): RemoteConnectError {
+function statusError(
+  host: string,
+  st: BootstrapStatus,
+  opts: StartOptions & { payload: AgentPayload },
+  detail = "",
+): RemoteConnectError {
   switch (st.status) {
     case "platform":
       return RemoteConnectError.of(
@@ -623,103 +647,283 @@ function statusError(host: string, st: BootstrapStatus, opts: StartOptions, deta
 /** How long the agent may take to answer the handshake (including the hash checks) before it is given up. */
 export const HELLO_TIMEOUT_MS = 120_000;
 
-type Attempt = { conn: RemoteAgentConnection } | { status: BootstrapStatus };
+/** What the start script said (a status line), or that its session ended. */
+type StartEvent = { status: BootstrapStatus } | { ended: Deno.CommandStatus };
 
-async function tryStart(shell: RemoteShell, opts: StartOptions, fresh: string, state: { uploaded: number }) {
-  const { host, payload } = opts;
-  const [a1, a2] = payload.artifacts;
-  const child = shell.spawn(WRAP_SCRIPT, [
-    START_SCRIPT,
-    opts.serviceUser ?? "",
-    sudoMode(opts.requireSudo),
-    payload.mode,
-    payload.platform,
-    fresh,
-    a1.name,
-    a1.sha256,
-    a2?.name ?? "",
-    a2?.sha256 ?? "",
-    opts.targetDirectory ?? "",
-  ]);
-  const stderr = collectStderr(child.stderr);
-  let statusLine: BootstrapStatus | null = null;
-  const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
-    if (method === "output") replayOutput(host, params, !!opts.prefixOutput);
-    else if (method === "garbage") {
-      const line = String(params.line ?? "");
-      const st = parseStatus(line);
-      if (st) statusLine = st;
-      else output.line(`${host.name}: ${line}`);
-    }
-  });
-  const status = child.status;
-  const kill = () => {
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The agent's start on one target: the start script's session (for ssh the connection's first session, see
+ * {@linkcode SshConnection.openPrimary}), from its parameters to the agent's handshake. {@linkcode AgentStart.begin}
+ * starts the session at once (the ssh process runs before it returns when a setup slot is free);
+ * {@linkcode AgentStart.connect} sends the parameters, uploads what the target lacks over further sessions while the
+ * script waits, and shakes hands with the agent once the script says it starts it. `opts.onClose` runs once when
+ * the start is over: when the agent connection closes, or when the start failed or was closed without an agent.
+ */
+export class AgentStart {
+  #child!: Deno.ChildProcess;
+  #peer!: RpcPeer;
+  #stderr!: (() => string) & { ended: Promise<void> };
+  #events: StartEvent[] = [];
+  #wake: (() => void) | null = null;
+  #wrote = false;
+  #attempt = 0;
+  #fresh = "";
+  #rounds = 0;
+  #uploaded = 0;
+  #finished = false;
+  #timedOut = false;
+  #spawned: Promise<void>;
+
+  private constructor(readonly shell: RemoteShell, readonly opts: StartOptions) {
+    this.#spawned = this.#spawn();
+    this.#spawned.catch(() => {});
+  }
+
+  /** Starts the script's session on `shell` (see the class documentation). */
+  static begin(shell: RemoteShell, opts: StartOptions): AgentStart {
+    return new AgentStart(shell, opts);
+  }
+
+  #spawn(): Promise<void> {
+    this.#attempt++;
+    this.#events = [];
+    this.#wrote = false;
+    const args = [START_SCRIPT, this.opts.serviceUser ?? "", sudoMode(this.opts.requireSudo)];
+    const shell = this.shell;
+    const started = shell.openPrimary
+      ? shell.openPrimary(WRAP_SCRIPT, args)
+      : new Promise<Deno.ChildProcess>((resolve) => resolve(shell.spawn(WRAP_SCRIPT, args)));
+    return started.then((child) => this.#attach(child));
+  }
+
+  #attach(child: Deno.ChildProcess): void {
+    const { host } = this.opts;
+    this.#child = child;
+    this.#stderr = collectStderr(child.stderr);
+    const wrote = () => {
+      if (this.#wrote) return;
+      this.#wrote = true;
+      this.shell.primaryStarted?.();
+    };
+    const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
+      wrote();
+      if (method === "output") replayOutput(host, params, !!this.opts.prefixOutput);
+      else if (method === "garbage") {
+        const line = String(params.line ?? "");
+        const st = parseStatus(line);
+        if (st) this.#push({ status: st });
+        else output.line(`${host.name}: ${line}`);
+      }
+    });
+    this.#peer = peer;
+    // The end comes after every line the script wrote.
+    Promise.all([child.status, peer.closed, this.#stderr.ended]).then(([st]) => this.#push({ ended: st }));
+    const payload = this.opts.payload;
+    Promise.resolve(payload).then((p) => {
+      const [a1, a2] = p.artifacts;
+      const params = [p.mode, p.platform, a1.name, a1.sha256, a2?.name ?? "", a2?.sha256 ?? ""];
+      return peer.sendLine([...params, this.opts.targetDirectory ?? ""].join("\n"));
+    }).catch(() => {}); // a payload that cannot be built fails connect(); a lost session ends it
+  }
+
+  #push(e: StartEvent): void {
+    this.#events.push(e);
+    this.#wake?.();
+  }
+
+  /** The next status line or the end of the session; the session is killed after {@linkcode HELLO_TIMEOUT_MS}. */
+  async #next(): Promise<StartEvent> {
+    const timer = setTimeout(() => {
+      this.#timedOut = true;
+      this.#kill();
+    }, HELLO_TIMEOUT_MS);
     try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  };
-  let hello: HelloInfo;
-  // A target that never answers (a hanging login script, a stuck file system) must not hang the deployment.
-  let timedOut = false;
-  const helloTimer = setTimeout(() => {
-    timedOut = true;
-    kill();
-  }, HELLO_TIMEOUT_MS);
-  try {
-    hello = await peer.call<HelloInfo>("hello", { protocol: PROTOCOL_VERSION });
-    clearTimeout(helloTimer);
-  } catch (e) {
-    clearTimeout(helloTimer);
-    if (e instanceof RpcError) {
-      kill();
-      await status;
-      throw RemoteConnectError.of(host.name, "agent", `the agent did not answer the handshake: ${e.message}`);
+      while (!this.#events.length) await new Promise<void>((resolve) => this.#wake = resolve);
+      return this.#events.shift()!;
+    } finally {
+      this.#wake = null;
+      clearTimeout(timer);
     }
-    const timer = setTimeout(kill, 10_000);
-    const st = await status;
-    clearTimeout(timer);
-    if (statusLine) return { status: statusLine } as Attempt;
-    if (timedOut) {
+  }
+
+  #kill(): void {
+    try {
+      this.#child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }
+
+  /**
+   * Goes on until the agent answers the handshake. With `uploadMissing` false, a target that lacks the current files
+   * gets nothing and null is returned: the script keeps waiting, and a later `connect()` uploads and goes on.
+   * Throws {@linkcode RemoteConnectError} naming the host (the start is then over).
+   */
+  async connect(uploadMissing = true): Promise<RemoteAgentConnection | null> {
+    try {
+      const payload = await this.opts.payload;
+      await this.#spawned;
+      for (;;) {
+        const event = await this.#next();
+        if ("ended" in event) {
+          await this.#ended(event.ended);
+          continue;
+        }
+        const st = event.status;
+        if (st.status === "start") return await this.#handshake();
+        if (st.status !== "missing" && st.status !== "nohash") {
+          this.#kill();
+          throw statusError(this.opts.host.name, st, { ...this.opts, payload });
+        }
+        if (!uploadMissing) {
+          this.#events.unshift(event); // for the next connect()
+          return null;
+        }
+        await this.#upload(st, payload);
+      }
+    } catch (e) {
+      await this.#finish();
+      throw e;
+    }
+  }
+
+  /** The session ended before the agent ran: try to connect again, or throw why it failed. */
+  async #ended(st: Deno.CommandStatus): Promise<void> {
+    const stderr = this.#stderr();
+    if (this.#timedOut) {
+      // A target that never answers (a hanging login script, a stuck file system) must not hang the deployment.
+      throw RemoteConnectError.of(
+        this.opts.host.name,
+        "agent",
+        `the target did not answer within ${HELLO_TIMEOUT_MS / 1000}s`,
+        stderr,
+      );
+    }
+    if (!this.#wrote) {
+      const failure = this.shell.connectFailure?.(st.code, stderr, this.#attempt);
+      if (failure?.retryAfterMs != null) {
+        await sleep(failure.retryAfterMs);
+        await this.#spawn();
+        return;
+      }
+      if (failure) throw failure.error;
+    }
+    throw startFailure(this.opts.host.name, st.code, stderr, this.opts);
+  }
+
+  async #upload(st: BootstrapStatus, payload: AgentPayload): Promise<void> {
+    const host = this.opts.host.name;
+    if (++this.#rounds > 2) {
+      this.#kill();
+      const what = st.status === "nohash"
+        ? "the agent could not be started afresh"
+        : "the agent files are still missing after the upload";
+      throw RemoteConnectError.of(host, "agent", what);
+    }
+    const before = this.shell.bytesSent;
+    if (st.status === "missing") {
+      for (const name of st.missing) {
+        const a = payload.artifacts.find((x) => x.name === name);
+        if (!a) throw RemoteConnectError.of(host, "agent", `the target asked for an unknown file ${name}`);
+        await upload(this.shell, { ...this.opts, payload }, a, "", st.fields.gzip === "yes");
+      }
+      await this.#peer.sendLine("again");
+    } else {
+      output.debug(`${host}: no SHA-256 tool on the target; shipping the agent afresh for this run`);
+      this.#fresh = `run-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+      for (const a of payload.artifacts) await upload(this.shell, { ...this.opts, payload }, a, this.#fresh, false);
+      await this.#peer.sendLine(`again ${this.#fresh}`);
+    }
+    this.#uploaded += this.shell.bytesSent - before;
+  }
+
+  async #handshake(): Promise<RemoteAgentConnection> {
+    const { host } = this.opts;
+    const peer = this.#peer;
+    const status = this.#child.status;
+    let hello: HelloInfo;
+    // A target that never answers (a hanging file system) must not hang the deployment.
+    let timedOut = false;
+    const helloTimer = setTimeout(() => {
+      timedOut = true;
+      this.#kill();
+    }, HELLO_TIMEOUT_MS);
+    try {
+      hello = await peer.call<HelloInfo>("hello", { protocol: PROTOCOL_VERSION });
+    } catch (e) {
+      if (e instanceof RpcError) {
+        this.#kill();
+        await status;
+        throw RemoteConnectError.of(host.name, "agent", `the agent did not answer the handshake: ${e.message}`);
+      }
+      const timer = setTimeout(() => this.#kill(), 10_000);
+      const st = await status;
+      clearTimeout(timer);
+      await this.#stderr.ended;
+      if (timedOut) {
+        throw RemoteConnectError.of(
+          host.name,
+          "agent",
+          `the agent did not answer within ${HELLO_TIMEOUT_MS / 1000}s`,
+          this.#stderr(),
+        );
+      }
+      throw startFailure(host.name, st.code, this.#stderr(), this.opts);
+    } finally {
+      clearTimeout(helloTimer);
+    }
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      this.#kill();
+      await status;
       throw RemoteConnectError.of(
         host.name,
         "agent",
-        `the agent did not answer within ${HELLO_TIMEOUT_MS / 1000}s`,
-        stderr(),
+        `the agent speaks protocol ${hello.protocol}, this batou speaks ${PROTOCOL_VERSION} (agent ${hello.version})`,
       );
     }
-    throw startFailure(host.name, st.code, stderr(), opts);
+    const uploaded = this.#uploaded;
+    return {
+      host,
+      peer,
+      hello,
+      via: "ssh",
+      stderr: this.#stderr,
+      uploadedBytes: uploaded,
+      sentBytes: () => uploaded + peer.stats.bytesSent,
+      close: async () => {
+        await peer.close();
+        const timer = setTimeout(() => this.#kill(), 5000);
+        await status;
+        clearTimeout(timer);
+        await this.#finish();
+      },
+    };
   }
-  if (hello.protocol !== PROTOCOL_VERSION) {
-    kill();
-    await status;
-    throw RemoteConnectError.of(
-      host.name,
-      "agent",
-      `the agent speaks protocol ${hello.protocol}, this batou speaks ${PROTOCOL_VERSION} (agent ${hello.version})`,
-    );
-  }
-  const conn: RemoteAgentConnection = {
-    host,
-    peer,
-    hello,
-    via: "ssh",
-    stderr,
-    uploadedBytes: state.uploaded,
-    sentBytes: () => state.uploaded + peer.stats.bytesSent,
-    async close() {
-      await peer.close();
-      const timer = setTimeout(kill, 5000);
-      await status;
+
+  /** Ends a start that has no agent (the script stops waiting), or does nothing once the start is over. */
+  async close(): Promise<void> {
+    await this.#spawned.catch(() => {});
+    if (this.#finished) return;
+    if (this.#peer) {
+      await this.#peer.close();
+      const timer = setTimeout(() => this.#kill(), 5000);
+      await this.#child.status;
       clearTimeout(timer);
-      if (opts.onClose) await opts.onClose();
-    },
-  };
-  return { conn } as Attempt;
+    }
+    await this.#finish();
+  }
+
+  async #finish(): Promise<void> {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.opts.onClose) await this.opts.onClose();
+  }
 }
 
 async function upload(
   shell: RemoteShell,
-  opts: StartOptions,
+  opts: StartOptions & { payload: AgentPayload },
   a: Artifact,
   fresh: string,
   gzip: boolean,
@@ -753,39 +957,16 @@ async function upload(
 }
 
 /**
- * Starts the agent over `shell`: tries to run the cached files; uploads what is missing or wrong and tries again.
- * A target whose cache is current gets no agent bytes at all.
+ * Starts the agent over `shell`: runs the cached files; uploads what is missing or wrong and checks again. A target
+ * whose cache is current gets no agent bytes at all. With `uploadMissing` false, a target without the current files
+ * fails with a {@linkcode RemoteConnectError} of kind `not-cached`.
  */
 export async function startAgent(shell: RemoteShell, opts: StartOptions): Promise<RemoteAgentConnection> {
-  const state = { uploaded: 0 };
-  let fresh = "";
-  for (let round = 0; round < 3; round++) {
-    const before = shell.bytesSent;
-    const attempt = await tryStart(shell, opts, fresh, state);
-    if ("conn" in attempt) return attempt.conn;
-    const st = attempt.status;
-    if ((st.status === "missing" || st.status === "nohash") && opts.uploadMissing === false) {
-      throw RemoteConnectError.of(opts.host.name, "not-cached", "the agent is not in the target's cache");
-    }
-    if (st.status === "missing" && round < 2) {
-      const gzip = st.fields.gzip === "yes";
-      for (const name of st.missing) {
-        const a = opts.payload.artifacts.find((x) => x.name === name);
-        if (!a) throw RemoteConnectError.of(opts.host.name, "agent", `the target asked for an unknown file ${name}`);
-        await upload(shell, opts, a, "", gzip);
-      }
-    } else if (st.status === "nohash" && round < 2 && !fresh) {
-      output.debug(`${opts.host.name}: no SHA-256 tool on the target; shipping the agent afresh for this run`);
-      fresh = `run-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-      for (const a of opts.payload.artifacts) await upload(shell, opts, a, fresh, false);
-    } else if (st.status === "missing") {
-      throw RemoteConnectError.of(opts.host.name, "agent", "the agent files are still missing after the upload");
-    } else {
-      throw statusError(opts.host.name, st, opts);
-    }
-    state.uploaded += shell.bytesSent - before;
-  }
-  throw RemoteConnectError.of(opts.host.name, "agent", "could not start the agent");
+  const start = AgentStart.begin(shell, opts);
+  const conn = await start.connect(opts.uploadMissing !== false);
+  if (conn) return conn;
+  await start.close();
+  throw RemoteConnectError.of(opts.host.name, "not-cached", "the agent is not in the target's cache");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -841,75 +1022,81 @@ export function remoteAgentTarget(
   };
 }
 
-/** Options of {@linkcode startRemoteAgent}. */
+/** Options of {@linkcode beginRemoteAgent}. */
 export interface RemoteStartOptions {
-  /** See {@linkcode StartOptions.uploadMissing}. */
-  uploadMissing?: boolean;
   /** Called after the ssh connection is closed. */
   cleanup?: () => Promise<void>;
   /** Whether the traffic line (`--debug`, `BATOU_STATS=1`) is printed when the connection closes (default yes). */
   reportStats?: () => boolean;
 }
 
+/** The start of one target's agent over its own ssh connection (see {@linkcode beginRemoteAgent}). */
+export interface RemoteStart {
+  /** The ssh connection (agent uploads are counted in its `bytesSent`). */
+  readonly ssh: SshConnection;
+  /** See {@linkcode AgentStart.connect}; closing the agent connection closes `ssh`. */
+  connect(uploadMissing?: boolean): Promise<RemoteAgentConnection | null>;
+  /** Ends a start that has no agent, and its ssh connection. */
+  close(): Promise<void>;
+}
+
 /**
- * Starts the agent of `target` over the open `ssh` connection; closing the agent connection closes `ssh`. On
- * failure `ssh` is closed too, except when the agent is not cached and `uploadMissing` is false (kind `not-cached`:
- * the caller keeps the connection). Throws {@linkcode RemoteConnectError} naming the host.
+ * Starts the agent of `target` over a new ssh connection: the ssh process is running when this returns (unless
+ * {@linkcode MAX_PARALLEL_SETUPS} connections are being set up), while the payload is still being prepared.
+ * `connect()` goes on from there. Throws {@linkcode RemoteConnectError} for an invalid destination.
  */
-export async function startRemoteAgent(
-  ssh: SshConnection,
-  target: RemoteAgentTarget,
-  opts: RemoteStartOptions = {},
-): Promise<RemoteAgentConnection> {
+export function beginRemoteAgent(target: RemoteAgentTarget, opts: RemoteStartOptions = {}): RemoteStart {
   const { host } = target;
   const cleanup = opts.cleanup ?? (() => Promise.resolve());
   const stats = () => statsEnabled() && (opts.reportStats?.() ?? true);
-  try {
-    const payload = await agentPayload();
-    let memory = "";
-    const conn: RemoteAgentConnection = await startAgent(ssh, {
-      host,
-      payload,
-      serviceUser: target.serviceUser,
-      requireSudo: target.requireSudo,
-      prefixOutput: target.prefixOutput,
-      targetDirectory: target.targetDirectory,
-      uploadMissing: opts.uploadMissing,
-      onClose: async () => {
-        if (stats()) {
-          const rpc = conn.peer.stats;
-          output.line(
-            `${conn.host.name}: stats: sent=${conn.sentBytes()} agent-upload=${conn.uploadedBytes} ` +
-              `rpc-sent=${rpc.bytesSent} received=${rpc.bytesReceived} calls=${rpc.calls}${memory}`,
-            { icon: "📊" },
-          );
-        }
-        await ssh.close();
-        await cleanup();
-      },
-    });
-    // The agent's peak memory and CPU, asked for just before the connection closes (the `stats` call is counted).
-    const close = conn.close;
-    conn.close = async () => {
-      if (stats()) {
-        const s = await conn.peer.call<AgentStats>("stats").catch(() => null);
-        if (s?.rssPeakKiB != null) memory = ` agent-rss-peak-kb=${s.rssPeakKiB}`;
-        if (s?.cpuMs != null) memory += ` agent-cpu-ms=${s.cpuMs}`;
+  const ssh = SshConnection.create(target.ssh);
+  let agent: RemoteAgentConnection | null = null;
+  let memory = "";
+  const payload = agentPayload();
+  const start = AgentStart.begin(ssh, {
+    host,
+    payload,
+    serviceUser: target.serviceUser,
+    requireSudo: target.requireSudo,
+    prefixOutput: target.prefixOutput,
+    targetDirectory: target.targetDirectory,
+    onClose: async () => {
+      if (agent && stats()) {
+        const rpc = agent.peer.stats;
+        output.line(
+          `${agent.host.name}: stats: sent=${agent.sentBytes()} agent-upload=${agent.uploadedBytes} ` +
+            `rpc-sent=${rpc.bytesSent} received=${rpc.bytesReceived} calls=${rpc.calls}${memory}`,
+          { icon: "📊" },
+        );
       }
-      await close();
-    };
-    output.debug(
-      `${host.name}: agent ${conn.hello.version} pid ${conn.hello.pid} as ${conn.hello.user} ` +
-        `(${payload.mode} mode, uploaded ${conn.uploadedBytes} bytes)`,
-    );
-    return conn;
-  } catch (e) {
-    // Not cached (uploadMissing false): the connection stays open for the caller, who uploads later.
-    if (e instanceof RemoteConnectError && e.kind === "not-cached") throw e;
-    await ssh.close();
-    await cleanup();
-    throw e;
-  }
+      await ssh.close();
+      await cleanup();
+    },
+  });
+  return {
+    ssh,
+    close: () => start.close(),
+    async connect(uploadMissing = true) {
+      const conn = await start.connect(uploadMissing);
+      if (!conn) return null;
+      agent = conn;
+      // The agent's peak memory and CPU, asked for just before the connection closes (the `stats` call is counted).
+      const close = conn.close;
+      conn.close = async () => {
+        if (stats()) {
+          const s = await conn.peer.call<AgentStats>("stats").catch(() => null);
+          if (s?.rssPeakKiB != null) memory = ` agent-rss-peak-kb=${s.rssPeakKiB}`;
+          if (s?.cpuMs != null) memory += ` agent-cpu-ms=${s.cpuMs}`;
+        }
+        await close();
+      };
+      output.debug(
+        `${host.name}: agent ${conn.hello.version} pid ${conn.hello.pid} as ${conn.hello.user} ` +
+          `(${(await payload).mode} mode, uploaded ${conn.uploadedBytes} bytes)`,
+      );
+      return conn;
+    },
+  };
 }
 
 /**
@@ -939,14 +1126,12 @@ export async function connectTarget(
   target: RemoteAgentTarget,
   cleanup: () => Promise<void> = () => Promise.resolve(),
 ): Promise<RemoteAgentConnection> {
-  // Built (or found in the local cache) while ssh connects.
-  agentPayload().catch(() => {});
-  let ssh: SshConnection;
+  let start: RemoteStart;
   try {
-    ssh = await SshConnection.open(target.ssh);
+    start = beginRemoteAgent(target, { cleanup });
   } catch (e) {
     await cleanup();
     throw e;
   }
-  return await startRemoteAgent(ssh, target, { cleanup });
+  return (await start.connect())!;
 }

@@ -91,10 +91,10 @@ export function replayOutput(host: Host, params: Record<string, unknown>, prefix
   for (const line of text.split("\n")) output.backend.line(prefixHost ? prefixHostLine(host.name, line) : line, fmt);
 }
 
-/** Collects a child's stderr as text, keeping the last 64 KiB. */
-export function collectStderr(stream: ReadableStream<Uint8Array>): () => string {
+/** Collects a child's stderr as text, keeping the last 64 KiB; `ended` resolves when the stream has ended. */
+export function collectStderr(stream: ReadableStream<Uint8Array>): (() => string) & { ended: Promise<void> } {
   let text = "";
-  (async () => {
+  const ended = (async () => {
     const decoder = new TextDecoder();
     try {
       for await (const chunk of stream) {
@@ -103,7 +103,7 @@ export function collectStderr(stream: ReadableStream<Uint8Array>): () => string 
       }
     } catch { /* closed */ }
   })();
-  return () => text;
+  return Object.assign(() => text, { ended });
 }
 
 /** Does the protocol handshake; throws a clear error on a version mismatch or a dead agent. */

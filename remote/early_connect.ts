@@ -4,8 +4,8 @@
  * A deployment's first ~0.1 s go to loading the program (modules, npm packages) and the project; then each host's
  * ssh connection takes ~0.2 s (mostly waiting on the network and the server) and its agent another ~0.1 s to start.
  * `batou deploy` therefore reads the hosts from `environment.cfg` first, with nothing but the config parser, and
- * for each starts the ssh master connection and the agent from the target's cache, exactly as the deployment would
- * ({@linkcode SshConnection.open}, {@linkcode startRemoteAgent}), before it loads anything else. When the deployment
+ * for each starts the ssh connection and the agent from the target's cache, exactly as the deployment would
+ * ({@linkcode beginRemoteAgent}), before it loads anything else. When the deployment
  * then connects a host, it takes what was started for the same target (destination, label, ssh config, timeout,
  * service user, sudo, target directory; {@linkcode takeEarlyStart}), or starts anew when there is nothing (other
  * hosts, a config this reader does not understand). What nobody took is closed at the end
@@ -13,8 +13,8 @@
  *
  * This is only a head start: the environment is read properly (and its errors reported) by the deployment, which
  * decides which hosts it connects. An early agent only answers the handshake; nothing is locked, synced or changed
- * before the deployment takes it. An early start never uploads: a target without the current agent files keeps its
- * ssh connection, and the deployment uploads once the project has loaded without errors. Only `connect_method =
+ * before the deployment takes it. An early start never uploads: on a target without the current agent files the
+ * start script waits on its ssh connection, and the deployment uploads once the project has loaded without errors. Only `connect_method =
  * ssh` (the default) starts early; a failure is reported by the deployment, when it takes it, as the same error it
  * would have met itself.
  *
@@ -27,8 +27,8 @@ import { parseBoolean } from "../core/attribute.ts";
 import { ConfigDocument } from "../core/configparser.ts";
 import { environmentConfigPath } from "../core/environment_file.ts";
 import { Host } from "../core/host.ts";
-import { type RemoteAgentConnection, type RemoteAgentTarget, startRemoteAgent } from "./bootstrap.ts";
-import { projectSshConfig, RemoteConnectError, SshConnection } from "./ssh.ts";
+import { beginRemoteAgent, type RemoteAgentConnection, type RemoteAgentTarget, type RemoteStart } from "./bootstrap.ts";
+import { projectSshConfig } from "./ssh.ts";
 
 /** A boolean setting as the environment reads it; undefined when it is not one. */
 function flag(value: string | undefined): boolean | undefined {
@@ -92,9 +92,9 @@ export function earlyTargets(baseDir: string, environment: string, timeout: numb
   return targets.length ? targets : null;
 }
 
-/** What was started early for one host: its ssh connection, and its agent when the target had it cached. */
+/** What was started early for one host: its agent's start, and the agent when the target had it cached. */
 export interface EarlyStart {
-  ssh: SshConnection;
+  start: RemoteStart;
   agent: RemoteAgentConnection | null;
 }
 
@@ -131,16 +131,14 @@ export function startEarlyConnections(baseDir: string, environment: string, time
     const k = key(target);
     if (started.has(k)) continue;
     const entry = { start: null as unknown as Promise<EarlyStart>, taken: false };
-    entry.start = SshConnection.open(target.ssh).then(async (ssh) => {
-      try {
-        const agent = await startRemoteAgent(ssh, target, { uploadMissing: false, reportStats: () => entry.taken });
-        return { ssh, agent };
-      } catch (e) {
-        // Not cached: the deployment uploads over this connection once the project has loaded.
-        if (e instanceof RemoteConnectError && e.kind === "not-cached") return { ssh, agent: null };
-        throw e;
-      }
-    });
+    let start: RemoteStart;
+    try {
+      start = beginRemoteAgent(target, { reportStats: () => entry.taken });
+    } catch {
+      continue; // the deployment meets the same error
+    }
+    // Not cached: the start script waits, and the deployment uploads over this connection once the project loaded.
+    entry.start = start.connect(false).then((agent) => ({ start, agent }));
     entry.start.catch(() => {}); // reported when taken; ignored when not
     started.set(k, entry);
   }
@@ -163,6 +161,6 @@ export async function closeEarlyConnections(): Promise<void> {
   await Promise.all(left.map(async (entry) => {
     const start = await entry.start.catch(() => null);
     if (start?.agent) await start.agent.close();
-    else await start?.ssh.close();
+    else await start?.start.close();
   }));
 }

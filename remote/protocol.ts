@@ -99,6 +99,17 @@ export class RpcPeer {
     this.#send({ jsonrpc: "2.0", method, params }).catch(() => {});
   }
 
+  /**
+   * Sends one line that is not a JSON-RPC message, in order with the messages (the agent bootstrap talks to the
+   * start script this way before the agent runs).
+   */
+  sendLine(line: string): Promise<void> {
+    const data = this.#encoder.encode(line + "\n");
+    this.stats.bytesSent += data.length;
+    this.#writeChain = this.#writeChain.then(() => this.#writer.write(data));
+    return this.#writeChain;
+  }
+
   /** Closes our sending side. */
   async close(): Promise<void> {
     try {
@@ -110,10 +121,7 @@ export class RpcPeer {
   #send(message: unknown): Promise<void> {
     const line = JSON.stringify(message);
     this.trace?.("send", line);
-    const data = this.#encoder.encode(line + "\n");
-    this.stats.bytesSent += data.length;
-    this.#writeChain = this.#writeChain.then(() => this.#writer.write(data));
-    return this.#writeChain;
+    return this.sendLine(line);
   }
 
   async #readLoop(readable: ReadableStream<Uint8Array>): Promise<void> {

@@ -16,7 +16,7 @@ import { output } from "../core/output.ts";
 import type { DeployOptions } from "./deploy.ts";
 import type { AgentConnection } from "./connect.ts";
 import type { Host } from "../core/host.ts";
-import { connectRemote, connectTarget, remoteAgentTarget, startRemoteAgent } from "./bootstrap.ts";
+import { connectRemote, connectTarget, remoteAgentTarget } from "./bootstrap.ts";
 import { takeEarlyStart } from "./early_connect.ts";
 import { buildManifest, type ManifestEntry, syncProject } from "./sync.ts";
 
@@ -42,7 +42,7 @@ export function remoteDeployHooks(): Required<Pick<DeployOptions, "connectRemote
 
 /**
  * Connects `host` with what `batou deploy` started for it while loading (remote/early_connect.ts), when that was
- * the same target: its agent, or its ssh connection to start the agent over (uploading it when missing). Else as
+ * the same target: its agent, or its start, which goes on (uploading the agent the target lacks). Else as
  * {@linkcode connectRemote}.
  */
 async function connectTakingEarlyStart(env: Environment, host: Host): Promise<AgentConnection> {
@@ -50,8 +50,8 @@ async function connectTakingEarlyStart(env: Environment, host: Host): Promise<Ag
   const target = remoteAgentTarget(env, host);
   const early = takeEarlyStart(target);
   if (!early) return await connectTarget(target);
-  const { ssh, agent } = await early;
-  if (!agent) return await startRemoteAgent(ssh, target);
+  const { start, agent } = await early;
+  if (!agent) return (await start.connect())!;
   agent.host = host; // the environment's host object from now on (the early one has the same name)
   return agent;
 }

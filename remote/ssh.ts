@@ -6,9 +6,11 @@
  * - Configuration: without a project config ssh reads `~/.ssh/config` and `/etc/ssh/ssh_config` as usual; when the
  *   project has `ssh_config_<env>` or `ssh_config` (the first that exists) it is passed with `-F`, which, as with
  *   batou, replaces the user's config (put `Include ~/.ssh/config` into it to keep the user's settings).
- * - One multiplexed master connection per host (`ControlMaster`, `ControlPath` in a private 0700 temporary
- *   directory, short `ControlPersist`), reused by every later session: the bootstrap probes, the agent upload and
- *   the agent session itself.
+ * - One connection per host, made by its first session: the ssh process that runs the agent's start script is the
+ *   master (`ControlMaster=yes`, `ControlPath` in a private 0700 temporary directory, no `ControlPersist`), and
+ *   the few later sessions (the agent upload of a first deploy) go through its control socket. A no-op deploy
+ *   therefore runs one ssh process per host, as `ssh host command` does, and the connection ends with its last
+ *   session (no `ssh -O exit`).
  * - `BatchMode=yes` (never a password or host key prompt) and `ConnectTimeout` = the environment's `timeout` when
  *   it is configured (`timeout = 3` in environment.cfg, or `-t 3`), else {@linkcode DEFAULT_CONNECT_TIMEOUT}
  *   seconds (batou's built-in `timeout` default of 3 s is meant for components and is too short for ssh over slow
@@ -16,11 +18,11 @@
  *   connection but never speaks SSH fails after that time.
  * - Every remote command runs as `/bin/sh -c '<script>' sh <args...>`, quoted so that any POSIX shell, zsh or
  *   fish as login shell passes it on unchanged.
- * - Setting up the master is tried up to 3 times with a randomized backoff when the failure looks transient
- *   (sshd's `MaxStartups` drops connections); permanent failures (unknown host name, connection refused,
- *   authentication, host key) fail at once with a clear message naming the host. A timeout is not tried again:
- *   the configured timeout is how long the user waits for a host, so a silent host fails within it.
- * - At most {@linkcode MAX_PARALLEL_SETUPS} masters are set up at once; everything after the setup runs for all
+ * - Connecting is tried up to 3 times with a randomized backoff when the failure looks transient (sshd's
+ *   `MaxStartups` drops connections); permanent failures (unknown host name, connection refused, authentication,
+ *   host key) fail at once with a clear message naming the host. A timeout is not tried again: the configured
+ *   timeout is how long the user waits for a host, so a silent host fails within it.
+ * - At most {@linkcode MAX_PARALLEL_SETUPS} connections are set up at once; everything after the setup runs for all
  *   hosts in parallel.
  *
  * @module
@@ -30,31 +32,45 @@ import { output } from "../core/output.ts";
 
 /** The `ConnectTimeout` (seconds) given to ssh when the environment configures no `timeout`. */
 export const DEFAULT_CONNECT_TIMEOUT = 10;
-/** How long (seconds) an idle master connection outlives its last session. */
-export const CONTROL_PERSIST = 30;
-/** Tries to set up the master connection before giving up. */
+/** Tries to connect before giving up. */
 export const CONNECT_ATTEMPTS = 3;
 /**
- * Master connections being set up (connecting and authenticating) at once, over all hosts of this process. sshd
- * starts dropping new connections beyond 10 unauthenticated ones (its default `MaxStartups 10:30:100`); once a
- * master is up, its host goes on (agent start, sync, configure) without holding a slot.
+ * Connections being set up (connecting and authenticating) at once, over all hosts of this process. sshd starts
+ * dropping new connections beyond 10 unauthenticated ones (its default `MaxStartups 10:30:100`); once a connection's
+ * first session runs, its host goes on (agent start, sync, configure) without holding a slot.
  */
 export const MAX_PARALLEL_SETUPS = 10;
 
 let setupsRunning = 0;
 const setupWaiting: (() => void)[] = [];
 
+/** Takes one of the {@linkcode MAX_PARALLEL_SETUPS} slots if one is free (synchronously). */
+function takeSetupSlotNow(): boolean {
+  if (setupsRunning >= MAX_PARALLEL_SETUPS) return false;
+  setupsRunning++;
+  return true;
+}
+
+/** Waits until a slot is handed over. */
+function waitForSetupSlot(): Promise<void> {
+  if (takeSetupSlotNow()) return Promise.resolve();
+  return new Promise<void>((resolve) => setupWaiting.push(resolve));
+}
+
+/** Hands the slot on to the next waiting setup, or gives it back. */
+function releaseSetupSlot(): void {
+  const next = setupWaiting.shift();
+  if (next) next();
+  else setupsRunning--;
+}
+
 /** Runs `fn` holding one of the {@linkcode MAX_PARALLEL_SETUPS} slots (waits for a free one). */
 export async function inSetupSlot<T>(fn: () => Promise<T>): Promise<T> {
-  if (setupsRunning < MAX_PARALLEL_SETUPS) setupsRunning++;
-  else await new Promise<void>((resolve) => setupWaiting.push(resolve));
+  await waitForSetupSlot();
   try {
     return await fn();
   } finally {
-    // Hand the slot on to the next waiting setup, or give it back.
-    const next = setupWaiting.shift();
-    if (next) next();
-    else setupsRunning--;
+    releaseSetupSlot();
   }
 }
 
@@ -186,6 +202,15 @@ export interface RemoteShell {
   spawn(script: string, args: string[]): Deno.ChildProcess;
   /** Payload bytes streamed to the target by {@linkcode run} (uploads). */
   bytesSent: number;
+  /**
+   * Starts the first session of a connection (see {@linkcode SshConnection.openPrimary}); shells without
+   * connections spawn it as any other session.
+   */
+  openPrimary?(script: string, args: string[]): Promise<Deno.ChildProcess>;
+  /** The first session's script wrote its first line: the connection is up. */
+  primaryStarted?(): void;
+  /** Why a first session that ended before writing anything failed to connect (see {@linkcode ConnectFailure}). */
+  connectFailure?(code: number, stderr: string, attempt: number): ConnectFailure | null;
 }
 
 /**
@@ -230,7 +255,7 @@ export interface SshOptions {
   configFile?: string | null;
   /** The configured timeout in seconds (ssh's ConnectTimeout); null: {@linkcode DEFAULT_CONNECT_TIMEOUT}. */
   timeout?: number | null;
-  /** Tries for the master connection (default {@linkcode CONNECT_ATTEMPTS}). */
+  /** Tries to connect (default {@linkcode CONNECT_ATTEMPTS}). */
   attempts?: number;
   /** Waits before another try; default: a random time between 0.25 s and 2^try s. */
   backoff?: (attempt: number) => number;
@@ -261,11 +286,29 @@ export function projectSshConfig(baseDir: string, environment: string): string |
   return null;
 }
 
-/** A master connection to one host and the sessions multiplexed over it. */
+/** What a primary session that ended before its script wrote anything tells about the connection. */
+export interface ConnectFailure {
+  /** The error to report (naming the host and the cause). */
+  error: RemoteConnectError;
+  /** Milliseconds to wait before trying again, or null: give up with `error`. */
+  retryAfterMs: number | null;
+}
+
+/**
+ * One ssh connection to a host and the sessions multiplexed over it. The connection is made by its first
+ * session ({@linkcode openPrimary}): that ssh process is the master (`ControlMaster=yes`, no `ControlPersist`)
+ * and runs the session itself, exactly as `ssh host command` would, so the common case (start the agent from the
+ * target's cache) costs one ssh process and one session. Later sessions ({@linkcode spawn}, {@linkcode run}: the
+ * agent upload) go through the master's control socket while it runs; the master ends with its last session, so
+ * closing needs no `ssh -O exit`.
+ */
 export class SshConnection implements RemoteShell {
   readonly label: string;
   bytesSent = 0;
   #closed = false;
+  #master: Deno.ChildProcess | null = null;
+  #masterEnded: Promise<unknown> = Promise.resolve();
+  #holdsSlot = false;
 
   private constructor(
     readonly opts: SshOptions,
@@ -282,27 +325,52 @@ export class SshConnection implements RemoteShell {
   }
 
   /**
-   * Opens the master connection (up to `attempts` tries for transient failures).
-   * Throws {@linkcode RemoteConnectError} naming the host and the cause.
+   * A connection to `opts.destination`, not yet connected: only its private control directory is made
+   * (synchronously, so that an early start's ssh process starts before anything else loads). Throws
+   * {@linkcode RemoteConnectError} for a destination ssh would take as an option.
    */
-  static async open(opts: SshOptions): Promise<SshConnection> {
+  static create(opts: SshOptions): SshConnection {
     const label = opts.label ?? opts.destination;
     if (!opts.destination || opts.destination.startsWith("-") || /\s/.test(opts.destination)) {
       throw RemoteConnectError.of(label, "other", `invalid ssh destination \`${opts.destination}\``);
     }
-    // Synchronous up to the ssh process's start: an early connection (remote/early_connect.ts) is started while the
-    // rest of the program loads, which would hold back an asynchronous step until it is done.
     const controlDir = Deno.makeTempDirSync({ prefix: "batou-ssh-" });
     Deno.chmodSync(controlDir, 0o700);
-    const conn = new SshConnection(opts, controlDir, `${controlDir}/master`);
+    return new SshConnection(opts, controlDir, `${controlDir}/master`);
+  }
+
+  /**
+   * Connects (up to `attempts` tries for transient failures) with a session that prints one line and waits:
+   * for callers that need the connection up before any real session (tests, benchmarks). Throws
+   * {@linkcode RemoteConnectError} naming the host and the cause.
+   */
+  static async open(opts: SshOptions): Promise<SshConnection> {
+    const conn = SshConnection.create(opts);
     try {
-      await conn.#connect();
+      for (let attempt = 1;; attempt++) {
+        const child = await conn.openPrimary("echo up; exec cat >/dev/null", []);
+        const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        const first = await reader.read();
+        reader.releaseLock();
+        if (!first.done && first.value.startsWith("up")) {
+          conn.primaryStarted();
+          child.stdout.cancel().catch(() => {});
+          conn.#keepAlive = child;
+          return conn;
+        }
+        const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+        const failure = conn.connectFailure(status.code, stderr, attempt);
+        if (!failure) throw RemoteConnectError.of(conn.label, "other", "could not connect via ssh", stderr);
+        if (failure.retryAfterMs === null) throw failure.error;
+        await sleep(failure.retryAfterMs);
+      }
     } catch (e) {
-      await Deno.remove(controlDir, { recursive: true }).catch(() => {});
+      await conn.close();
       throw e;
     }
-    return conn;
   }
+
+  #keepAlive: Deno.ChildProcess | null = null;
 
   /** ssh options common to the master and every session. */
   #commonArgs(): string[] {
@@ -320,53 +388,12 @@ export class SshConnection implements RemoteShell {
     return args;
   }
 
-  async #connect(): Promise<void> {
-    const attempts = Math.max(1, this.opts.attempts ?? CONNECT_ATTEMPTS);
-    const backoff = this.opts.backoff ?? defaultBackoff;
-    let lastKind: SshFailureKind = "other";
-    let lastErr = "";
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      if (attempt > 1) {
-        const wait = backoff(attempt - 1);
-        output.debug(`${this.label}: ssh ${FAILURE_TEXT[lastKind]}; trying again in ${(wait / 1000).toFixed(1)}s`);
-        await sleep(wait);
-      }
-      const args = [
-        ...this.#commonArgs(),
-        "-o",
-        "ControlMaster=yes",
-        "-o",
-        `ControlPersist=${CONTROL_PERSIST}`,
-        "-f",
-        "-N",
-        "-T",
-        "--",
-        this.opts.destination,
-      ];
-      output.debug(`${this.label}: ssh ${args.join(" ")}`);
-      // -f: ssh goes to the background once the connection is authenticated and the master listens.
-      const result = await inSetupSlot(() =>
-        new Deno.Command("ssh", { args, stdin: "null", stdout: "piped", stderr: "piped" }).output()
-      ).catch((e: Error) => {
-        throw RemoteConnectError.of(this.label, "other", `cannot run ssh: ${e.message}`);
-      });
-      if (result.success) return;
-      lastErr = new TextDecoder().decode(result.stderr);
-      lastKind = classifySshFailure(lastErr);
-      if (!TRANSIENT.has(lastKind)) break;
-    }
-    let message = `could not connect via ssh: ${FAILURE_TEXT[lastKind]}`;
-    if (lastKind === "timeout") {
-      message += ` (ConnectTimeout ${SshConnection.connectTimeout(this.opts.timeout)}s)`;
-    }
-    throw RemoteConnectError.of(this.label, `ssh-${lastKind}`, message, lastErr);
-  }
-
-  #sessionArgs(script: string, args: string[]): string[] {
+  #sessionArgs(master: boolean, script: string, args: string[]): string[] {
     return [
       ...this.#commonArgs(),
       "-o",
-      "ControlMaster=no",
+      master ? "ControlMaster=yes" : "ControlMaster=no",
+      ...(master ? ["-o", "ControlPersist=no"] : []),
       "-T",
       "-e",
       "none",
@@ -376,15 +403,85 @@ export class SshConnection implements RemoteShell {
     ];
   }
 
-  /** Starts a session running the script; stdin, stdout and stderr are piped. */
-  spawn(script: string, args: string[]): Deno.ChildProcess {
+  #start(master: boolean, script: string, args: string[]): Deno.ChildProcess {
     if (this.#closed) throw new Error(`${this.label}: ssh connection is closed`);
-    return new Deno.Command("ssh", {
-      args: this.#sessionArgs(script, args),
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const args_ = this.#sessionArgs(master, script, args);
+    if (master) output.debug(`${this.label}: ssh ${args_.slice(0, -1).join(" ")} <script>`);
+    return new Deno.Command("ssh", { args: args_, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+  }
+
+  /**
+   * Starts the connection with its first session running the script (stdin, stdout and stderr piped). The ssh
+   * process starts before this returns when one of the {@linkcode MAX_PARALLEL_SETUPS} setup slots is free, else
+   * once one is; the slot is held until {@linkcode primaryStarted} or the session's end. When the session ends
+   * without having written anything, {@linkcode connectFailure} tells why and whether to try again (by calling
+   * this once more). When the connection is already up, the session goes through it.
+   */
+  openPrimary(script: string, args: string[]): Promise<Deno.ChildProcess> {
+    if (this.#master) return Promise.resolve(this.spawn(script, args)); // already up: a session over it
+    const spawn = () => {
+      this.#holdsSlot = true;
+      let child: Deno.ChildProcess;
+      try {
+        child = this.#start(true, script, args);
+      } catch (e) {
+        this.#releaseSlot();
+        throw e;
+      }
+      this.#master = child;
+      this.#masterEnded = child.status.then(() => {
+        if (this.#master === child) this.#master = null;
+        this.#releaseSlot();
+      });
+      return child;
+    };
+    if (takeSetupSlotNow()) {
+      try {
+        return Promise.resolve(spawn());
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return waitForSetupSlot().then(spawn);
+  }
+
+  /** The primary session's script runs (it wrote its first line): the connection is up, its setup slot is freed. */
+  primaryStarted(): void {
+    this.#releaseSlot();
+  }
+
+  #releaseSlot(): void {
+    if (!this.#holdsSlot) return;
+    this.#holdsSlot = false;
+    releaseSetupSlot();
+  }
+
+  /**
+   * Why a primary session that ended with `code` before its script wrote anything failed: ssh's own exit code 255
+   * with its message classified ({@linkcode classifySshFailure}); transient failures (the server dropped the
+   * connection) are tried up to `attempts` times with a backoff, a timeout or a permanent failure is not. Null when
+   * the code is not ssh's (the remote command itself failed).
+   */
+  connectFailure(code: number, stderr: string, attempt: number): ConnectFailure | null {
+    if (code !== 255) return null;
+    const kind = classifySshFailure(stderr);
+    let message = `could not connect via ssh: ${FAILURE_TEXT[kind]}`;
+    if (kind === "timeout") message += ` (ConnectTimeout ${SshConnection.connectTimeout(this.opts.timeout)}s)`;
+    const attempts = Math.max(1, this.opts.attempts ?? CONNECT_ATTEMPTS);
+    let retryAfterMs: number | null = null;
+    if (TRANSIENT.has(kind) && attempt < attempts) {
+      retryAfterMs = (this.opts.backoff ?? defaultBackoff)(attempt);
+      output.debug(`${this.label}: ssh ${FAILURE_TEXT[kind]}; trying again in ${(retryAfterMs / 1000).toFixed(1)}s`);
+    }
+    return { error: RemoteConnectError.of(this.label, `ssh-${kind}`, message, stderr), retryAfterMs };
+  }
+
+  /**
+   * Starts a session running the script; stdin, stdout and stderr are piped. While the primary session runs, this
+   * goes through its master; otherwise (none yet, or it ended) this session is a connection of its own.
+   */
+  spawn(script: string, args: string[]): Deno.ChildProcess {
+    return this.#start(false, script, args);
   }
 
   /** Runs the script to its end; `stdin` (if any) is streamed to it and counted in {@linkcode bytesSent}. */
@@ -392,18 +489,25 @@ export class SshConnection implements RemoteShell {
     return runSpawned(this, script, args, stdin);
   }
 
-  /** Ends the master connection and removes the control directory. */
+  /**
+   * Ends the connection: the master ends with its last session (the caller ends the primary session, e.g. by
+   * closing its stdin); one still running after 5 s is killed. Removes the control directory.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      await new Deno.Command("ssh", {
-        args: [...this.#commonArgs(), "-O", "exit", "--", this.opts.destination],
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).output();
-    } catch { /* ssh gone */ }
+    if (this.#keepAlive) await this.#keepAlive.stdin.close().catch(() => {});
+    const master = this.#master;
+    if (master) {
+      const timer = setTimeout(() => {
+        try {
+          master.kill("SIGTERM");
+        } catch { /* gone */ }
+      }, 5000);
+      await this.#masterEnded;
+      clearTimeout(timer);
+    }
+    this.#releaseSlot();
     await Deno.remove(this.controlDir, { recursive: true }).catch(() => {});
   }
 }

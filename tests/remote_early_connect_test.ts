@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { requireTools, startSshd } from "./support/sshd.ts";
 import { pgrep } from "./support/tools.ts";
 import { closeEarlyConnections, earlyTargets, startEarlyConnections, takeEarlyStart } from "../remote/early_connect.ts";
-import { type RemoteAgentTarget, startRemoteAgent } from "../remote/bootstrap.ts";
+import type { RemoteAgentTarget } from "../remote/bootstrap.ts";
 import { Host } from "../core/host.ts";
 
 async function project(cfg: string, sshConfig?: string): Promise<string> {
@@ -84,18 +84,22 @@ Deno.test("early starts: taken once for the same target, the agent only when cac
     // 1. A fresh target: the early start connects but uploads nothing; the deployment starts the agent over it.
     await Deno.remove(join(fixture.hosts[0].home, ".cache"), { recursive: true }).catch(() => {});
     startEarlyConnections(dir, "prod", null);
-    assertEquals(await sshProcesses(configFile), 1, "one master was started");
+    assertEquals(await sshProcesses(configFile), 1, "one ssh process was started");
     // Another target (another timeout): not this one.
     assertEquals(takeEarlyStart({ ...target, ssh: { ...target.ssh, timeout: 5 } }), null);
     const first = takeEarlyStart(target);
     assert(first !== null, "the early start was not offered");
     assertEquals(takeEarlyStart(target), null);
-    const { ssh, agent } = await first;
+    const { start, agent } = await first;
     assertEquals(agent, null);
-    assertEquals(ssh.bytesSent, 0, "an early start uploaded");
-    const started = await startRemoteAgent(ssh, target);
+    assertEquals(start.ssh.bytesSent, 0, "an early start uploaded");
+    assertEquals(await sshProcesses(configFile), 1, "the waiting start script keeps its connection");
+    // The deployment goes on over the same connection: uploads, then the waiting script starts the agent.
+    const started = (await start.connect())!;
     assert(started.uploadedBytes > 0);
+    assertEquals(started.uploadedBytes, start.ssh.bytesSent);
     await started.close();
+    assertEquals(await sshProcesses(configFile), 0, "the connection outlived its agent");
 
     // 2. Now cached: the early start has the agent running, without any upload.
     startEarlyConnections(dir, "prod", null);

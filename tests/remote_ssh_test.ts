@@ -6,6 +6,8 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { join } from "node:path";
 import { requireTools, type SshdFixture, startSshd } from "./support/sshd.ts";
 import { RemoteConnectError, SshConnection } from "../remote/ssh.ts";
+import { agentPayload, startAgent } from "../remote/bootstrap.ts";
+import { Host } from "../core/host.ts";
 
 /** Relays 127.0.0.1:<port> to the fixture's sshd; the first `drop` connections are closed right away. */
 function relay(target: number, drop: number) {
@@ -149,6 +151,77 @@ Deno.test("permanent failures are not retried", async () => {
       assert(error instanceof RemoteConnectError, String(error));
       assertEquals((error as RemoteConnectError).kind, "ssh-auth");
       assertEquals(r.accepted, 1);
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+Deno.test("an agent start is one connection: retried when dropped, its upload sessions go through it", async () => {
+  await withFixture(async (fixture, config) => {
+    const r = relay(fixture.port, 2);
+    const configFile = await config(r.port);
+    const waits: number[] = [];
+    try {
+      await Deno.remove(join(fixture.hosts[0].home, ".cache"), { recursive: true }).catch(() => {});
+      const payload = await agentPayload();
+      const ssh = SshConnection.create({
+        destination: "host1",
+        configFile,
+        backoff: (attempt) => {
+          waits.push(attempt);
+          return 10;
+        },
+      });
+      const conn = await startAgent(ssh, { host: new Host("host1", "host1"), payload, onClose: () => ssh.close() });
+      try {
+        assertEquals(waits, [1, 2]);
+        assert(conn.uploadedBytes > 0, "nothing was uploaded");
+        assertEquals(conn.hello.user, fixture.hosts[0].user);
+        // Two dropped, one connection for the start script, its uploads and the agent.
+        assertEquals(r.accepted, 3);
+      } finally {
+        await conn.close();
+      }
+      await Deno.stat(ssh.controlDir).then(() => assert(false, "control dir left behind"), () => {});
+      // Cached now: again one connection, nothing uploaded.
+      const again = SshConnection.create({ destination: "host1", configFile });
+      const second = await startAgent(again, {
+        host: new Host("host1", "host1"),
+        payload,
+        onClose: () => again.close(),
+      });
+      assertEquals(second.uploadedBytes, 0);
+      assertEquals(r.accepted, 4);
+      await second.close();
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+Deno.test("an agent start that cannot connect fails with ssh's cause, naming the host", async () => {
+  await withFixture(async (fixture, config) => {
+    const r = relay(fixture.port, 100);
+    try {
+      const ssh = SshConnection.create({
+        destination: "host1",
+        label: "web1",
+        configFile: await config(r.port),
+        backoff: () => 10,
+      });
+      let error: unknown;
+      await startAgent(ssh, { host: new Host("web1", "host1"), payload: agentPayload(), onClose: () => ssh.close() })
+        .catch((e) => error = e);
+      assert(error instanceof RemoteConnectError, String(error));
+      assertEquals((error as RemoteConnectError).kind, "ssh-closed");
+      assertMatch(
+        (error as RemoteConnectError).message,
+        /^could not connect via ssh: the server closed the connection/,
+      );
+      assertEquals((error as RemoteConnectError).host, "web1");
+      assertEquals(r.accepted, 3);
+      await Deno.stat(ssh.controlDir).then(() => assert(false, "control dir left behind"), () => {});
     } finally {
       await r.close();
     }
