@@ -5,7 +5,7 @@
  */
 // Only light modules are imported up front: `deploy` starts its ssh connections (remote/early_connect.ts) before the
 // component model, the library and the npm packages are loaded, and every command loads only what it uses.
-import { resolve } from "node:path";
+import { resolve } from "./core/path.ts";
 import { parseArgs } from "node:util";
 import { VERSION, versionLine } from "./core/version.ts";
 import { output } from "./core/output.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../core/path.ts";
 // Not from release_files.ts: that module loads openpgp, which `batou deploy` does not need.
 import { VERSION_RE } from "../core/version.ts";
 

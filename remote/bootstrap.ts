@@ -40,9 +40,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "../core/path.ts";
 import type { Environment } from "../core/environment.ts";
 import type { Host } from "../core/host.ts";
 import { ConfigurationError } from "../core/errors.ts";
@@ -57,6 +55,7 @@ import {
   isCompiled,
   replayOutput,
 } from "./connect.ts";
+import { fromFileUrl } from "./paths.ts";
 import { PROTOCOL_VERSION, RpcError, RpcPeer } from "./protocol.ts";
 import type { AgentStats } from "./agent.ts";
 import {
@@ -119,8 +118,12 @@ async function writeAtomic(path: string, write: (tmp: string) => Promise<void>):
   }
 }
 
-function sha256Text(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
+/**
+ * Node's `createHash`, loaded on first use: `node:crypto` costs a fresh process ~10 ms, and `batou deploy` starts its
+ * ssh connections before it needs any hash (remote/early_connect.ts).
+ */
+async function createHash(algorithm: "sha256") {
+  return (await import("node:crypto")).createHash(algorithm);
 }
 
 /**
@@ -130,13 +133,16 @@ function sha256Text(text: string): string {
 export async function sha256File(path: string): Promise<string> {
   const real = await Deno.realPath(path);
   const st = await Deno.stat(real);
-  const key = sha256Text([real, st.size, st.ino, st.mtime?.getTime(), st.ctime?.getTime()].join("\0"));
+  const key = (await createHash("sha256")).update(
+    [real, st.size, st.ino, st.mtime?.getTime(), st.ctime?.getTime()].join("\0"),
+  )
+    .digest("hex");
   const memo = join(localCacheDir(), "hashes", key);
   try {
     const known = (await Deno.readTextFile(memo)).trim();
     if (/^[0-9a-f]{64}$/.test(known)) return known;
   } catch { /* not yet */ }
-  const hash = createHash("sha256");
+  const hash = await createHash("sha256");
   using file = await Deno.open(real);
   for await (const chunk of file.readable) hash.update(chunk);
   const hex = hash.digest("hex");
@@ -190,7 +196,7 @@ const PROGRAM_DIRS = new Set(["core", "lib", "remote", "cli"]);
 
 /** Hash of the program's sources: the .ts files of main.ts, mod.ts and the program folders, plus deno.json and deno.lock. */
 export async function sourceHash(repoDir: string): Promise<string> {
-  const hash = createHash("sha256");
+  const hash = await createHash("sha256");
   hash.update(`batou ${VERSION} deno ${Deno.version.deno}\0`);
   for (const path of await sourceFiles(repoDir)) {
     hash.update(path + "\0");
@@ -267,10 +273,10 @@ export async function buildPayload(): Promise<AgentPayload> {
   const deno = await artifact(`deno-${Deno.version.deno}`, Deno.execPath());
   const here = import.meta.url;
   let bundle: string;
-  if (here.startsWith("file:") && await statOrNull(fileURLToPath(new URL("../main.ts", here)))) {
-    bundle = await buildBundle(dirname(fileURLToPath(new URL("../main.ts", here))), { minify: true, entry: "agent" });
+  if (here.startsWith("file:") && await statOrNull(fromFileUrl(new URL("../main.ts", here)))) {
+    bundle = await buildBundle(dirname(fromFileUrl(new URL("../main.ts", here))), { minify: true, entry: "agent" });
   } else if (Deno.mainModule.startsWith("file:") && Deno.mainModule.endsWith(".js")) {
-    bundle = fileURLToPath(Deno.mainModule); // running from a bundle already: ship it as it is
+    bundle = fromFileUrl(Deno.mainModule); // running from a bundle already: ship it as it is
   } else {
     throw new Error(`cannot find the program's sources to bundle (running from ${here})`);
   }

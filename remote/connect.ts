@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
 import { PROTOCOL_VERSION, RpcPeer } from "./protocol.ts";
 import { type Format, output } from "../core/output.ts";
 import type { Host } from "../core/host.ts";
+import { fromFileUrl } from "./paths.ts";
 
 /** What the agent says about itself in the handshake. */
 export interface HelloInfo {
@@ -44,7 +44,7 @@ export function isCompiled(): boolean {
 /** The command line that starts this very program in agent mode on this machine. */
 export function localAgentCommand(): string[] {
   if (isCompiled()) return [Deno.execPath(), "agent"];
-  const main = Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : Deno.mainModule;
+  const main = Deno.mainModule.startsWith("file:") ? fromFileUrl(Deno.mainModule) : Deno.mainModule;
   return [Deno.execPath(), "run", `--v8-flags=${AGENT_V8_FLAGS}`, "-A", "--quiet", "--no-prompt", main, "agent"];
 }
 

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../core/path.ts";
 import { parseBoolean } from "../core/attribute.ts";
 import { ConfigDocument } from "../core/configparser.ts";
 import { environmentConfigPath } from "../core/environment_file.ts";
