@@ -6,6 +6,7 @@
  * @module
  */
 import { formatPlace, isBatouModule, stackFrames } from "./stack.ts";
+import { normalizeStack } from "./script.ts";
 import type { LineOptions } from "./output.ts";
 
 /** The part of {@linkcode Output} that reports write to. */
@@ -609,7 +610,7 @@ export class UnknownComponentConfigurationError extends ConfigurationError {
     e.affectedHostname = root.host.name;
     e.exceptionRepr = describeError(error);
     e.traceback = simplifiedTraceback(error, projectDir);
-    e.fullTraceback = error instanceof Error ? error.stack ?? "" : "";
+    e.fullTraceback = error instanceof Error ? normalizeStack(error.stack ?? "") : "";
     e.message = e.exceptionRepr;
     return e;
   }
@@ -801,7 +802,7 @@ export class UnexpectedError extends ReportingError {
   static wrap(error: unknown, debug = false): UnexpectedError {
     const e = new UnexpectedError(error instanceof Error ? error.message : String(error));
     e.errorType = error instanceof Error ? (error.name === "Error" ? error.constructor.name : error.name) : "Error";
-    e.traceback = debug && error instanceof Error ? error.stack ?? "" : "";
+    e.traceback = debug && error instanceof Error ? normalizeStack(error.stack ?? "") : "";
     return e;
   }
 

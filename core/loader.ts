@@ -3,21 +3,22 @@
  *
  * Files are transpiled with sucrase (types stripped, imports turned into
  * `require` calls; through a cache, see `transpile.ts`) and evaluated with a
- * `require` that serves `"batou"` (and `"batou/..."`) from the running program
- * and relative files from the project. This works the same in source and
- * compiled mode: no native dynamic import of user files is involved.
+ * `require` that serves `"batou"` (and `"batou/..."`) from the running program,
+ * `"node:..."` built-ins and relative files from the project. This works the same
+ * in source and compiled mode: no native dynamic import of user files is involved.
+ * The wrapped code is evaluated with `runScript` (core/script.ts: `runInThisContext`
+ * without loading `node:vm`).
  *
  * @module
  */
 import { compareStrings } from "./compare.ts";
-import { runInThisContext } from "node:vm";
-import { createRequire } from "node:module";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "./path.ts";
 import { Component, type ComponentClass } from "./component.ts";
 import { stackFrames } from "./stack.ts";
 import { ComponentLoadingError, DuplicateComponent, type ReportingError } from "./errors.ts";
 import { sucrase } from "./lazy.ts";
 import { transformsFor, transpile } from "./transpile.ts";
+import { runScript } from "./script.ts";
 
 /** A loaded component class and where it came from. */
 export interface ComponentDefinition {
@@ -35,7 +36,18 @@ export interface LoadResult {
   errors: ReportingError[];
 }
 
-const nodeRequire = createRequire(import.meta.url);
+/**
+ * A Node built-in for a component file's `require("node:...")`: what Node's `require` returns, or its error for a
+ * name that is none.
+ */
+function nodeRequire(spec: string): unknown {
+  const { process } = globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } };
+  const module = process.getBuiltinModule(spec);
+  if (module === undefined) {
+    throw Object.assign(new Error(`No such built-in module: ${spec}`), { code: "ERR_UNKNOWN_BUILTIN_MODULE" });
+  }
+  return module;
+}
 
 /** Finds `components/*\/component.{ts,js}` below `baseDir`, sorted. */
 export function componentFiles(baseDir: string): string[] {
@@ -92,9 +104,9 @@ export class ModuleLoader {
     }
     let wrapper: (...args: unknown[]) => void;
     try {
-      wrapper = runInThisContext(
+      wrapper = runScript(
         `(function (exports, require, module, __filename, __dirname) {${code}\n})`,
-        { filename: path },
+        path,
       ) as (...args: unknown[]) => void;
     } catch (e) {
       this.#cache.delete(path);

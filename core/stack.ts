@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { normalizeStack } from "./script.ts";
 
 /** One frame of a stack trace that names a place. */
 export interface StackFrame {
@@ -20,10 +21,13 @@ export interface StackFrame {
 
 const FRAME = /^at (?:async )?(?:(.*?) \()?(.+?):(\d+):\d+\)?$/;
 
-/** The frames of `stack` that name a place, innermost first (the message line is skipped). */
+/**
+ * The frames of `stack` that name a place, innermost first (the message line is skipped). Frames of component files
+ * read as from `node:vm` (see {@linkcode normalizeStack}).
+ */
 export function stackFrames(stack: string | undefined): StackFrame[] {
   const frames: StackFrame[] = [];
-  for (const raw of (stack ?? "").split("\n").slice(1)) {
+  for (const raw of normalizeStack(stack ?? "").split("\n").slice(1)) {
     const text = raw.trim();
     const m = FRAME.exec(text);
     if (!m) continue;

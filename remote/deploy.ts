@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { normalizeStack } from "../core/script.ts";
 import { compareStrings } from "../core/compare.ts";
 import { join, relative } from "node:path";
 import { Environment, type SecretsData } from "../core/environment.ts";
@@ -321,7 +322,7 @@ class DeploymentRun {
         output.tabular("Affected hosts", e.affectedHostname, { red: true });
       }
       if (this.opts.debug && !(e instanceof ConfigureErrors) && e.stack && e instanceof UnexpectedError === false) {
-        for (const l of e.stack.split("\n").slice(1)) output.debug("\t" + l.trim(), { red: true });
+        for (const l of normalizeStack(e.stack).split("\n").slice(1)) output.debug("\t" + l.trim(), { red: true });
       }
     }
   }

@@ -13,6 +13,7 @@
  * @module
  */
 import type { ErrorJSON } from "../core/errors.ts";
+import { normalizeStack } from "../core/script.ts";
 
 /** Bumped whenever a message shape changes; controller and agent must agree. */
 export const PROTOCOL_VERSION = 1;
@@ -213,7 +214,7 @@ export function errorObject(e: unknown): RpcErrorObject {
         fields: {
           message: error.message,
           errorType: error.name === "Error" ? error.constructor.name : error.name,
-          traceback: error.stack ?? "",
+          traceback: normalizeStack(error.stack ?? ""),
         },
       });
     }
