@@ -118,12 +118,11 @@ async function writeAtomic(path: string, write: (tmp: string) => Promise<void>):
   }
 }
 
-/**
- * Node's `createHash`, loaded on first use: `node:crypto` costs a fresh process ~10 ms, and `batou deploy` starts its
- * ssh connections before it needs any hash (remote/early_connect.ts).
- */
-async function createHash(algorithm: "sha256") {
-  return (await import("node:crypto")).createHash(algorithm);
+/** The hex SHA-256 of `data` with WebCrypto (native; `node:crypto` would cost a fresh process ~10 ms to load). */
+async function sha256Hex(data: Uint8Array | string): Promise<string> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
@@ -133,16 +132,14 @@ async function createHash(algorithm: "sha256") {
 export async function sha256File(path: string): Promise<string> {
   const real = await Deno.realPath(path);
   const st = await Deno.stat(real);
-  const key = (await createHash("sha256")).update(
-    [real, st.size, st.ino, st.mtime?.getTime(), st.ctime?.getTime()].join("\0"),
-  )
-    .digest("hex");
+  const key = await sha256Hex([real, st.size, st.ino, st.mtime?.getTime(), st.ctime?.getTime()].join("\0"));
   const memo = join(localCacheDir(), "hashes", key);
   try {
     const known = (await Deno.readTextFile(memo)).trim();
     if (/^[0-9a-f]{64}$/.test(known)) return known;
   } catch { /* not yet */ }
-  const hash = await createHash("sha256");
+  // Streamed: the file may be large. `node:crypto` is loaded only here, once per file and version.
+  const hash = (await import("node:crypto")).createHash("sha256");
   using file = await Deno.open(real);
   for await (const chunk of file.readable) hash.update(chunk);
   const hex = hash.digest("hex");
@@ -172,10 +169,10 @@ export function unamePlatform(os: string = Deno.build.os, arch: string = Deno.bu
 
 const SKIP_DIRS = new Set(["node_modules", "work", "dist"]);
 
-async function sourceFiles(dir: string, rel = ""): Promise<string[]> {
+/** The program's source files below `dir` (synchronous: ~150 small reads, cheaper without a thread round trip each). */
+function sourceFiles(dir: string, rel = ""): string[] {
   const found: string[] = [];
-  const entries: Deno.DirEntry[] = [];
-  for await (const e of Deno.readDir(join(dir, rel))) entries.push(e);
+  const entries = [...Deno.readDirSync(join(dir, rel))];
   entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   for (const e of entries) {
     const path = rel ? `${rel}/${e.name}` : e.name;
@@ -183,7 +180,7 @@ async function sourceFiles(dir: string, rel = ""): Promise<string[]> {
       // Only the program's own folders: tests, benchmarks, tools and examples are not part of the agent.
       if (rel === "" && !PROGRAM_DIRS.has(e.name)) continue;
       if (e.name.startsWith(".") || SKIP_DIRS.has(e.name)) continue;
-      found.push(...await sourceFiles(dir, path));
+      found.push(...sourceFiles(dir, path));
     } else if (e.isFile && (e.name.endsWith(".ts") || (rel === "" && /^deno\.(lock|json)$/.test(e.name)))) {
       found.push(path);
     }
@@ -196,23 +193,35 @@ const PROGRAM_DIRS = new Set(["core", "lib", "remote", "cli"]);
 
 /** Hash of the program's sources: the .ts files of main.ts, mod.ts and the program folders, plus deno.json and deno.lock. */
 export async function sourceHash(repoDir: string): Promise<string> {
-  const hash = await createHash("sha256");
-  hash.update(`batou ${VERSION} deno ${Deno.version.deno}\0`);
-  for (const path of await sourceFiles(repoDir)) {
-    hash.update(path + "\0");
-    hash.update(await Deno.readFile(join(repoDir, path)));
-    hash.update("\0");
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [encoder.encode(`batou ${VERSION} deno ${Deno.version.deno}\0`)];
+  for (const path of sourceFiles(repoDir)) {
+    parts.push(encoder.encode(path + "\0"), Deno.readFileSync(join(repoDir, path)), encoder.encode("\0"));
   }
-  return hash.digest("hex");
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return await sha256Hex(all);
 }
 
 /**
  * What a minified bundle needs in front: `deno bundle --minify` leaves out the `require` that the bundled CommonJS
  * packages use for `node:` built-ins (the unminified bundle defines it), so they would fail with "Dynamic require of
- * node:events is not supported".
+ * node:events is not supported". It imports nothing (any `node:` module makes Deno initialise its Node
+ * compatibility layer, ~15 ms of CPU at every agent start):
+ * - `require` hands each call to the bundle's core/bundle_require.ts (which core/lazy.ts registers as
+ *   `require.builtin` before any package is evaluated: `node:path` and `node:events` from batou's own modules,
+ *   `node:fs` & co. loaded on first use); without it, the real built-in through `process.getBuiltinModule`;
+ * - `setImmediate` reaches the global one only when called: asap (nunjucks) tests `typeof setImmediate` when it is
+ *   loaded, and the global's getter would initialise the compatibility layer.
  */
-export const MINIFIED_REQUIRE_PRELUDE =
-  `import{createRequire as __batouCreateRequire}from"node:module";var require=__batouCreateRequire(import.meta.url);\n`;
+export const MINIFIED_REQUIRE_PRELUDE = `var require=function(i){if(require.builtin)return require.builtin(i);` +
+  `var m=globalThis.process.getBuiltinModule(i);if(m===void 0)throw Object.assign(new Error("Cannot find module '"+i+` +
+  `"'"),{code:"MODULE_NOT_FOUND"});return m},setImmediate=function(){return globalThis.setImmediate.apply(` +
+  `globalThis,arguments)};\n`;
 
 /** Options of {@linkcode buildBundle}. */
 export interface BundleOptions {
