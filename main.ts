@@ -6,11 +6,18 @@
 // Only light modules are imported up front: `deploy` starts its ssh connections (remote/early_connect.ts) before the
 // component model, the library and the npm packages are loaded, and every command loads only what it uses.
 import { resolve } from "./core/path.ts";
-import { parseArgs } from "node:util";
 import { VERSION, versionLine } from "./core/version.ts";
 import { output } from "./core/output.ts";
 import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/early_connect.ts";
+import { DEPLOY_OPTIONS, earlyDeployArguments } from "./cli/deploy_args.ts";
+
+/** `parseArgs` of `node:util`, loaded on first use (after `batou deploy` started its ssh connections). */
+async function parseArgs<T extends import("node:util").ParseArgsConfig>(
+  config: T,
+): Promise<ReturnType<typeof import("node:util").parseArgs<T>>> {
+  return (await import("node:util")).parseArgs(config);
+}
 
 const USAGE = `batou v${VERSION}: multi-(host|component|environment|version|platform) deployment
 
@@ -54,22 +61,7 @@ function projectDir(): string {
 }
 
 async function cmdDeploy(args: string[], debug: boolean): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      "predict-only": { type: "boolean", short: "P" },
-      "consistency-only": { type: "boolean", short: "c" },
-      local: { type: "boolean", short: "L" },
-      dirty: { type: "boolean", short: "D" },
-      jobs: { type: "string", short: "j" },
-      timeout: { type: "string", short: "t" },
-      platform: { type: "string", short: "p" },
-      debug: { type: "boolean", short: "d" },
-      report: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  const { values, positionals } = await parseArgs({ args, allowPositionals: true, options: DEPLOY_OPTIONS });
   if (values.help) {
     console.log(DEPLOY_USAGE);
     return 0;
@@ -82,6 +74,7 @@ async function cmdDeploy(args: string[], debug: boolean): Promise<number> {
     throw new UsageError("--timeout takes a whole number of seconds >= 1");
   }
   const environment = positionals[0].replace(/\.cfg$/, "");
+  // Started already when the early reading of the command line was sure (see main()); else now.
   if (!values.local) startEarlyConnections(projectDir(), environment, timeout);
   try {
     return await deployWith({
@@ -124,7 +117,7 @@ async function deployWith(
 }
 
 async function cmdGraph(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = await parseArgs({
     args,
     allowPositionals: true,
     options: { format: { type: "string", short: "f", default: "dot" }, help: { type: "boolean", short: "h" } },
@@ -149,6 +142,8 @@ async function cmdGraph(args: string[]): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const early = earlyDeployArguments(argv);
+  if (early) startEarlyConnections(projectDir(), early.environment, early.timeout);
   let debug = false;
   while (argv[0] === "-d" || argv[0] === "--debug") {
     debug = true;
@@ -212,5 +207,6 @@ if (import.meta.main) {
       code = 1;
     }
   }
+  await closeEarlyConnections(); // whatever the command line started early and nobody took
   Deno.exit(code);
 }

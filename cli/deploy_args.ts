@@ -1,0 +1,74 @@
+/**
+ * `batou deploy`'s options, and a strict early reading of its command line: `batou deploy` starts its ssh
+ * connections (remote/early_connect.ts) before `node:util` (whose first use costs a fresh process ~7 ms) parses the
+ * command line properly.
+ *
+ * @example
+ * ```ts
+ * earlyDeployArguments(["deploy", "-P", "prod"]); // { environment: "prod", timeout: null }
+ * earlyDeployArguments(["deploy", "-L", "-P", "prod"]); // null: local, nothing to connect
+ * ```
+ * @module
+ */
+
+/** The options of `batou deploy`, as `parseArgs` (node:util) takes them. */
+export const DEPLOY_OPTIONS = {
+  "predict-only": { type: "boolean", short: "P" },
+  "consistency-only": { type: "boolean", short: "c" },
+  local: { type: "boolean", short: "L" },
+  dirty: { type: "boolean", short: "D" },
+  jobs: { type: "string", short: "j" },
+  timeout: { type: "string", short: "t" },
+  platform: { type: "string", short: "p" },
+  debug: { type: "boolean", short: "d" },
+  report: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** What an early start needs from a deploy command line. */
+export interface EarlyDeployArguments {
+  environment: string;
+  /** `--timeout` (whole seconds >= 1), or null when not given. */
+  timeout: number | null;
+}
+
+/** Options after which an early start goes on: the boolean ones that neither end the run nor make it local. */
+const PASSIVE = new Set(["predict-only", "consistency-only", "dirty", "debug"]);
+
+/**
+ * Reads `argv` (the whole command line) as `[-d|--debug]... deploy` followed by exactly one environment name and
+ * only these options: `-P -c -D -d` (long forms too) and `-t N`, `--timeout N`, `--timeout=N`. Anything else (other
+ * options, combined short options, `--`, help, `-L`, a second name) gives null: the command line is then left to
+ * the real parser alone. A wrong reading costs only an unused early connection, which the deployment closes.
+ */
+export function earlyDeployArguments(argv: string[]): EarlyDeployArguments | null {
+  let i = 0;
+  while (argv[i] === "-d" || argv[i] === "--debug") i++;
+  if (argv[i++] !== "deploy") return null;
+  const byShort = new Map(Object.entries(DEPLOY_OPTIONS).map(([name, o]) => ["short" in o ? o.short : "", name]));
+  let environment: string | null = null;
+  let timeout: number | null = null;
+  for (; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("-")) {
+      if (environment !== null) return null;
+      environment = arg;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.startsWith("--")
+      ? arg.slice(2, eq < 0 ? undefined : eq)
+      : arg.length === 2
+      ? byShort.get(arg[1]) ?? ""
+      : "";
+    if (name === "timeout") {
+      const value = arg.startsWith("--") && eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+      timeout = Number(value);
+      if (!Number.isInteger(timeout) || timeout < 1) return null;
+      continue;
+    }
+    if (!PASSIVE.has(name) || eq >= 0) return null;
+  }
+  if (!environment) return null;
+  return { environment: environment.replace(/\.cfg$/, ""), timeout };
+}

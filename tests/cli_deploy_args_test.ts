@@ -1,0 +1,53 @@
+/** The early reading of `batou deploy`'s command line (cli/deploy_args.ts) against node:util's parseArgs. */
+import { assertEquals } from "./support/assert.ts";
+import { parseArgs } from "node:util";
+import { DEPLOY_OPTIONS, earlyDeployArguments } from "../cli/deploy_args.ts";
+
+Deno.test("early deploy arguments: plain command lines are read as the real parser reads them", () => {
+  const cases: [string[], string, number | null][] = [
+    [["deploy", "prod"], "prod", null],
+    [["deploy", "prod.cfg"], "prod", null],
+    [["-d", "deploy", "prod"], "prod", null],
+    [["deploy", "-P", "prod", "--dirty"], "prod", null],
+    [["deploy", "--predict-only", "-c", "-D", "-d", "--debug", "prod"], "prod", null],
+    [["deploy", "-t", "7", "prod"], "prod", 7],
+    [["deploy", "prod", "--timeout", "3"], "prod", 3],
+    [["deploy", "--timeout=12", "prod"], "prod", 12],
+  ];
+  for (const [argv, environment, timeout] of cases) {
+    assertEquals(earlyDeployArguments(argv), { environment, timeout }, argv.join(" "));
+    // What the real parser makes of the same arguments.
+    const args = argv.slice(argv.indexOf("deploy") + 1);
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: DEPLOY_OPTIONS });
+    assertEquals(positionals[0].replace(/\.cfg$/, ""), environment);
+    assertEquals(values.timeout === undefined ? null : Number(values.timeout), timeout);
+    assertEquals(values.local, undefined);
+  }
+});
+
+Deno.test("early deploy arguments: anything unusual is left to the real parser", () => {
+  for (
+    const argv of [
+      [],
+      ["deploy"],
+      ["graph", "prod"],
+      ["deploy", "-L", "-P", "prod"],
+      ["deploy", "--local", "prod"],
+      ["deploy", "-PL", "prod"],
+      ["deploy", "-h"],
+      ["deploy", "prod", "--help"],
+      ["deploy", "prod", "other"],
+      ["deploy", "-j", "2", "prod"],
+      ["deploy", "-p", "x", "prod"],
+      ["deploy", "--report", "r.json", "prod"],
+      ["deploy", "-t", "0", "prod"],
+      ["deploy", "-t", "x", "prod"],
+      ["deploy", "--timeout"],
+      ["deploy", "--dirty=yes", "prod"],
+      ["deploy", "--", "prod"],
+      ["deploy", "--unknown", "prod"],
+    ]
+  ) {
+    assertEquals(earlyDeployArguments(argv), null, argv.join(" "));
+  }
+});
