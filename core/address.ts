@@ -14,8 +14,6 @@
  * @module
  */
 
-import { lookup } from "node:dns/promises";
-
 /** `true`: must resolve; `false`: must not be used; `"optional"`: `null` when it does not resolve. */
 export type RequireFlag = boolean | "optional";
 
@@ -147,8 +145,12 @@ function isResolverError(e: unknown): e is Error & { code: string } {
   return e instanceof Error && typeof (e as { code?: unknown }).code === "string";
 }
 
-/** getaddrinfo for one family. Entries of the other family (IP literals) are dropped. */
+/**
+ * getaddrinfo for one family. Entries of the other family (IP literals) are dropped. `node:dns` is loaded with the
+ * first lookup, not with this module (it would cost every agent start ~10 ms, most resolve nothing).
+ */
 async function lookupFamily(host: string, family: 4 | 6): Promise<string[]> {
+  const { lookup } = await import("node:dns/promises");
   const entries = await lookup(host, { family, all: true });
   const addresses = entries.filter((e) => e.family === family).map((e) => e.address);
   if (addresses.length === 0) {

@@ -35,10 +35,10 @@ import { type CmdResult, runCmd } from "./cmd.ts";
 import { Timer } from "./timer.ts";
 import { statOrNull } from "./fsops.ts";
 import { isBatouModule, stackFrames } from "./stack.ts";
-import { createHash } from "node:crypto";
+import { type Sha256Hasher, sha256Hasher } from "./sha256.ts";
 import type { Host } from "./host.ts";
 import type { Environment } from "./environment.ts";
-import { isAbsolute, join, normalize } from "node:path";
+import { isAbsolute, join, normalize } from "./path.ts";
 
 export { attribute } from "./attribute.ts";
 
@@ -216,7 +216,7 @@ export class Component {
   #attrSpecs = new Map<string, AttributeSpec>();
   #pending: Promise<void>[] = [];
   #workdir = "";
-  #checksum: ReturnType<typeof newHasher> | null = null;
+  #checksum: Sha256Hasher | null = null;
   /**
    * Captured at construction, formatted only when {@linkcode initLocation} is asked for; null when a library
    * component constructed this one (its location is then that component's).
@@ -806,7 +806,7 @@ export class Component {
 
   /** An incremental SHA-256 over `value`s given so far; returns the hex digest. */
   checksum(value?: Uint8Array | string): string {
-    if (!this.#checksum) this.#checksum = newHasher();
+    if (!this.#checksum) this.#checksum = sha256Hasher();
     if (value !== undefined) this.#checksum.update(value);
     return this.#checksum.hex();
   }
@@ -850,16 +850,4 @@ export async function statTime(path: string, key = "mtime"): Promise<number | nu
   } catch {
     return null;
   }
-}
-
-function newHasher() {
-  const h = createHash("sha256");
-  return {
-    update(v: Uint8Array | string) {
-      h.update(v);
-    },
-    hex(): string {
-      return h.copy().digest("hex");
-    },
-  };
 }

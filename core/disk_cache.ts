@@ -19,8 +19,8 @@
  * ```
  * @module
  */
-import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { join } from "./path.ts";
+import { sha256Hex } from "./sha256.ts";
 
 /** A cache directory `name` below `$BATOU_CACHE_DIR`, else below `~/.cache/batou`; null without either. */
 export function cacheDir(name: string): string | null {
@@ -30,18 +30,14 @@ export function cacheDir(name: string): string | null {
   return home ? join(home, ".cache", "batou", name) : null;
 }
 
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
 /** The key of an entry: the SHA-256 (hex) of the JSON of everything its text depends on. */
 export function cacheKey(parts: readonly unknown[]): string {
-  return sha256(JSON.stringify(parts));
+  return sha256Hex(JSON.stringify(parts));
 }
 
 /** The first line of an entry: its key and the SHA-256 of the text that follows. */
 function header(key: string, text: string): string {
-  return `//batou-cache ${key} ${sha256(text)}\n`;
+  return `//batou-cache ${key} ${sha256Hex(text)}\n`;
 }
 
 /** How many writes of one {@linkcode DiskCache} instance go between two prunings (the first write prunes). */

@@ -13,7 +13,7 @@
  * @module
  */
 import { compareStrings } from "./compare.ts";
-import { join } from "node:path";
+import { join } from "./path.ts";
 import { ConfigDocument, ConfigParseError } from "./configparser.ts";
 import { environmentConfigPath } from "./environment_file.ts";
 import {

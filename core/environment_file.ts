@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "./path.ts";
 
 /** Path of the environment's config file relative to `baseDir`, or null when the environment does not exist. */
 export function environmentConfigPath(baseDir: string, name: string): string | null {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { basename, dirname, join, normalize, resolve } from "node:path";
+import { basename, dirname, join, normalize, resolve } from "./path.ts";
 
 /** Whether `e` is Deno's "not found" error. */
 export function isNotFound(e: unknown): boolean {

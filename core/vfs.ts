@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "./path.ts";
 
 /** Maps an absolute path to where it really lives. */
 export interface PathMapper {

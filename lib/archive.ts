@@ -27,8 +27,8 @@
  * ```
  * @module
  */
-import { createHash } from "node:crypto";
-import { basename, dirname, isAbsolute, join } from "node:path";
+import { basename, dirname, isAbsolute, join } from "../core/path.ts";
+import { sha256FileHex } from "../core/sha256.ts";
 import { Component } from "../core/component.ts";
 import { runCmd } from "../core/cmd.ts";
 import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
@@ -59,12 +59,9 @@ interface ExtractMarker {
   files: string[];
 }
 
-/** SHA-256 of a file, hex. */
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  const file = await Deno.open(path, { read: true });
-  for await (const chunk of file.readable) hash.update(chunk);
-  return hash.digest("hex");
+/** SHA-256 of a file, hex (streamed: archives are big). */
+function sha256File(path: string): Promise<string> {
+  return sha256FileHex(path);
 }
 
 /** `name` without its first `strip` segments, or null when nothing is left. Rejects unsafe names. */

@@ -12,9 +12,9 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { join } from "../core/path.ts";
 import { ensurePathNonexistent, lstatOrNull, writeFileAtomic } from "../core/fsops.ts";
+import { sha256FileHex } from "../core/sha256.ts";
 
 /** One change that {@linkcode applySync} makes. */
 export interface SyncAction {
@@ -74,21 +74,12 @@ export class ExcludeMatcher {
   }
 }
 
-/** The SHA-256 of a file's content, read in chunks. */
-export async function fileDigest(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  const file = await Deno.open(path, { read: true });
-  try {
-    const buf = new Uint8Array(64 * 1024);
-    while (true) {
-      const n = await file.read(buf);
-      if (n === null) break;
-      hash.update(buf.subarray(0, n));
-    }
-  } finally {
-    file.close();
-  }
-  return hash.digest("hex");
+/**
+ * The SHA-256 of a file's content: read whole when `sizeHint` is at most 4 MiB, else in chunks (see core/sha256.ts
+ * `sha256FileHex`).
+ */
+export function fileDigest(path: string, sizeHint = Infinity): Promise<string> {
+  return sha256FileHex(path, sizeHint);
 }
 
 /**
@@ -117,7 +108,7 @@ export async function planSync(source: string, target: string, exclude: readonly
         else if ((await Deno.readLink(to)) !== link) actions.push({ kind: "symlink", path, reason: "link target" });
       } else if (info.isFile) {
         if (!have?.isFile) actions.push({ kind: "copy", path, reason: have ? "not a file" : "missing" });
-        else if (have.size !== info.size || (await fileDigest(from)) !== (await fileDigest(to))) {
+        else if (have.size !== info.size || (await fileDigest(from, info.size)) !== (await fileDigest(to, have.size))) {
           actions.push({ kind: "copy", path, reason: "content" });
         } else if (((have.mode ?? 0) & 0o7777) !== ((info.mode ?? 0) & 0o7777)) {
           actions.push({ kind: "copy", path, reason: "mode" });

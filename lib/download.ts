@@ -24,10 +24,7 @@
  * ```
  * @module
  */
-import { AssertionError } from "node:assert";
-import { createHash, getHashes } from "node:crypto";
-import { basename, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { basename, dirname, join } from "../core/path.ts";
 import { Component, statTime } from "../core/component.ts";
 import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
 import { isNotFound } from "../core/fsops.ts";
@@ -54,8 +51,18 @@ export function maskPassword(uri: string): string {
   }
 }
 
+/**
+ * The hash algorithms `node:crypto` knows, for checking a checksum's algorithm while configuring (synchronous):
+ * `node:crypto` is loaded then, not when the library is (see core/sha256.ts on its cost).
+ */
+function knownHashes(): string[] {
+  const { process } = globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } };
+  return (process.getBuiltinModule("node:crypto") as typeof import("node:crypto")).getHashes();
+}
+
 /** The hex digest of a file with `algorithm`. */
 export async function hashFile(path: string, algorithm: string): Promise<string> {
+  const { createHash } = await import("node:crypto");
   const hash = createHash(algorithm);
   const file = await Deno.open(path, { read: true });
   // The stream closes the file when it ends.
@@ -117,7 +124,7 @@ export class Download extends Component {
     }
     this.checksumFunction = this.expectedChecksum.slice(0, sep).toLowerCase();
     this.expectedChecksum = this.expectedChecksum.slice(sep + 1).trim().toLowerCase();
-    if (!getHashes().includes(this.checksumFunction)) {
+    if (!knownHashes().includes(this.checksumFunction)) {
       throw ConfigurationError.create(
         `Unknown checksum algorithm \`${this.checksumFunction}\` (use sha256, sha512, md5, ...).`,
         this,
@@ -140,6 +147,7 @@ export class Download extends Component {
   override async update(): Promise<void> {
     const tmp = join(dirname(this.target), `.${basename(this.target)}.batou-tmp-${randomSuffix()}`);
     try {
+      const { createHash } = await import("node:crypto");
       const hash = createHash(this.checksumFunction);
       const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
       try {
@@ -154,6 +162,7 @@ export class Download extends Component {
       }
       const got = hash.digest("hex");
       if (got !== this.expectedChecksum) {
+        const { AssertionError } = await import("node:assert");
         throw new AssertionError({ message: `Checksum mismatch!\nexpected: ${this.expectedChecksum}\ngot: ${got}` });
       }
       await Deno.rename(tmp, this.target);
@@ -172,7 +181,10 @@ export class Download extends Component {
       // Not a URL: a local path.
       return (await Deno.open(this.map(this.uri), { read: true })).readable;
     }
-    if (url.protocol === "file:") return (await Deno.open(fileURLToPath(url), { read: true })).readable;
+    if (url.protocol === "file:") {
+      const { fileURLToPath } = await import("node:url");
+      return (await Deno.open(fileURLToPath(url), { read: true })).readable;
+    }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new Error(`Cannot download ${shown}: unsupported scheme ${url.protocol}`);
     }

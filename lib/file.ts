@@ -24,7 +24,7 @@
  * ```
  * @module
  */
-import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from "../core/path.ts";
 import { Component, statTime } from "../core/component.ts";
 import {
   ComponentUsageError,

@@ -25,7 +25,7 @@
  * ```
  * @module
  */
-import { join } from "node:path";
+import { join } from "../core/path.ts";
 import { Component } from "../core/component.ts";
 import { CronJob } from "./cron.ts";
 import { File } from "./file.ts";

@@ -33,8 +33,8 @@
  * ```
  * @module
  */
-import { createHash } from "node:crypto";
-import { basename, join } from "node:path";
+import { sha256Hex } from "../core/sha256.ts";
+import { basename, join } from "../core/path.ts";
 import { Component } from "../core/component.ts";
 import { joinCommand } from "../core/cmd.ts";
 import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
@@ -243,7 +243,7 @@ export class AppEnv extends Component {
       this.pipVersion ?? "",
       ...this.installOptions,
     ];
-    this.envHash = createHash("sha256").update(hashed.join("\0")).digest("hex").slice(0, 8);
+    this.envHash = sha256Hex(hashed.join("\0")).slice(0, 8);
     this.envDir = this.map(join(".appenv", this.envHash));
     this.envReady = join(this.envDir, "appenv.ready");
 

@@ -36,7 +36,7 @@
  * ```
  * @module
  */
-import { join } from "node:path";
+import { join } from "../core/path.ts";
 import { Component } from "../core/component.ts";
 import { joinCommand } from "../core/cmd.ts";
 import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";

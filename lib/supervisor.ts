@@ -28,7 +28,7 @@
  * ```
  * @module
  */
-import { basename, isAbsolute, join, normalize } from "node:path";
+import { basename, isAbsolute, join, normalize } from "../core/path.ts";
 import { Component } from "../core/component.ts";
 import { joinCommand } from "../core/cmd.ts";
 import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";

@@ -1,11 +1,19 @@
 /**
  * Reading zip archives without `unzip` on the target: the central directory is
  * parsed here (zip64 included), stored and deflated members are decompressed
- * with node:zlib and checked against their CRC-32.
+ * with node:zlib (loaded when the first member is read) and checked against their CRC-32.
  *
  * @module
  */
-import { crc32, inflateRawSync } from "node:zlib";
+
+type Zlib = typeof import("node:zlib");
+let zlibModule: Zlib | null = null;
+
+/** node:zlib, loaded on first use (importing it with the library would cost every agent start). */
+function zlib(): Zlib {
+  const { process } = globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } };
+  return zlibModule ??= process.getBuiltinModule("node:zlib") as Zlib;
+}
 
 /** One member of a zip archive. */
 export interface ZipEntry {
@@ -151,9 +159,9 @@ export class ZipArchive {
     const raw = this.#data.subarray(start, start + entry.compressedSize);
     let data: Uint8Array;
     if (entry.method === 0) data = raw;
-    else if (entry.method === 8) data = new Uint8Array(inflateRawSync(raw));
+    else if (entry.method === 8) data = new Uint8Array(zlib().inflateRawSync(raw));
     else throw new ZipError(`${entry.name}: unsupported compression method ${entry.method}`);
-    if (data.length !== entry.size || (crc32(data) >>> 0) !== entry.crc) {
+    if (data.length !== entry.size || (zlib().crc32(data) >>> 0) !== entry.crc) {
       throw new ZipError(`${entry.name}: checksum error (corrupt archive)`);
     }
     return data;

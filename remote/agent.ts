@@ -10,8 +10,7 @@
  *
  * @module
  */
-import { isAbsolute, join } from "node:path";
-import { cpuUsage } from "node:process";
+import { isAbsolute, join } from "../core/path.ts";
 import { Environment } from "../core/environment.ts";
 import { type Format, output, type OutputBackend } from "../core/output.ts";
 import { FileLockedError, type ReportingError, sortErrors } from "../core/errors.ts";
@@ -95,14 +94,17 @@ function currentUser(): string {
   return Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? String(Deno.uid?.() ?? "unknown");
 }
 
-/** What the agent's `stats` method reports: its memory, from `/proc/self/status` (null where there is none), and CPU. */
+/**
+ * What the agent's `stats` method reports: its memory, from `/proc/self/status` (null where there is none), and CPU
+ * time (null where it cannot be read).
+ */
 export interface AgentStats {
   /** Peak resident set size (VmHWM) in KiB. */
   rssPeakKiB: number | null;
   /** Current resident set size (VmRSS) in KiB. */
   rssKiB: number | null;
   /** CPU time used by the agent process so far (user + system), in milliseconds. */
-  cpuMs: number;
+  cpuMs: number | null;
 }
 
 /** Reads the agent process's memory figures (Linux `/proc/self/status`; null elsewhere) and CPU time. */
@@ -115,8 +117,33 @@ export async function agentStats(): Promise<AgentStats> {
     const m = new RegExp(`^${key}:\\s*(\\d+)\\s*kB`, "m").exec(status);
     return m ? Number(m[1]) : null;
   };
-  const cpu = cpuUsage();
-  return { rssPeakKiB: kib("VmHWM"), rssKiB: kib("VmRSS"), cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
+  return { rssPeakKiB: kib("VmHWM"), rssKiB: kib("VmRSS"), cpuMs: await cpuMilliseconds() };
+}
+
+/**
+ * The process's CPU time (user + system) in ms: from `Deno.cpuUsage` (microseconds, as `node:process`' `cpuUsage`,
+ * whose import would initialise Deno's Node compatibility layer), else from `/proc/self/stat` (clock ticks of
+ * 10 ms), else null.
+ */
+export async function cpuMilliseconds(): Promise<number | null> {
+  const usage = (Deno as unknown as { cpuUsage?: () => { user: number; system: number } }).cpuUsage;
+  if (typeof usage === "function") {
+    const cpu = usage();
+    return Math.round((cpu.user + cpu.system) / 1000);
+  }
+  try {
+    return procStatCpuMs(await Deno.readTextFile("/proc/self/stat"));
+  } catch {
+    return null;
+  }
+}
+
+/** User + system CPU time in ms from the text of `/proc/<pid>/stat` (Linux's clock ticks are 10 ms); null if unreadable. */
+export function procStatCpuMs(stat: string): number | null {
+  // The fields after the command name (which may hold spaces and parentheses): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return Number.isFinite(ticks) ? ticks * 10 : null;
 }
 
 /**

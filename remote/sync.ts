@@ -21,9 +21,7 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { Buffer } from "node:buffer";
-import { gzipSync } from "node:zlib";
+import { join } from "../core/path.ts";
 import type { RpcHandler, RpcPeer } from "./protocol.ts";
 import {
   isExcludedName,
@@ -113,16 +111,20 @@ export async function buildManifest(
   return out;
 }
 
-function encode(raw: Uint8Array, path: string): { data: string; gzip: boolean; bytes: number } {
+/** node:zlib's `gzipSync`, loaded when the first file is sent (the agent, which imports this module, never sends). */
+type Gzip = (data: Uint8Array) => Uint8Array;
+
+async function loadGzip(): Promise<Gzip> {
+  const { gzipSync } = await import("node:zlib");
+  return (data) => gzipSync(data);
+}
+
+function encode(raw: Uint8Array, path: string, gzip: Gzip): { data: string; gzip: boolean; bytes: number } {
   if (raw.length >= 512 && !NO_GZIP.test(path)) {
-    const packed = gzipSync(raw);
-    if (packed.length < raw.length * 0.9) return { data: packed.toString("base64"), gzip: true, bytes: packed.length };
+    const packed = gzip(raw);
+    if (packed.length < raw.length * 0.9) return { data: packed.toBase64(), gzip: true, bytes: packed.length };
   }
-  return {
-    data: Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString("base64"),
-    gzip: false,
-    bytes: raw.length,
-  };
+  return { data: raw.toBase64(), gzip: false, bytes: raw.length };
 }
 
 async function readFull(file: Deno.FsFile, buf: Uint8Array): Promise<number> {
@@ -207,6 +209,7 @@ export async function syncProject(peer: RpcPeer, localDir: string, opts: SyncOpt
   const sender = new PutSender(peer, limit, Math.max(1, opts.window ?? 2));
   const need = new Set(plan.need);
   const modes = new Set(plan.modes);
+  let gzip: Gzip | null = null;
   for (const e of manifest) {
     if (e.type === "dir") {
       if (need.has(e.path)) await sender.add({ op: "dir", path: e.path, mode: e.mode });
@@ -225,12 +228,16 @@ export async function syncProject(peer: RpcPeer, localDir: string, opts: SyncOpt
       continue;
     }
     const abs = join(localDir, e.path);
+    gzip ??= await loadGzip();
     // Raw bytes per message such that base64, entry and envelope stay within the limit.
     const chunkSize = Math.max(3, Math.floor((limit - ENVELOPE - ENTRY_OVERHEAD - e.path.length) / 4) * 3);
     if (e.size <= chunkSize) {
-      const { data, gzip, bytes } = encode(await Deno.readFile(abs), e.path);
+      const { data, gzip: packed, bytes } = encode(await Deno.readFile(abs), e.path, gzip);
       stats.bytesSent += bytes;
-      await sender.add({ op: "file", path: e.path, mode: e.mode, sha256: e.sha256, data, gzip }, data.length);
+      await sender.add(
+        { op: "file", path: e.path, mode: e.mode, sha256: e.sha256, data, gzip: packed },
+        data.length,
+      );
       continue;
     }
     const file = await Deno.open(abs, { read: true });
@@ -239,9 +246,18 @@ export async function syncProject(peer: RpcPeer, localDir: string, opts: SyncOpt
       for (let offset = 0;;) {
         const n = await readFull(file, buf);
         const last = n < chunkSize || offset + n >= e.size;
-        const { data, gzip, bytes } = encode(buf.slice(0, n), e.path);
+        const { data, gzip: packed, bytes } = encode(buf.slice(0, n), e.path, gzip);
         stats.bytesSent += bytes;
-        const entry: PutEntry = { op: "chunk", path: e.path, mode: e.mode, sha256: e.sha256, offset, last, data, gzip };
+        const entry: PutEntry = {
+          op: "chunk",
+          path: e.path,
+          mode: e.mode,
+          sha256: e.sha256,
+          offset,
+          last,
+          data,
+          gzip: packed,
+        };
         await sender.add(entry, data.length);
         offset += n;
         if (last) break;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { sha256FileHex, sha256Hex } from "../core/sha256.ts";
 
 /** One entry of a project manifest; `path` is relative, `/`-separated, never `.` or `..`. */
 export type ManifestEntry =
@@ -64,18 +64,17 @@ export function validateSyncPath(relPath: unknown): string {
   return relPath;
 }
 
-/** Hex SHA-256 of a byte string. */
+/** Hex SHA-256 of a byte string (synchronous; see core/sha256.ts). */
 export function sha256Bytes(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
+  return sha256Hex(data);
 }
 
-/** Hex SHA-256 of a file's content; files above 4 MiB (by `sizeHint`, or unknown size) are read as a stream. */
-export async function sha256File(path: string, sizeHint = Infinity): Promise<string> {
-  if (sizeHint <= 4 * 1024 * 1024) return sha256Bytes(await Deno.readFile(path));
-  const hash = createHash("sha256");
-  const file = await Deno.open(path, { read: true });
-  for await (const chunk of file.readable) hash.update(chunk);
-  return hash.digest("hex");
+/**
+ * Hex SHA-256 of a file's content; files above 4 MiB (by `sizeHint`, or unknown size) are read as a stream
+ * (core/sha256.ts `sha256FileHex`).
+ */
+export function sha256File(path: string, sizeHint = Infinity): Promise<string> {
+  return sha256FileHex(path, sizeHint);
 }
 
 /** Permission bits of a `Deno.FileInfo` mode. */

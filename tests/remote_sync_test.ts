@@ -385,3 +385,45 @@ Deno.test("an interrupted sync leaves no partial file and a re-run converges", a
     ]);
   });
 });
+
+Deno.test("gzip-compressed syncPut data (whole files and chunks) is written as sent", async () => {
+  const { gzipSync } = await import("node:zlib");
+  await withDirs(async (d) => {
+    const link = connect(d.target);
+    try {
+      const text = "line of a config file\n".repeat(400);
+      const bytes = new TextEncoder().encode(text);
+      const packed = (b: Uint8Array) => new Uint8Array(gzipSync(b)).toBase64();
+      const sha256 = sha256Bytes(bytes);
+      await link.controller.call("syncPut", {
+        entries: [{ op: "file", path: "whole", mode: 0o640, sha256, data: packed(bytes), gzip: true }],
+      });
+      const half = 4000;
+      const chunk = (offset: number, part: Uint8Array, last: boolean) => ({
+        op: "chunk",
+        path: "chunked",
+        mode: 0o644,
+        sha256,
+        offset,
+        last,
+        data: packed(part),
+        gzip: true,
+      });
+      await link.controller.call("syncPut", {
+        entries: [chunk(0, bytes.subarray(0, half), false), chunk(half, bytes.subarray(half), true)],
+      });
+      strictEqual(await Deno.readTextFile(join(d.target, "whole")), text);
+      strictEqual((await Deno.stat(join(d.target, "whole"))).mode! & 0o777, 0o640);
+      strictEqual(await Deno.readTextFile(join(d.target, "chunked")), text);
+      // Damaged compressed data is refused and leaves nothing behind.
+      await rejects(
+        link.controller.call("syncPut", {
+          entries: [{ op: "file", path: "bad", mode: 0o644, sha256, data: btoa("not gzip at all"), gzip: true }],
+        }),
+      );
+      ok(!(await exists(join(d.target, "bad"))));
+    } finally {
+      await link.close();
+    }
+  });
+});
