@@ -309,6 +309,8 @@ export class SshConnection implements RemoteShell {
   #master: Deno.ChildProcess | null = null;
   #masterEnded: Promise<unknown> = Promise.resolve();
   #holdsSlot = false;
+  /** The waiting first session of {@linkcode open}. */
+  #keepAlive: Deno.ChildProcess | null = null;
 
   private constructor(
     readonly opts: SshOptions,
@@ -340,9 +342,9 @@ export class SshConnection implements RemoteShell {
   }
 
   /**
-   * Connects (up to `attempts` tries for transient failures) with a session that prints one line and waits:
-   * for callers that need the connection up before any real session (tests, benchmarks). Throws
-   * {@linkcode RemoteConnectError} naming the host and the cause.
+   * Connects (up to `attempts` tries for transient failures) with a first session that prints one line and waits
+   * until {@linkcode close}: for callers that want the connection up before any real session (deployments do not:
+   * their agent start is the first session). Throws {@linkcode RemoteConnectError} naming the host and the cause.
    */
   static async open(opts: SshOptions): Promise<SshConnection> {
     const conn = SshConnection.create(opts);
@@ -369,8 +371,6 @@ export class SshConnection implements RemoteShell {
       throw e;
     }
   }
-
-  #keepAlive: Deno.ChildProcess | null = null;
 
   /** ssh options common to the master and every session. */
   #commonArgs(): string[] {
