@@ -118,11 +118,17 @@ async function writeAtomic(path: string, write: (tmp: string) => Promise<void>):
   }
 }
 
-/** The hex SHA-256 of `data` with WebCrypto (native; `node:crypto` would cost a fresh process ~10 ms to load). */
-async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+/**
+ * core/sha256.ts, loaded on first use: `batou deploy` starts its ssh connections (remote/early_connect.ts) before it
+ * needs any hash, and that module brings the noble package along.
+ */
+function hashing(): Promise<typeof import("../core/sha256.ts")> {
+  return import("../core/sha256.ts");
+}
+
+/** The hex SHA-256 of a text (WebCrypto). */
+async function sha256Text(text: string): Promise<string> {
+  return await (await hashing()).sha256HexAsync(new TextEncoder().encode(text));
 }
 
 /**
@@ -132,17 +138,13 @@ async function sha256Hex(data: Uint8Array | string): Promise<string> {
 export async function sha256File(path: string): Promise<string> {
   const real = await Deno.realPath(path);
   const st = await Deno.stat(real);
-  const key = await sha256Hex([real, st.size, st.ino, st.mtime?.getTime(), st.ctime?.getTime()].join("\0"));
+  const key = await sha256Text([real, st.size, st.ino, st.mtime?.getTime(), st.ctime?.getTime()].join("\0"));
   const memo = join(localCacheDir(), "hashes", key);
   try {
     const known = (await Deno.readTextFile(memo)).trim();
     if (/^[0-9a-f]{64}$/.test(known)) return known;
   } catch { /* not yet */ }
-  // Streamed: the file may be large. `node:crypto` is loaded only here, once per file and version.
-  const hash = (await import("node:crypto")).createHash("sha256");
-  using file = await Deno.open(real);
-  for await (const chunk of file.readable) hash.update(chunk);
-  const hex = hash.digest("hex");
+  const hex = await (await hashing()).sha256FileHex(real, st.size);
   await writeAtomic(memo, (tmp) => Deno.writeTextFile(tmp, hex + "\n")).catch(() => {});
   return hex;
 }
@@ -204,7 +206,7 @@ export async function sourceHash(repoDir: string): Promise<string> {
     all.set(p, at);
     at += p.length;
   }
-  return await sha256Hex(all);
+  return await (await hashing()).sha256HexAsync(all);
 }
 
 /**
@@ -685,7 +687,6 @@ export class AgentStart {
   #wake: (() => void) | null = null;
   #wrote = false;
   #attempt = 0;
-  #fresh = "";
   #rounds = 0;
   #uploaded = 0;
   #finished = false;
@@ -777,7 +778,7 @@ export class AgentStart {
    */
   async connect(uploadMissing = true): Promise<RemoteAgentConnection | null> {
     try {
-      const payload = await this.opts.payload;
+      const opts = { ...this.opts, payload: await this.opts.payload };
       await this.#spawned;
       for (;;) {
         const event = await this.#next();
@@ -789,13 +790,13 @@ export class AgentStart {
         if (st.status === "start") return await this.#handshake();
         if (st.status !== "missing" && st.status !== "nohash") {
           this.#kill();
-          throw statusError(this.opts.host.name, st, { ...this.opts, payload });
+          throw statusError(opts.host.name, st, opts);
         }
         if (!uploadMissing) {
           this.#events.unshift(event); // for the next connect()
           return null;
         }
-        await this.#upload(st, payload);
+        await this.#upload(st, opts);
       }
     } catch (e) {
       await this.#finish();
@@ -827,8 +828,8 @@ export class AgentStart {
     throw startFailure(this.opts.host.name, st.code, stderr, this.opts);
   }
 
-  async #upload(st: BootstrapStatus, payload: AgentPayload): Promise<void> {
-    const host = this.opts.host.name;
+  async #upload(st: BootstrapStatus, opts: StartOptions & { payload: AgentPayload }): Promise<void> {
+    const host = opts.host.name;
     if (++this.#rounds > 2) {
       this.#kill();
       const what = st.status === "nohash"
@@ -839,16 +840,16 @@ export class AgentStart {
     const before = this.shell.bytesSent;
     if (st.status === "missing") {
       for (const name of st.missing) {
-        const a = payload.artifacts.find((x) => x.name === name);
+        const a = opts.payload.artifacts.find((x) => x.name === name);
         if (!a) throw RemoteConnectError.of(host, "agent", `the target asked for an unknown file ${name}`);
-        await upload(this.shell, { ...this.opts, payload }, a, "", st.fields.gzip === "yes");
+        await upload(this.shell, opts, a, "", st.fields.gzip === "yes");
       }
       await this.#peer.sendLine("again");
     } else {
       output.debug(`${host}: no SHA-256 tool on the target; shipping the agent afresh for this run`);
-      this.#fresh = `run-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-      for (const a of payload.artifacts) await upload(this.shell, { ...this.opts, payload }, a, this.#fresh, false);
-      await this.#peer.sendLine(`again ${this.#fresh}`);
+      const fresh = `run-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+      for (const a of opts.payload.artifacts) await upload(this.shell, opts, a, fresh, false);
+      await this.#peer.sendLine(`again ${fresh}`);
     }
     this.#uploaded += this.shell.bytesSent - before;
   }
