@@ -10,7 +10,7 @@ import { VERSION, versionLine } from "./core/version.ts";
 import { output } from "./core/output.ts";
 import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/early_connect.ts";
-import { DEPLOY_OPTIONS, earlyDeployArguments } from "./cli/deploy_args.ts";
+import { DEPLOY_OPTIONS, type EarlyDeployArguments, earlyDeployArguments } from "./cli/deploy_args.ts";
 
 /** `parseArgs` of `node:util`, loaded on first use (after `batou deploy` started its ssh connections). */
 async function parseArgs<T extends import("node:util").ParseArgsConfig>(
@@ -60,7 +60,7 @@ function projectDir(): string {
   return Deno.env.get("INIT_CWD") || Deno.cwd();
 }
 
-async function cmdDeploy(args: string[], debug: boolean): Promise<number> {
+async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArguments | null): Promise<number> {
   const { values, positionals } = await parseArgs({ args, allowPositionals: true, options: DEPLOY_OPTIONS });
   if (values.help) {
     console.log(DEPLOY_USAGE);
@@ -74,8 +74,9 @@ async function cmdDeploy(args: string[], debug: boolean): Promise<number> {
     throw new UsageError("--timeout takes a whole number of seconds >= 1");
   }
   const environment = positionals[0].replace(/\.cfg$/, "");
-  // Started already when the early reading of the command line was sure (see main()); else now.
-  if (!values.local) startEarlyConnections(projectDir(), environment, timeout);
+  // Started already when the early reading of the command line was sure and agrees (see main()); else now.
+  const started = early?.environment === environment && early.timeout === timeout;
+  if (!values.local && !started) startEarlyConnections(projectDir(), environment, timeout);
   try {
     return await deployWith({
       environment,
@@ -162,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(versionLine());
       return 0;
     case "deploy":
-      return await cmdDeploy(rest, debug);
+      return await cmdDeploy(rest, debug, early);
     case "agent": {
       const [{ runAgent }, batou] = await Promise.all([import("./remote/agent.ts"), import("./mod.ts")]);
       await runAgent({ batou }, VERSION);
