@@ -3,13 +3,13 @@
  *
  * @module
  */
-// Only light modules are imported up front: `deploy` starts its ssh connections (remote/early_connect.ts) before the
+// Only light modules are imported up front: `deploy` starts its ssh connections (remote/controller/early_connect.ts) before the
 // component model, the library and the npm packages are loaded, and every command loads only what it uses.
-import { resolve } from "./core/path.ts";
-import { VERSION, versionLine } from "./core/version.ts";
-import { output } from "./core/output.ts";
+import { resolve } from "./core/runtime/path.ts";
+import { VERSION, versionLine } from "./core/runtime/version.ts";
+import { output } from "./core/model/output.ts";
 import { pinWarning } from "./cli/pin.ts";
-import { closeEarlyConnections, startEarlyConnections } from "./remote/early_connect.ts";
+import { closeEarlyConnections, startEarlyConnections } from "./remote/controller/early_connect.ts";
 import { DEPLOY_OPTIONS, type EarlyDeployArguments, earlyDeployArguments } from "./cli/deploy_args.ts";
 
 /** `parseArgs` of `node:util`, loaded on first use (after `batou deploy` started its ssh connections). */
@@ -98,12 +98,12 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
 
 /** Loads the deployment machinery (while early connections are being set up) and runs the deployment. */
 async function deployWith(
-  opts: Omit<import("./remote/deploy.ts").DeployOptions, "modules" | "version" | "loadSecrets">,
+  opts: Omit<import("./remote/controller/deploy.ts").DeployOptions, "modules" | "version" | "loadSecrets">,
 ): Promise<number> {
   const [{ deploy }, batou, { remoteDeployHooks }, { loadEnvironmentSecrets }] = await Promise.all([
-    import("./remote/deploy.ts"),
+    import("./remote/controller/deploy.ts"),
     import("./mod.ts"),
-    import("./remote/remote_hooks.ts"),
+    import("./remote/controller/remote_hooks.ts"),
     import("./core/secrets/load.ts"),
   ]);
   const pinned = await pinWarning(opts.baseDir, VERSION);
@@ -165,7 +165,7 @@ async function main(argv: string[]): Promise<number> {
     case "deploy":
       return await cmdDeploy(rest, debug, early);
     case "agent": {
-      const [{ runAgent }, batou] = await Promise.all([import("./remote/agent.ts"), import("./mod.ts")]);
+      const [{ runAgent }, batou] = await Promise.all([import("./remote/agent/agent.ts"), import("./mod.ts")]);
       await runAgent({ batou }, VERSION);
       return 0;
     }

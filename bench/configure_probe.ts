@@ -7,9 +7,9 @@
  * @module
  */
 import * as batou from "../mod.ts";
-import { VERSION } from "../core/version.ts";
-import { Agent } from "../remote/agent.ts";
-import { output } from "../core/output.ts";
+import { VERSION } from "../core/runtime/version.ts";
+import { Agent } from "../remote/agent/agent.ts";
+import { output } from "../core/model/output.ts";
 
 const [dir, host] = Deno.args;
 output.backend = { line: () => {}, sep: () => {} };

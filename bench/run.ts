@@ -11,9 +11,9 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startSshd } from "../tests/support/sshd.ts";
-import { VERSION } from "../core/version.ts";
-import { agentPayload, gzipped } from "../remote/bootstrap.ts";
-import { output } from "../core/output.ts";
+import { VERSION } from "../core/runtime/version.ts";
+import { agentPayload, gzipped } from "../remote/transport/bootstrap.ts";
+import { output } from "../core/model/output.ts";
 import {
   ansibleTool,
   batouTool,

@@ -7,11 +7,11 @@
  * @module
  */
 import { join } from "node:path";
-import { agentPayload, startAgent } from "../remote/bootstrap.ts";
-import { SshConnection } from "../remote/ssh.ts";
-import { Host } from "../core/host.ts";
-import { output } from "../core/output.ts";
-import { PROTOCOL_VERSION } from "../remote/protocol.ts";
+import { agentPayload, startAgent } from "../remote/transport/bootstrap.ts";
+import { SshConnection } from "../remote/transport/ssh.ts";
+import { Host } from "../core/model/host.ts";
+import { output } from "../core/model/output.ts";
+import { PROTOCOL_VERSION } from "../remote/contract/protocol.ts";
 import type { StartupFigure } from "./report.ts";
 import { REPO } from "./tools.ts";
 

@@ -1,6 +1,6 @@
 /**
  * `batou deploy`'s options, and a strict early reading of its command line: `batou deploy` starts its ssh
- * connections (remote/early_connect.ts) before `node:util` (whose first use costs a fresh process ~7 ms) parses the
+ * connections (remote/controller/early_connect.ts) before `node:util` (whose first use costs a fresh process ~7 ms) parses the
  * command line properly.
  *
  * @example

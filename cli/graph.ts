@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { compareStrings } from "../core/compare.ts";
-import { Environment, type SecretsData } from "../core/environment.ts";
-import type { RootComponent } from "../core/component.ts";
-import { output, TerminalBackend } from "../core/output.ts";
-import { sortErrors } from "../core/errors.ts";
+import { compareStrings } from "../core/runtime/compare.ts";
+import { Environment, type SecretsData } from "../core/model/environment.ts";
+import type { RootComponent } from "../core/model/component.ts";
+import { output, TerminalBackend } from "../core/model/output.ts";
+import { sortErrors } from "../core/model/errors.ts";
 
 /** The graph as nodes per host and edges provider -> consumer. */
 export interface RootGraph {

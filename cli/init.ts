@@ -9,9 +9,9 @@
  */
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { output } from "../core/output.ts";
-import { lstatOrNull } from "../core/fsops.ts";
-import { VERSION } from "../core/version.ts";
+import { output } from "../core/model/output.ts";
+import { lstatOrNull } from "../core/runtime/fsops.ts";
+import { VERSION } from "../core/runtime/version.ts";
 import { PIN_FILE, pinFileText } from "./pin.ts";
 
 const COMPONENT = `import { attribute, Component, File } from "batou";

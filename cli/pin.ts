@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { join } from "../core/path.ts";
+import { join } from "../core/runtime/path.ts";
 // Not from release_files.ts: that module loads openpgp, which `batou deploy` does not need.
-import { VERSION_RE } from "../core/version.ts";
+import { VERSION_RE } from "../core/runtime/version.ts";
 
 /** The pin file's name in the project directory. */
 export const PIN_FILE = ".batou.json";

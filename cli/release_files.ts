@@ -11,7 +11,7 @@
  * @module
  */
 import * as openpgp from "openpgp";
-import { VERSION_RE } from "../core/version.ts";
+import { VERSION_RE } from "../core/runtime/version.ts";
 
 /** Name of the checksum file. */
 export const SUMS_FILE = "SHA256SUMS";
@@ -65,7 +65,7 @@ export function parseReleaseInfo(text: string): ReleaseInfo {
   return { version: data.version, commit: String(data.commit ?? ""), date: String(data.date ?? "") };
 }
 
-/** A version as batou writes it: `1.2.3` or `1.2.3-rc.1` (defined in core/version.ts). */
+/** A version as batou writes it: `1.2.3` or `1.2.3-rc.1` (defined in core/runtime/version.ts). */
 export { VERSION_RE };
 
 /** Compares two versions (semver order, pre-releases before the release); negative when `a < b`. */

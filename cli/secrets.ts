@@ -10,8 +10,8 @@
  */
 import { parseArgs } from "node:util";
 import { extname, join, resolve } from "node:path";
-import { ConfigDocument } from "../core/configparser.ts";
-import { Environment, environmentNames } from "../core/environment.ts";
+import { ConfigDocument } from "../core/formats/configparser.ts";
+import { Environment, environmentNames } from "../core/model/environment.ts";
 import {
   decryptFile,
   detectProvider,

@@ -24,11 +24,11 @@ import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { output } from "../core/output.ts";
-import { lstatOrNull } from "../core/fsops.ts";
-import { RELEASE_PUBLIC_KEY, RELEASES_URL } from "../core/release_key.ts";
-import { VERSION } from "../core/version.ts";
-import { isCompiled } from "../remote/connect.ts";
+import { output } from "../core/model/output.ts";
+import { lstatOrNull } from "../core/runtime/fsops.ts";
+import { RELEASE_PUBLIC_KEY, RELEASES_URL } from "./release_key.ts";
+import { VERSION } from "../core/runtime/version.ts";
+import { isCompiled } from "../remote/transport/connect.ts";
 import { type Pin, readPin } from "./pin.ts";
 import {
   assetName,
@@ -381,7 +381,7 @@ export async function trustedReleaseKeys(): Promise<string> {
   }
   if (!RELEASE_PUBLIC_KEY.trim()) {
     throw new UpdateRefused(
-      "this batou has no release key built in (core/release_key.ts), so no release can be verified; " +
+      "this batou has no release key built in (cli/release_key.ts), so no release can be verified; " +
         "download and check a release by hand (see the README)",
     );
   }

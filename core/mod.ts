@@ -11,8 +11,15 @@ export {
   type RequireOptions,
   RootComponent,
   statTime,
-} from "./component.ts";
-export { attribute, type AttributeOptions, convertValue, parseBoolean, parseList, parseNumber } from "./attribute.ts";
+} from "./model/component.ts";
+export {
+  attribute,
+  type AttributeOptions,
+  convertValue,
+  parseBoolean,
+  parseList,
+  parseNumber,
+} from "./model/attribute.ts";
 export {
   CmdExecutionError,
   ComponentUsageError,
@@ -21,10 +28,10 @@ export {
   ReportingError,
   SilentConfigurationError,
   UpdateNeeded,
-} from "./errors.ts";
-export { Address, NetLoc, resolve, resolveV6 } from "./address.ts";
-export { output } from "./output.ts";
-export { Host } from "./host.ts";
-export type { Environment } from "./environment.ts";
-export { parseLiteral } from "./literal.ts";
-export { type CmdResult, joinCommand, runCmd, shellQuote } from "./cmd.ts";
+} from "./model/errors.ts";
+export { Address, NetLoc, resolve, resolveV6 } from "./model/address.ts";
+export { output } from "./model/output.ts";
+export { Host } from "./model/host.ts";
+export type { Environment } from "./model/environment.ts";
+export { parseLiteral } from "./formats/literal.ts";
+export { type CmdResult, joinCommand, runCmd, shellQuote } from "./model/cmd.ts";

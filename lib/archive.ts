@@ -27,14 +27,14 @@
  * ```
  * @module
  */
-import { basename, dirname, isAbsolute, join } from "../core/path.ts";
-import { sha256FileHex } from "../core/sha256.ts";
-import { Component } from "../core/component.ts";
-import { runCmd } from "../core/cmd.ts";
-import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
+import { basename, dirname, isAbsolute, join } from "../core/runtime/path.ts";
+import { sha256FileHex } from "../core/runtime/sha256.ts";
+import { Component } from "../core/model/component.ts";
+import { runCmd } from "../core/model/cmd.ts";
+import { ConfigurationError, UpdateNeeded } from "../core/model/errors.ts";
 import { Directory } from "./file.ts";
-import { ensurePathNonexistent, isNotFound, lstatOrNull, writeFileAtomic } from "../core/fsops.ts";
-import { ZipArchive } from "./zip.ts";
+import { ensurePathNonexistent, isNotFound, lstatOrNull, writeFileAtomic } from "../core/runtime/fsops.ts";
+import { ZipArchive } from "../core/formats/zip.ts";
 
 /** Options of {@linkcode Extract}, {@linkcode Untar} and {@linkcode Unzip}. */
 export interface ExtractOptions {

@@ -22,9 +22,9 @@
  * ```
  * @module
  */
-import { Component } from "../core/component.ts";
-import { UpdateNeeded } from "../core/errors.ts";
-import { lstatOrNull } from "../core/fsops.ts";
+import { Component } from "../core/model/component.ts";
+import { UpdateNeeded } from "../core/model/errors.ts";
+import { lstatOrNull } from "../core/runtime/fsops.ts";
 
 /** Options of {@linkcode Command}. */
 export interface CommandOptions {

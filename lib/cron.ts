@@ -22,10 +22,10 @@
  * ```
  * @module
  */
-import { Component } from "../core/component.ts";
-import { joinCommand } from "../core/cmd.ts";
-import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
-import { parseLiteral } from "../core/literal.ts";
+import { Component } from "../core/model/component.ts";
+import { joinCommand } from "../core/model/cmd.ts";
+import { ConfigurationError, UpdateNeeded } from "../core/model/errors.ts";
+import { parseLiteral } from "../core/formats/literal.ts";
 import { File } from "./file.ts";
 
 /** The resource key under which every {@linkcode CronJob} provides itself. */

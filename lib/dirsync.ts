@@ -12,9 +12,9 @@
  *
  * @module
  */
-import { join } from "../core/path.ts";
-import { ensurePathNonexistent, lstatOrNull, writeFileAtomic } from "../core/fsops.ts";
-import { sha256FileHex } from "../core/sha256.ts";
+import { join } from "../core/runtime/path.ts";
+import { ensurePathNonexistent, lstatOrNull, writeFileAtomic } from "../core/runtime/fsops.ts";
+import { sha256FileHex } from "../core/runtime/sha256.ts";
 
 /** One change that {@linkcode applySync} makes. */
 export interface SyncAction {
@@ -75,7 +75,7 @@ export class ExcludeMatcher {
 }
 
 /**
- * The SHA-256 of a file's content: read whole when `sizeHint` is at most 4 MiB, else in chunks (see core/sha256.ts
+ * The SHA-256 of a file's content: read whole when `sizeHint` is at most 4 MiB, else in chunks (see core/runtime/sha256.ts
  * `sha256FileHex`).
  */
 export function fileDigest(path: string, sizeHint = Infinity): Promise<string> {

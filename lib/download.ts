@@ -24,10 +24,10 @@
  * ```
  * @module
  */
-import { basename, dirname, join } from "../core/path.ts";
-import { Component, statTime } from "../core/component.ts";
-import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
-import { isNotFound } from "../core/fsops.ts";
+import { basename, dirname, join } from "../core/runtime/path.ts";
+import { Component, statTime } from "../core/model/component.ts";
+import { ConfigurationError, UpdateNeeded } from "../core/model/errors.ts";
+import { isNotFound } from "../core/runtime/fsops.ts";
 
 /** Options of {@linkcode Download}. */
 export interface DownloadOptions {
@@ -53,7 +53,7 @@ export function maskPassword(uri: string): string {
 
 /**
  * The hash algorithms `node:crypto` knows, for checking a checksum's algorithm while configuring (synchronous):
- * `node:crypto` is loaded then, not when the library is (see core/sha256.ts on its cost).
+ * `node:crypto` is loaded then, not when the library is (see core/runtime/sha256.ts on its cost).
  */
 function knownHashes(): string[] {
   const { process } = globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } };

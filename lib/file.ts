@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { Component } from "../core/component.ts";
+ * import { Component } from "../core/model/component.ts";
  * import { File, Directory, Symlink } from "./file.ts";
  * export class Hello extends Component {
  *   override configure() {
@@ -24,20 +24,20 @@
  * ```
  * @module
  */
-import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from "../core/path.ts";
-import { Component, statTime } from "../core/component.ts";
+import { basename, dirname, isAbsolute, join, normalize, relative, resolve } from "../core/runtime/path.ts";
+import { Component, statTime } from "../core/model/component.ts";
 import {
   ComponentUsageError,
   ConfigurationError,
   ConversionError,
   registerErrorClass,
   UpdateNeeded,
-} from "../core/errors.ts";
-import { output } from "../core/output.ts";
-import { expand as expandTemplate } from "../core/template.ts";
-import { yaml } from "../core/lazy.ts";
-import { containsSecret, formatDiff, unifiedDiffLines } from "../core/diff.ts";
-import { runCmd } from "../core/cmd.ts";
+} from "../core/model/errors.ts";
+import { output } from "../core/model/output.ts";
+import { expand as expandTemplate } from "../core/model/template.ts";
+import { yaml } from "../core/runtime/lazy.ts";
+import { containsSecret, formatDiff, unifiedDiffLines } from "../core/formats/diff.ts";
+import { runCmd } from "../core/model/cmd.ts";
 import {
   ensurePathNonexistent,
   glob,
@@ -47,13 +47,13 @@ import {
   statOrNull,
   statOrNullSync,
   writeFileAtomic,
-} from "../core/fsops.ts";
+} from "../core/runtime/fsops.ts";
 import { applySync, planSync } from "./dirsync.ts";
-import { decodeText, EncodeError, encodeText, isSupportedEncoding } from "./textcodec.ts";
-import { dictMerge, pythonJsonDumps } from "./pyjson.ts";
+import { decodeText, EncodeError, encodeText, isSupportedEncoding } from "../core/formats/textcodec.ts";
+import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
 
-export { ensurePathNonexistent, writeFileAtomic } from "../core/fsops.ts";
-export { dictMerge, pythonJsonDumps } from "./pyjson.ts";
+export { ensurePathNonexistent, writeFileAtomic } from "../core/runtime/fsops.ts";
+export { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
 
 // ---------------------------------------------------------------------------------------------- helpers
 

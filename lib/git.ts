@@ -24,14 +24,14 @@
  * ```
  * @module
  */
-import { join } from "../core/path.ts";
-import { Component } from "../core/component.ts";
-import { joinCommand } from "../core/cmd.ts";
-import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
-import { output } from "../core/output.ts";
+import { join } from "../core/runtime/path.ts";
+import { Component } from "../core/model/component.ts";
+import { joinCommand } from "../core/model/cmd.ts";
+import { ConfigurationError, UpdateNeeded } from "../core/model/errors.ts";
+import { output } from "../core/model/output.ts";
 import { Directory } from "./file.ts";
 import { maskPassword } from "./download.ts";
-import { ensurePathNonexistent, lstatOrNull, statOrNull } from "../core/fsops.ts";
+import { ensurePathNonexistent, lstatOrNull, statOrNull } from "../core/runtime/fsops.ts";
 
 /** Python's `RuntimeError`: a deployment step refuses to go on. */
 export class RuntimeError extends Error {

@@ -25,11 +25,11 @@
  * ```
  * @module
  */
-import { join } from "../core/path.ts";
-import { Component } from "../core/component.ts";
+import { join } from "../core/runtime/path.ts";
+import { Component } from "../core/model/component.ts";
 import { CronJob } from "./cron.ts";
 import { File } from "./file.ts";
-import { joinCommand } from "../core/cmd.ts";
+import { joinCommand } from "../core/model/cmd.ts";
 
 /** The resource key under which every {@linkcode RotatedLogfile} provides itself. */
 export const ROTATED_LOGFILE_KEY = "batou.lib.logrotate:RotatedLogfile";

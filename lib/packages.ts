@@ -23,9 +23,9 @@
  * ```
  * @module
  */
-import { Component } from "../core/component.ts";
-import { joinCommand } from "../core/cmd.ts";
-import { UpdateNeeded } from "../core/errors.ts";
+import { Component } from "../core/model/component.ts";
+import { joinCommand } from "../core/model/cmd.ts";
+import { UpdateNeeded } from "../core/model/errors.ts";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

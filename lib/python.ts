@@ -33,13 +33,13 @@
  * ```
  * @module
  */
-import { sha256Hex } from "../core/sha256.ts";
-import { basename, join } from "../core/path.ts";
-import { Component } from "../core/component.ts";
-import { joinCommand } from "../core/cmd.ts";
-import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
+import { sha256Hex } from "../core/runtime/sha256.ts";
+import { basename, join } from "../core/runtime/path.ts";
+import { Component } from "../core/model/component.ts";
+import { joinCommand } from "../core/model/cmd.ts";
+import { ConfigurationError, UpdateNeeded } from "../core/model/errors.ts";
 import { File, Symlink } from "./file.ts";
-import { ensurePathNonexistent, lstatOrNull } from "../core/fsops.ts";
+import { ensurePathNonexistent, lstatOrNull } from "../core/runtime/fsops.ts";
 
 /** Changes whenever the way AppEnv builds environments changes (part of the env hash). */
 export const APPENV_VERSION = "batou-ts-appenv-1";

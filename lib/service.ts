@@ -36,11 +36,11 @@
  * ```
  * @module
  */
-import { join } from "../core/path.ts";
-import { Component } from "../core/component.ts";
-import { joinCommand } from "../core/cmd.ts";
-import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
-import { output } from "../core/output.ts";
+import { join } from "../core/runtime/path.ts";
+import { Component } from "../core/model/component.ts";
+import { joinCommand } from "../core/model/cmd.ts";
+import { ConfigurationError, UpdateNeeded } from "../core/model/errors.ts";
+import { output } from "../core/model/output.ts";
 import { File } from "./file.ts";
 
 /** A value in a unit file: arrays repeat the key, booleans become yes/no, null is left out. */

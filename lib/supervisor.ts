@@ -28,11 +28,11 @@
  * ```
  * @module
  */
-import { basename, isAbsolute, join, normalize } from "../core/path.ts";
-import { Component } from "../core/component.ts";
-import { joinCommand } from "../core/cmd.ts";
-import { ConfigurationError, UpdateNeeded } from "../core/errors.ts";
-import { output } from "../core/output.ts";
+import { basename, isAbsolute, join, normalize } from "../core/runtime/path.ts";
+import { Component } from "../core/model/component.ts";
+import { joinCommand } from "../core/model/cmd.ts";
+import { ConfigurationError, UpdateNeeded } from "../core/model/errors.ts";
+import { output } from "../core/model/output.ts";
 import { Directory, File } from "./file.ts";
 import { RuntimeError } from "./git.ts";
 

@@ -10,7 +10,7 @@ import {
   selectV6Address,
   setResolverDebug,
   setResolverOverrides,
-} from "../core/address.ts";
+} from "../core/model/address.ts";
 
 /** Runs `fn` with the given resolver overrides and restores the previous ones afterwards. */
 async function withOverrides(

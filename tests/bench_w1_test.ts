@@ -5,8 +5,8 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { join } from "node:path";
-import { expand } from "../core/template.ts";
-import { agentStats } from "../remote/agent.ts";
+import { expand } from "../core/model/template.ts";
+import { agentStats } from "../remote/agent/agent.ts";
 import { ansiblePlaybook, BATOU_TEMPLATE, checkTree, renderW1, w1Files, writeRenderedTree } from "../bench/w1.ts";
 import { markdown, median, type Results, type Sample, svgChart } from "../bench/report.ts";
 import { batouFigures, batouTool, type SeriesContext } from "../bench/tools.ts";

@@ -6,10 +6,10 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { batou, REPO } from "./support/cli.ts";
-import { buildBundle } from "../remote/bootstrap.ts";
+import { buildBundle } from "../remote/transport/bootstrap.ts";
 import { assetName, SUMS_FILE } from "../cli/release_files.ts";
 import { generateReleaseKey, verifyRelease, writeRelease } from "../tools/release.ts";
-import { VERSION } from "../core/version.ts";
+import { VERSION } from "../core/runtime/version.ts";
 
 const OLD_PROGRAM = "#!/bin/sh\necho 'batou 0.0.1 (the installed one)'\n";
 const HERE = assetName();

@@ -1,5 +1,5 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { asList, ConfigDocument, ConfigEditError, ConfigParseError } from "../core/configparser.ts";
+import { asList, ConfigDocument, ConfigEditError, ConfigParseError } from "../core/formats/configparser.ts";
 
 const FILE = "environments/dev/environment.cfg";
 

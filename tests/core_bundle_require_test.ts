@@ -1,17 +1,17 @@
 /**
- * core/bundle_require.ts: the built-ins a bundle's CommonJS packages require. node:path is core/path.ts (other
+ * core/runtime/bundle_require.ts: the built-ins a bundle's CommonJS packages require. node:path is core/runtime/path.ts (other
  * members from the real module), node:events the small EventEmitter, node:fs & co. stand-ins for the real modules,
  * everything else the real module; names that are no built-in throw as `require` does.
  */
 import * as nodePath from "node:path";
 import type * as nodeFs from "node:fs";
 import process from "node:process";
-import { registerBundleRequire, requireBuiltin } from "../core/bundle_require.ts";
-import { EventEmitter } from "../core/events.ts";
-import { join } from "../core/path.ts";
+import { registerBundleRequire, requireBuiltin } from "../core/runtime/bundle_require.ts";
+import { EventEmitter } from "../core/runtime/events.ts";
+import { join } from "../core/runtime/path.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 
-Deno.test("node:path is core/path.ts, with node:path's results and its other members", () => {
+Deno.test("node:path is core/runtime/path.ts, with node:path's results and its other members", () => {
   const path = requireBuiltin("node:path") as typeof nodePath;
   assert(requireBuiltin("path") === path && path.posix === path && requireBuiltin("node:path/posix") === path);
   assert(path.join === join);

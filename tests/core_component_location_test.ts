@@ -4,8 +4,8 @@
  * constructed that library component.
  */
 import { deepStrictEqual } from "node:assert/strict";
-import { Environment } from "../core/environment.ts";
-import { Component } from "../core/component.ts";
+import { Environment } from "../core/model/environment.ts";
+import { Component } from "../core/model/component.ts";
 import { batou, tempProject, withRecordedOutput } from "./core_test_helpers.ts";
 
 /** Stands for a library component that (wrongly) constructs a component without adding it. */

@@ -5,7 +5,7 @@
 import { AssertionError } from "node:assert";
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { join } from "node:path";
-import { attribute, Component, platform, type RootComponent } from "../core/component.ts";
+import { attribute, Component, platform, type RootComponent } from "../core/model/component.ts";
 import {
   CmdExecutionError,
   ConfigurationError,
@@ -14,7 +14,7 @@ import {
   SilentConfigurationError,
   UnknownComponentOptions,
   UpdateNeeded,
-} from "../core/errors.ts";
+} from "../core/model/errors.ts";
 import { makeRoot, tempProject, withRecordedOutput } from "./core_test_helpers.ts";
 
 /** A top component that does nothing; tests add sub-components to it (batou's `root.component`). */

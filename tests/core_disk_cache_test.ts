@@ -1,12 +1,12 @@
 /**
- * The content-addressed disk cache (core/disk_cache.ts): entries are served only whole and under their own key,
+ * The content-addressed disk cache (core/runtime/disk_cache.ts): entries are served only whole and under their own key,
  * written atomically, damaged ones count as missing, the newest `maxEntries` are kept, and a cache that cannot be
  * written is no error.
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
-import { cacheKey, DiskCache, PRUNE_EVERY } from "../core/disk_cache.ts";
+import { cacheKey, DiskCache, PRUNE_EVERY } from "../core/runtime/disk_cache.ts";
 
 /** Runs `fn` with a fresh cache directory (not yet created) that is removed afterwards. */
 async function withDir(fn: (dir: string) => void | Promise<void>): Promise<void> {

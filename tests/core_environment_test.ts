@@ -6,8 +6,8 @@
  */
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { join } from "node:path";
-import { Environment, environmentNames, parseHostComponents } from "../core/environment.ts";
-import { Address, getResolverOverrides, resolve, resolveV6 } from "../core/address.ts";
+import { Environment, environmentNames, parseHostComponents } from "../core/model/environment.ts";
+import { Address, getResolverOverrides, resolve, resolveV6 } from "../core/model/address.ts";
 import {
   ConfigFileError,
   ConfigurationError,
@@ -17,8 +17,8 @@ import {
   MissingEnvironment,
   SuperfluousComponentSection,
   SuperfluousSection,
-} from "../core/errors.ts";
-import { DeveloperSandbox } from "../core/vfs.ts";
+} from "../core/model/errors.ts";
+import { DeveloperSandbox } from "../core/model/vfs.ts";
 import {
   batou,
   configureEnvironment,

@@ -1,11 +1,11 @@
 /**
- * core/events.ts behaves as node:events' EventEmitter: the same script of calls gives the same log on both, ES5
+ * core/runtime/events.ts behaves as node:events' EventEmitter: the same script of calls gives the same log on both, ES5
  * subclasses work (`EventEmitter.call(this)`, as nunjucks does), "error" without a listener throws, and too many
  * listeners give one MaxListenersExceededWarning.
  */
 import { EventEmitter as NodeEmitter } from "node:events";
 import process from "node:process";
-import { EventEmitter } from "../core/events.ts";
+import { EventEmitter } from "../core/runtime/events.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 
 type AnyEmitter = InstanceType<typeof NodeEmitter>;

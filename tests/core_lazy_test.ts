@@ -1,11 +1,11 @@
 /**
- * Packages loaded on first use (core/lazy.ts): from source (createRequire) and in a bundle built like the agent's
+ * Packages loaded on first use (core/runtime/lazy.ts): from source (createRequire) and in a bundle built like the agent's
  * (`deno bundle --minify` plus the `require` prelude) none is evaluated until first used, and each then works.
  */
 import { join } from "node:path";
 import { assertEquals } from "./support/assert.ts";
-import { loadedPackages, LOADING, LOADS_ON_FIRST_USE, nunjucks, sucrase, yaml } from "../core/lazy.ts";
-import { MINIFIED_REQUIRE_PRELUDE } from "../remote/bootstrap.ts";
+import { loadedPackages, LOADING, LOADS_ON_FIRST_USE, nunjucks, sucrase, yaml } from "../core/runtime/lazy.ts";
+import { MINIFIED_REQUIRE_PRELUDE } from "../remote/transport/bootstrap.ts";
 import { REPO } from "./support/cli.ts";
 
 Deno.test("lazy: from source every package works (loaded with createRequire)", () => {
@@ -22,7 +22,7 @@ Deno.test("lazy: from source nothing is evaluated before its first use (a fresh 
   const dir = await Deno.makeTempDir({ prefix: "batou-lazy-src-" });
   try {
     const probe = join(dir, "probe.ts");
-    await Deno.writeTextFile(probe, PROBE(new URL("../core/lazy.ts", import.meta.url).href));
+    await Deno.writeTextFile(probe, PROBE(new URL("../core/runtime/lazy.ts", import.meta.url).href));
     const run = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--quiet", "--config", join(REPO, "deno.json"), probe],
       cwd: dir,
@@ -60,7 +60,7 @@ Deno.test("lazy: in a minified bundle nothing is evaluated before its first use"
   const dir = await Deno.makeTempDir({ prefix: "batou-lazy-test-" });
   try {
     const entry = join(dir, "probe.js");
-    await Deno.writeTextFile(entry, PROBE(new URL("../core/lazy.ts", import.meta.url).href));
+    await Deno.writeTextFile(entry, PROBE(new URL("../core/runtime/lazy.ts", import.meta.url).href));
     const bundle = join(dir, "probe.min.js");
     const built = await new Deno.Command(Deno.execPath(), {
       args: ["bundle", "--quiet", "--platform", "deno", "--keep-names", "--minify", "--config", join(REPO, "deno.json")]

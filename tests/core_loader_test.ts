@@ -4,9 +4,9 @@
  * ComponentLoadingError naming the file and the line.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { componentFiles, loadComponents } from "../core/loader.ts";
-import { Component } from "../core/component.ts";
-import { ComponentLoadingError, DuplicateComponent } from "../core/errors.ts";
+import { componentFiles, loadComponents } from "../core/model/loader.ts";
+import { Component } from "../core/model/component.ts";
+import { ComponentLoadingError, DuplicateComponent } from "../core/model/errors.ts";
 import {
   batou,
   configureEnvironment,

@@ -5,16 +5,16 @@
  */
 import { deepStrictEqual, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { join } from "node:path";
-import { expand } from "../core/template.ts";
-import { DeveloperSandbox, MapSandbox } from "../core/vfs.ts";
-import { joinCommand, runCmd, shellQuote } from "../core/cmd.ts";
-import { formatDuration, Timer } from "../core/timer.ts";
-import { parseLiteral } from "../core/literal.ts";
-import { attribute, convertValue, parseBoolean, parseList, parseNumber } from "../core/attribute.ts";
-import { Address } from "../core/address.ts";
-import { CmdExecutionError, TemplatingError } from "../core/errors.ts";
+import { expand } from "../core/model/template.ts";
+import { DeveloperSandbox, MapSandbox } from "../core/model/vfs.ts";
+import { joinCommand, runCmd, shellQuote } from "../core/model/cmd.ts";
+import { formatDuration, Timer } from "../core/model/timer.ts";
+import { parseLiteral } from "../core/formats/literal.ts";
+import { attribute, convertValue, parseBoolean, parseList, parseNumber } from "../core/model/attribute.ts";
+import { Address } from "../core/model/address.ts";
+import { CmdExecutionError, TemplatingError } from "../core/model/errors.ts";
 import { tempProject, withRecordedOutput } from "./core_test_helpers.ts";
-import { compareStrings } from "../core/compare.ts";
+import { compareStrings } from "../core/runtime/compare.ts";
 
 // ---------------------------------------------------------------- templates (66)
 

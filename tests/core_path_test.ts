@@ -1,9 +1,9 @@
 /**
- * core/path.ts gives the results of `node:path` (posix) for every function, on a table of awkward inputs and on
+ * core/runtime/path.ts gives the results of `node:path` (posix) for every function, on a table of awkward inputs and on
  * generated ones.
  */
 import * as nodePath from "node:path";
-import * as path from "../core/path.ts";
+import * as path from "../core/runtime/path.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 
 /** `fn` throws an instance of `cls` (whose message contains `text`). */

@@ -4,8 +4,8 @@
  * (reference-core.md section 5, cases 50-65).
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import type { RootComponent } from "../core/component.ts";
-import { Component } from "../core/component.ts";
+import type { RootComponent } from "../core/model/component.ts";
+import { Component } from "../core/model/component.ts";
 import {
   compareSortKeys,
   ConfigurationError,
@@ -17,8 +17,8 @@ import {
   sortErrors,
   UnsatisfiedResources,
   UnusedResources,
-} from "../core/errors.ts";
-import { Resources } from "../core/resources.ts";
+} from "../core/model/errors.ts";
+import { Resources } from "../core/model/resources.ts";
 import {
   configureEnvironment,
   errorNames,

@@ -1,10 +1,10 @@
 /**
- * core/script.ts: a script evaluated by runScript gives the same values and, once normalized, the same stack
+ * core/runtime/script.ts: a script evaluated by runScript gives the same values and, once normalized, the same stack
  * traces as node:vm's runInThisContext with the same file name, for every kind of frame V8 writes.
  */
 import { runInThisContext } from "node:vm";
-import { normalizeStack, runScript } from "../core/script.ts";
-import { stackFrames } from "../core/stack.ts";
+import { normalizeStack, runScript } from "../core/runtime/script.ts";
+import { stackFrames } from "../core/runtime/stack.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 
 const FILE = "/project/components/web/component.ts";

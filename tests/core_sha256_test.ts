@@ -1,10 +1,10 @@
 /**
- * core/sha256.ts: known SHA-256 vectors, and the same digests as node:crypto for strings (UTF-8), byte arrays
+ * core/runtime/sha256.ts: known SHA-256 vectors, and the same digests as node:crypto for strings (UTF-8), byte arrays
  * around the block boundaries, incremental hashing and files below and above the whole-file limit.
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { sha256FileHex, sha256Hasher, sha256Hex, sha256HexAsync, WHOLE_FILE_LIMIT } from "../core/sha256.ts";
+import { sha256FileHex, sha256Hasher, sha256Hex, sha256HexAsync, WHOLE_FILE_LIMIT } from "../core/runtime/sha256.ts";
 import { assertEquals } from "./support/assert.ts";
 
 const nodeHex = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");

@@ -1,13 +1,13 @@
 /**
- * Compiled template code through the disk cache (core/template.ts compiledTemplate): it renders exactly what
+ * Compiled template code through the disk cache (core/model/template.ts compiledTemplate): it renders exactly what
  * nunjucks renders from the source, an entry is used only for the very same source, and templates that do not
  * compile are not cached and fail as nunjucks reports them.
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "./support/assert.ts";
-import { compiledTemplate, expand, NUNJUCKS_VERSION, templateKey } from "../core/template.ts";
-import { DiskCache } from "../core/disk_cache.ts";
-import { nunjucks } from "../core/lazy.ts";
+import { compiledTemplate, expand, NUNJUCKS_VERSION, templateKey } from "../core/model/template.ts";
+import { DiskCache } from "../core/runtime/disk_cache.ts";
+import { nunjucks } from "../core/runtime/lazy.ts";
 import { REPO } from "./support/cli.ts";
 
 /** Runs `fn` with a cache in a fresh directory that is removed afterwards. */

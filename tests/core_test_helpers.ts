@@ -8,11 +8,11 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { Environment, type EnvironmentOptions } from "../core/environment.ts";
-import { type ComponentClass, RootComponent } from "../core/component.ts";
-import { Host } from "../core/host.ts";
-import { Output, output, RecordingBackend } from "../core/output.ts";
-import type { ReportingError } from "../core/errors.ts";
+import { Environment, type EnvironmentOptions } from "../core/model/environment.ts";
+import { type ComponentClass, RootComponent } from "../core/model/component.ts";
+import { Host } from "../core/model/host.ts";
+import { Output, output, RecordingBackend } from "../core/model/output.ts";
+import type { ReportingError } from "../core/model/errors.ts";
 
 /** The `"batou"` module as component files see it. */
 export const batou: Record<string, unknown> = await import("../mod.ts");

@@ -1,12 +1,12 @@
 /**
- * Component files transpiled through the disk cache (core/transpile.ts): an entry is served only for the very same
+ * Component files transpiled through the disk cache (core/runtime/transpile.ts): an entry is served only for the very same
  * source, path and sucrase version; a changed source is transpiled again; sources sucrase rejects are not cached.
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
-import { SUCRASE_VERSION, transpile, transpileKey } from "../core/transpile.ts";
-import { DiskCache } from "../core/disk_cache.ts";
-import { sucrase } from "../core/lazy.ts";
+import { SUCRASE_VERSION, transpile, transpileKey } from "../core/runtime/transpile.ts";
+import { DiskCache } from "../core/runtime/disk_cache.ts";
+import { sucrase } from "../core/runtime/lazy.ts";
 import { REPO } from "./support/cli.ts";
 
 const SOURCE =

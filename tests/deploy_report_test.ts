@@ -5,8 +5,8 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { batou, exampleProject, writeFiles } from "./support/cli.ts";
-import { VERSION } from "../core/version.ts";
-import type { DeployReport } from "../remote/deploy_report.ts";
+import { VERSION } from "../core/runtime/version.ts";
+import type { DeployReport } from "../remote/controller/deploy_report.ts";
 
 async function readReport(path: string): Promise<DeployReport> {
   return JSON.parse(await Deno.readTextFile(path)) as DeployReport;

@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { containsSecret, type DiffLine, formatDiff, splitLines, unifiedDiffLines } from "../core/diff.ts";
+import { containsSecret, type DiffLine, formatDiff, splitLines, unifiedDiffLines } from "../core/formats/diff.ts";
 
 Deno.test("splitLines follows Python str.splitlines", () => {
   deepStrictEqual(splitLines(""), []);

@@ -5,7 +5,7 @@ import {
   removeNodesWithoutOutgoingEdges,
   revertGraph,
   topologicalSort,
-} from "../core/graph.ts";
+} from "../core/model/graph.ts";
 
 /** Builds a graph from `[node, [targets...]]` pairs. */
 function g<T>(entries: [T, T[]][]): Graph<T> {

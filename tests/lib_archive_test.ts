@@ -1,8 +1,8 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { Component, type ComponentClass } from "../core/component.ts";
+import { Component, type ComponentClass } from "../core/model/component.ts";
 import { Extract, stripPath, Untar, Unzip } from "../lib/archive.ts";
-import { ZipArchive } from "../lib/zip.ts";
+import { ZipArchive } from "../core/formats/zip.ts";
 import { type TestProject, withProject } from "./support/project.ts";
 import { requireTools, runCommand } from "./support/tools.ts";
 

@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { Component, type ComponentClass } from "../core/component.ts";
+import { Component, type ComponentClass } from "../core/model/component.ts";
 import { Command } from "../lib/command.ts";
 import { withProject } from "./support/project.ts";
 

@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { Component, type ComponentClass } from "../core/component.ts";
+import { Component, type ComponentClass } from "../core/model/component.ts";
 import { Download, maskPassword } from "../lib/download.ts";
 import { withProject } from "./support/project.ts";
 

@@ -1,7 +1,7 @@
 import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { join, relative } from "node:path";
-import { Component, type ComponentClass } from "../core/component.ts";
-import { ComponentUsageError, ConfigurationError, ConversionError, UpdateNeeded } from "../core/errors.ts";
+import { Component, type ComponentClass } from "../core/model/component.ts";
+import { ComponentUsageError, ConfigurationError, ConversionError, UpdateNeeded } from "../core/model/errors.ts";
 import {
   BinaryFile,
   Content,
@@ -21,8 +21,8 @@ import {
   UnicodeEncodeError,
   YAMLContent,
 } from "../lib/file.ts";
-import { dictMerge, pythonJsonDumps } from "../lib/pyjson.ts";
-import { glob } from "../core/fsops.ts";
+import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
+import { glob } from "../core/runtime/fsops.ts";
 import { exists } from "./support/fs.ts";
 import { TestProject, withProject } from "./support/project.ts";
 

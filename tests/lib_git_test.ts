@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { Component, type ComponentClass } from "../core/component.ts";
+import { Component, type ComponentClass } from "../core/model/component.ts";
 import { Clone, git, GitClone } from "../lib/git.ts";
 import { exists } from "./support/fs.ts";
 import { type TestProject, withProject } from "./support/project.ts";

@@ -1,5 +1,5 @@
 import { ok, rejects, strictEqual } from "node:assert/strict";
-import { Component, type ComponentClass } from "../core/component.ts";
+import { Component, type ComponentClass } from "../core/model/component.ts";
 import { Apt, DPKG, GroupAccount, User } from "../lib/packages.ts";
 import { withProject } from "./support/project.ts";
 import { requireTools, runCommand } from "./support/tools.ts";

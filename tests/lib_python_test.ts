@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { Component, type ComponentClass } from "../core/component.ts";
+import { Component, type ComponentClass } from "../core/model/component.ts";
 import { AppEnv, Package, versionMatches, VirtualEnv } from "../lib/python.ts";
 import { type TestProject, withProject } from "./support/project.ts";
 import { requireTools, runCommand } from "./support/tools.ts";

@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { Component, type ComponentClass, platform } from "../core/component.ts";
+import { Component, type ComponentClass, platform } from "../core/model/component.ts";
 import { File } from "../lib/file.ts";
 import { renderUnit, Service, SystemdUnit } from "../lib/service.ts";
 import { type TestProject, withProject } from "./support/project.ts";

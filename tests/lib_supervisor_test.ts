@@ -1,7 +1,7 @@
 import { ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { Component, type ComponentClass } from "../core/component.ts";
-import { UpdateNeeded } from "../core/errors.ts";
+import { Component, type ComponentClass } from "../core/model/component.ts";
+import { UpdateNeeded } from "../core/model/errors.ts";
 import { File } from "../lib/file.ts";
 import { Program, Supervisor } from "../lib/supervisor.ts";
 import { type TestProject, withProject } from "./support/project.ts";

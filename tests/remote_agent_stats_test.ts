@@ -1,9 +1,9 @@
 /**
- * The agent's CPU figure (remote/agent.ts cpuMilliseconds) without node:process: the same as node:process'
+ * The agent's CPU figure (remote/agent/agent.ts cpuMilliseconds) without node:process: the same as node:process'
  * cpuUsage; the /proc/self/stat fallback reads utime and stime, also behind a command name with spaces.
  */
 import { cpuUsage } from "node:process";
-import { agentStats, cpuMilliseconds, procStatCpuMs } from "../remote/agent.ts";
+import { agentStats, cpuMilliseconds, procStatCpuMs } from "../remote/agent/agent.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 
 Deno.test("cpuMilliseconds: node:process' cpuUsage in ms, growing with work", async () => {

@@ -14,9 +14,15 @@ import {
   sha256File,
   startAgent,
   unamePlatform,
-} from "../remote/bootstrap.ts";
-import { classifySshFailure, type RemoteShell, runSpawned, shellCommand, type ShellResult } from "../remote/ssh.ts";
-import { Host } from "../core/host.ts";
+} from "../remote/transport/bootstrap.ts";
+import {
+  classifySshFailure,
+  type RemoteShell,
+  runSpawned,
+  shellCommand,
+  type ShellResult,
+} from "../remote/transport/ssh.ts";
+import { Host } from "../core/model/host.ts";
 
 /** Runs the scripts with /bin/sh locally, with only `env` as environment. */
 class LocalShell implements RemoteShell {

@@ -1,5 +1,5 @@
 /**
- * Early starts (remote/early_connect.ts): the hosts read from environment.cfg alone, and their ssh connections and
+ * Early starts (remote/controller/early_connect.ts): the hosts read from environment.cfg alone, and their ssh connections and
  * cached agents started before the deployment connects, taken by it when they match and closed when nobody takes
  * them.
  */
@@ -7,9 +7,14 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { join } from "node:path";
 import { requireTools, startSshd } from "./support/sshd.ts";
 import { pgrep } from "./support/tools.ts";
-import { closeEarlyConnections, earlyTargets, startEarlyConnections, takeEarlyStart } from "../remote/early_connect.ts";
-import type { RemoteAgentTarget } from "../remote/bootstrap.ts";
-import { Host } from "../core/host.ts";
+import {
+  closeEarlyConnections,
+  earlyTargets,
+  startEarlyConnections,
+  takeEarlyStart,
+} from "../remote/controller/early_connect.ts";
+import type { RemoteAgentTarget } from "../remote/transport/bootstrap.ts";
+import { Host } from "../core/model/host.ts";
 
 async function project(cfg: string, sshConfig?: string): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "batou-early-" });

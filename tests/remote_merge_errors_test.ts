@@ -4,8 +4,8 @@
  * own host's roots is not expected to report another host's error).
  */
 import { assert, assertEquals } from "./support/assert.ts";
-import { ConfigurationError, type ReportingError } from "../core/errors.ts";
-import { mergeErrors } from "../remote/deploy.ts";
+import { ConfigurationError, type ReportingError } from "../core/model/errors.ts";
+import { mergeErrors } from "../remote/controller/deploy.ts";
 import { reportText } from "./core_test_helpers.ts";
 
 function hostError(host: string, message = "broken"): ConfigurationError {

@@ -1,7 +1,7 @@
 /** Path helpers of the transports: `fromFileUrl` against `node:url`'s `fileURLToPath`, and `expandHome`. */
 import { assert, assertEquals } from "./support/assert.ts";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { expandHome, fromFileUrl } from "../remote/paths.ts";
+import { expandHome, fromFileUrl } from "../remote/contract/paths.ts";
 
 Deno.test("fromFileUrl gives fileURLToPath's path for file: URLs", () => {
   const urls = [

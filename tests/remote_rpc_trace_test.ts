@@ -1,6 +1,6 @@
 import { assertEquals } from "./support/assert.ts";
-import { describeRpcLine, traceRpc } from "../remote/rpc_trace.ts";
-import { RpcPeer } from "../remote/protocol.ts";
+import { describeRpcLine, traceRpc } from "../remote/transport/rpc_trace.ts";
+import { RpcPeer } from "../remote/contract/protocol.ts";
 
 Deno.test("describeRpcLine: calls and answers by method name and size, never their params or results", () => {
   const methods = new Map<number, string>();

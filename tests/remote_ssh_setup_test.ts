@@ -1,6 +1,6 @@
-/** The bound on concurrent ssh master setups (remote/ssh.ts): never more than MAX_PARALLEL_SETUPS at once. */
+/** The bound on concurrent ssh master setups (remote/transport/ssh.ts): never more than MAX_PARALLEL_SETUPS at once. */
 import { assertEquals } from "./support/assert.ts";
-import { inSetupSlot, MAX_PARALLEL_SETUPS } from "../remote/ssh.ts";
+import { inSetupSlot, MAX_PARALLEL_SETUPS } from "../remote/transport/ssh.ts";
 
 Deno.test("inSetupSlot runs at most MAX_PARALLEL_SETUPS at once, all of them eventually, and frees slots on errors", async () => {
   let running = 0;

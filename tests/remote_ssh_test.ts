@@ -5,9 +5,9 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { join } from "node:path";
 import { requireTools, type SshdFixture, startSshd } from "./support/sshd.ts";
-import { RemoteConnectError, SshConnection } from "../remote/ssh.ts";
-import { agentPayload, startAgent } from "../remote/bootstrap.ts";
-import { Host } from "../core/host.ts";
+import { RemoteConnectError, SshConnection } from "../remote/transport/ssh.ts";
+import { agentPayload, startAgent } from "../remote/transport/bootstrap.ts";
+import { Host } from "../core/model/host.ts";
 
 /** Relays 127.0.0.1:<port> to the fixture's sshd; the first `drop` connections are closed right away. */
 function relay(target: number, drop: number) {

@@ -1,8 +1,9 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { RpcError, RpcPeer } from "../remote/protocol.ts";
-import { sha256Bytes } from "../remote/sync_manifest.ts";
-import { buildManifest, syncHandlers, type SyncOptions, syncProject, type SyncStats } from "../remote/sync.ts";
+import { RpcError, RpcPeer } from "../remote/contract/protocol.ts";
+import { sha256Bytes } from "../remote/contract/sync_manifest.ts";
+import { buildManifest, type SyncOptions, syncProject, type SyncStats } from "../remote/transport/sync.ts";
+import { createSyncHandlers } from "../remote/agent/sync_agent.ts";
 import { exists } from "./support/fs.ts";
 
 /** A controller and an agent peer connected through in-memory streams; `cutAfter` breaks the link after N bytes. */
@@ -28,7 +29,7 @@ function connect(base: string, cutAfter = Infinity) {
       if (!cut) await toAgent.close();
     },
   });
-  const agent = new RpcPeer(c2a.readable, a2c.writable, syncHandlers(() => base));
+  const agent = new RpcPeer(c2a.readable, a2c.writable, createSyncHandlers(() => base));
   const controller = new RpcPeer(a2c.readable, wire);
   const putPaths: string[] = [];
   const putLines: number[] = [];

@@ -19,7 +19,7 @@ import {
   writeConfig,
   writeSecretFile,
 } from "../core/secrets/providers.ts";
-import { FileLockedError } from "../core/errors.ts";
+import { FileLockedError } from "../core/model/errors.ts";
 import { dec, runOk, sshKeygen, withGnupgHome, withTempDir } from "./secrets_test_helpers.ts";
 
 interface Member {

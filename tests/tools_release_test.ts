@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { REPO } from "./support/cli.ts";
 import { chooseTargets, compileArgs } from "../tools/compile.ts";
-import { AGENT_V8_FLAGS } from "../remote/connect.ts";
+import { AGENT_V8_FLAGS } from "../remote/transport/connect.ts";
 import { generateReleaseKey, writeRelease } from "../tools/release.ts";
 import {
   compareVersions,
@@ -18,7 +18,7 @@ import {
   sha256Hex,
   verifyDetached,
 } from "../cli/release_files.ts";
-import { readBuildInfo, VERSION } from "../core/version.ts";
+import { readBuildInfo, VERSION } from "../core/runtime/version.ts";
 
 function throwsWith(fn: () => unknown, part: string): void {
   try {

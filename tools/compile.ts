@@ -4,7 +4,7 @@
  *
  * Every binary embeds (`--include`) `environments.example/` (for `batou init`) and
  * `dist/build/build-info.json` (version, commit, build date and target; `batou --version` shows them, see
- * core/version.ts). The build info is written anew before each target is compiled.
+ * core/runtime/version.ts). The build info is written anew before each target is compiled.
  *
  * `deno compile` needs the runtime `denort` of each target. It downloads it (into DENO_DIR) unless `DENORT_BIN`
  * names a local denort binary, which deno then uses for whatever target is asked: so with `DENORT_BIN` only one
@@ -16,9 +16,9 @@
  */
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { BUILD_INFO_PATH, type BuildInfo, VERSION } from "../core/version.ts";
+import { BUILD_INFO_PATH, type BuildInfo, VERSION } from "../core/runtime/version.ts";
 import { assetName, RELEASE_TARGETS, type ReleaseTarget } from "../cli/release_files.ts";
-import { AGENT_V8_FLAGS } from "../remote/connect.ts";
+import { AGENT_V8_FLAGS } from "../remote/transport/connect.ts";
 
 /** The repository root. */
 export const REPO: string = resolve(import.meta.dirname!, "..");
@@ -65,11 +65,13 @@ export function compileArgs(target: ReleaseTarget, output: string): string[] {
   ];
 }
 
-/** Checks that deno.json names the same version as core/version.ts. */
+/** Checks that deno.json names the same version as core/runtime/version.ts. */
 async function checkVersion(): Promise<void> {
   const config = JSON.parse(await Deno.readTextFile(join(REPO, "deno.json")));
   if (config.version !== VERSION) {
-    throw new Error(`deno.json says version ${config.version}, core/version.ts says ${VERSION}: make them agree`);
+    throw new Error(
+      `deno.json says version ${config.version}, core/runtime/version.ts says ${VERSION}: make them agree`,
+    );
   }
 }
 

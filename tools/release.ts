@@ -19,8 +19,8 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import * as openpgp from "openpgp";
-import { BUILD_INFO_PATH, readBuildInfo, VERSION } from "../core/version.ts";
-import { RELEASE_PUBLIC_KEY } from "../core/release_key.ts";
+import { BUILD_INFO_PATH, readBuildInfo, VERSION } from "../core/runtime/version.ts";
+import { RELEASE_PUBLIC_KEY } from "../cli/release_key.ts";
 import {
   formatSums,
   parseSums,
@@ -166,7 +166,7 @@ if (import.meta.main) {
     }
   } else if (command === "verify") {
     const publicKey = values.key ? await Deno.readTextFile(resolve(cwd, values.key)) : RELEASE_PUBLIC_KEY;
-    if (!publicKey.trim()) fail("no public key: give --key FILE (core/release_key.ts has none yet)", 2);
+    if (!publicKey.trim()) fail("no public key: give --key FILE (cli/release_key.ts has none yet)", 2);
     const problems = await verifyRelease(dir, publicKey);
     for (const p of problems) console.error(`release: ${p}`);
     if (problems.length) Deno.exit(1);
@@ -183,7 +183,7 @@ if (import.meta.main) {
       fail(`${out}: ${e.message}`)
     );
     console.log(`private key written to ${out} (keep it offline; fingerprint ${key.fingerprint})`);
-    console.log("put this public key into RELEASE_PUBLIC_KEY in core/release_key.ts:\n");
+    console.log("put this public key into RELEASE_PUBLIC_KEY in cli/release_key.ts:\n");
     console.log(key.publicKey);
   } else {
     fail("usage: tools/release.ts sign|verify|keygen [options] (see docs/releasing.md)", 2);

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { registerErrorClass, ReportingError } from "../errors.ts";
+import { registerErrorClass, ReportingError } from "../model/errors.ts";
 import { armor, Decrypter, Encrypter, type Identity, type Recipient, Stanza } from "age-encryption";
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";

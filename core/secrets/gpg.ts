@@ -12,7 +12,7 @@
  */
 
 import * as openpgp from "openpgp";
-import { registerErrorClass, ReportingError, type ReportWriter } from "../errors.ts";
+import { registerErrorClass, ReportingError, type ReportWriter } from "../model/errors.ts";
 
 /** The gpg binaries tried, in order. */
 export const GPG_BINARY_CANDIDATES: readonly string[] = ["gpg", "gpg2"];

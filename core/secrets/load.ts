@@ -4,8 +4,8 @@
  * @module
  */
 import { join } from "node:path";
-import type { Environment } from "../environment.ts";
-import { output } from "../output.ts";
+import type { Environment } from "../model/environment.ts";
+import { output } from "../model/output.ts";
 import type { SecretsData } from "./providers.ts";
 
 /**

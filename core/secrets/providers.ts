@@ -15,9 +15,9 @@
  * @module
  */
 
-import { ConfigDocument, type ConfigEntry } from "../configparser.ts";
-import { writeFileAtomic } from "../fsops.ts";
-import { FileLockedError, registerErrorClass, ReportingError } from "../errors.ts";
+import { ConfigDocument, type ConfigEntry } from "../formats/configparser.ts";
+import { writeFileAtomic } from "../runtime/fsops.ts";
+import { FileLockedError, registerErrorClass, ReportingError } from "../model/errors.ts";
 import { type AgeIdentitySource, decryptAge, encryptAge, loadIdentities, type PassphraseProvider } from "./age.ts";
 import { encryptGpg, gpgDecryptFile, gpgKeysChanged, type GpgOptions } from "./gpg.ts";
 import { fromBase64, toBase64 } from "./openssh.ts";

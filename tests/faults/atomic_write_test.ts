@@ -5,11 +5,11 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "../support/assert.ts";
-import { writeFileAtomic } from "../../core/fsops.ts";
+import { writeFileAtomic } from "../../core/runtime/fsops.ts";
 import { REPO, sha256, watchForName } from "./harness.ts";
 
 const WRITER = `
-import { writeFileAtomic } from ${JSON.stringify(join(REPO, "core/fsops.ts"))};
+import { writeFileAtomic } from ${JSON.stringify(join(REPO, "core/runtime/fsops.ts"))};
 const [path, size] = Deno.args;
 await writeFileAtomic(path, new Uint8Array(Number(size)).fill(66));
 `;

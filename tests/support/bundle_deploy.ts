@@ -10,14 +10,14 @@
  *
  * @module
  */
-import { deploy } from "../../remote/deploy.ts";
+import { deploy } from "../../remote/controller/deploy.ts";
 import * as batou from "../../mod.ts";
-import { VERSION } from "../../core/version.ts";
-import { output, RecordingBackend } from "../../core/output.ts";
-import { RpcPeer } from "../../remote/protocol.ts";
-import { AGENT_V8_FLAGS, type AgentConnection, collectStderr, handshake } from "../../remote/connect.ts";
-import { syncProject } from "../../remote/sync.ts";
-import type { Host } from "../../core/host.ts";
+import { VERSION } from "../../core/runtime/version.ts";
+import { output, RecordingBackend } from "../../core/model/output.ts";
+import { RpcPeer } from "../../remote/contract/protocol.ts";
+import { AGENT_V8_FLAGS, type AgentConnection, collectStderr, handshake } from "../../remote/transport/connect.ts";
+import { syncProject } from "../../remote/transport/sync.ts";
+import type { Host } from "../../core/model/host.ts";
 
 const [bundle, project, environment, scratch, v8Log] = Deno.args;
 const recording = new RecordingBackend();

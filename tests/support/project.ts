@@ -23,11 +23,11 @@
  * @module
  */
 import { join } from "node:path";
-import type { Component, ComponentClass, RootComponent } from "../../core/component.ts";
-import { Environment } from "../../core/environment.ts";
-import { Host } from "../../core/host.ts";
-import { type Format, output, type OutputBackend, RecordingBackend } from "../../core/output.ts";
-import type { ReportingError } from "../../core/errors.ts";
+import type { Component, ComponentClass, RootComponent } from "../../core/model/component.ts";
+import { Environment } from "../../core/model/environment.ts";
+import { Host } from "../../core/model/host.ts";
+import { type Format, output, type OutputBackend, RecordingBackend } from "../../core/model/output.ts";
+import type { ReportingError } from "../../core/model/errors.ts";
 
 /** A RecordingBackend that also keeps each line's text attributes (colours). */
 export class FormatRecordingBackend extends RecordingBackend {

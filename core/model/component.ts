@@ -1,0 +1,853 @@
+/**
+ * The component model: batou's `Component` lifecycle in TypeScript.
+ *
+ * A component is configured (`configure()`, adding sub-components with
+ * `add()`), then deployed: sub-components first, in the order added, then its
+ * own `verify()`; when verify throws {@linkcode UpdateNeeded} (or any
+ * `AssertionError`) and we are not predicting, `update()` runs.
+ *
+ * @example
+ * ```ts
+ * import { attribute, Component } from "./component.ts";
+ * export class Hello extends Component {
+ *   port = attribute(Number, 8080);
+ *   override configure() {
+ *     this.provide("hello", `${this.host.fqdn}:${this.port}`);
+ *   }
+ * }
+ * ```
+ * @module
+ */
+import { AttributeSpec, parseBoolean, parseList, parseNumber } from "./attribute.ts";
+import {
+  AttributeExpansionError,
+  ConfigurationError,
+  ConversionError,
+  isUpdateSignal,
+  MissingOverrideAttributes,
+  SilentConfigurationError,
+  UnknownComponentOptions,
+  UpdateNeeded,
+} from "./errors.ts";
+import { output } from "./output.ts";
+import { expand as expandTemplate } from "./template.ts";
+import { type CmdResult, runCmd } from "./cmd.ts";
+import { Timer } from "./timer.ts";
+import { statOrNull } from "../runtime/fsops.ts";
+import { isBatouModule, stackFrames } from "../runtime/stack.ts";
+import { type Sha256Hasher, sha256Hasher } from "../runtime/sha256.ts";
+import type { Host } from "./host.ts";
+import type { Environment } from "./environment.ts";
+import { isAbsolute, join, normalize } from "../runtime/path.ts";
+
+export { attribute } from "./attribute.ts";
+
+/** A component class: constructed with an optional namevar and options. */
+// deno-lint-ignore no-explicit-any
+export type ComponentClass<T extends Component = Component> = (new (namevar?: any, options?: any) => T) & {
+  namevar?: string;
+  events?: Record<string, [string, string]>;
+  name: string;
+};
+
+/** Options of {@linkcode Component.require}. */
+export interface RequireOptions {
+  /** Only values provided by roots on this host. */
+  host?: Host | null;
+  /** An unsatisfied requirement is an error (default true). */
+  strict?: boolean;
+  /** Reverse the dependency edge: the provider depends on the requirer. */
+  reverse?: boolean;
+  /** Do not re-configure this component when the resource changes. */
+  dirty?: boolean;
+}
+
+/** Options of {@linkcode Component.cmd}. */
+export interface CmdOptions {
+  silent?: boolean;
+  ignoreReturnCode?: boolean;
+  env?: Record<string, string>;
+  /** Expand the command as a template first (default true). */
+  expand?: boolean;
+  input?: string;
+  /** Working directory (default: the component's work dir). */
+  cwd?: string;
+}
+
+/** Names that options and overrides must never replace. */
+const RESERVED = new Set([
+  "parent",
+  "root",
+  "host",
+  "environment",
+  "defdir",
+  "subComponents",
+  "namevar",
+  "breadcrumb",
+  "breadcrumbs",
+  "timer",
+]);
+
+const platforms = new WeakMap<ComponentClass, Map<string, ComponentClass>>();
+
+/**
+ * Registers `cls` as the platform-specific sub-component of `base` for platform `name`:
+ * `platform("debian", Base)(DebianBase)`. Not inherited by subclasses of `base`.
+ */
+export function platform(name: string, base: ComponentClass): (cls: ComponentClass) => ComponentClass {
+  return (cls) => {
+    let map = platforms.get(base);
+    if (!map) platforms.set(base, map = new Map());
+    map.set(name, cls);
+    return cls;
+  };
+}
+
+/** Components constructed since the last {@linkcode resetInstances}; used to warn about unused ones. */
+const instances: Component[] = [];
+
+/** The components whose (synchronous part of) `configure()` is running, outermost first. */
+const configuring: Component[] = [];
+
+/** batou's own component classes (exactly these classes, not subclasses): see {@linkcode markLibraryComponents}. */
+const libraryClasses = new WeakSet<object>();
+
+/**
+ * Marks the component classes among `exports` (the `"batou"` module served to component files) as batou's own.
+ * A library component's `configure()` adds every component it constructs, so no "initialized but never added"
+ * warning can point into it: components it constructs skip capturing their construction stack (the costliest part
+ * of constructing a component) and report the location of the library component instead.
+ */
+export function markLibraryComponents(exports: Record<string, unknown>): void {
+  for (const value of Object.values(exports)) {
+    if (typeof value === "function" && value.prototype instanceof Component) libraryClasses.add(value);
+  }
+}
+
+/** Clears the list of constructed components (done before each root is prepared). */
+export function resetInstances(): Component[] {
+  return instances.splice(0, instances.length);
+}
+
+/** A value that Python's repr would show with quotes. */
+function pyRepr(value: unknown): string {
+  if (typeof value === "string") return "'" + value.replaceAll("\\", "\\\\").replaceAll("'", "\\'") + "'";
+  return String(value);
+}
+
+/** Finds the first stack frame outside batou's own modules (the user's `new X()` call). */
+function callerLocation(stack: string | undefined): string {
+  for (const f of stackFrames(stack)) {
+    // Constructors of component subclasses are not where the component was created.
+    if (f.text.startsWith("at new ") || !f.path.startsWith("/") || isBatouModule(f.path)) continue;
+    return `${f.path}:${f.line}`;
+  }
+  return "<unknown>";
+}
+
+/** The root of a component tree: one per (host, root component name). */
+export class RootComponent {
+  /** Set during configure: messages logged are printed after the configure phase. */
+  logs: string[] | null = null;
+  component: Component | null = null;
+  overrides: Record<string, string> = {};
+
+  constructor(
+    readonly name: string,
+    readonly environment: Environment,
+    readonly host: Host,
+    readonly features: string[],
+    readonly ignore: boolean,
+    readonly factory: ComponentClass,
+    readonly defdir: string,
+    readonly workdir: string,
+  ) {}
+
+  /** Constructs and configures the top component afresh. */
+  async prepare(): Promise<void> {
+    this.logs = [];
+    const component = new this.factory();
+    this.component = component;
+    if (this.features.length) (component as unknown as { features: string[] }).features = [...this.features];
+    await component.prepare(this);
+  }
+
+  /** Prints the messages logged during configure. */
+  logFinishConfigure(): void {
+    for (const msg of this.logs ?? []) output.annotate(msg);
+    this.logs = null;
+  }
+
+  /** Records (during configure) or prints a log message. */
+  log(msg: string): void {
+    if (this.logs) this.logs.push(msg);
+    else output.annotate(`${this.host.fqdn}: ${msg}`);
+  }
+
+  /** Deploys the component tree. */
+  async deploy(predictOnly: boolean): Promise<void> {
+    if (!this.component) throw new Error(`Component ${this.name} was not configured`);
+    await this.component.deploy(predictOnly);
+  }
+
+  /** The breadcrumbs of a root is its host name. */
+  get breadcrumbs(): string {
+    return this.host.name;
+  }
+
+  toString(): string {
+    return `<RootComponent "${this.name}">`;
+  }
+}
+
+/** The base class of every component. */
+export class Component {
+  /** Name of the field that receives the first constructor argument. */
+  static namevar?: string;
+  /** Event handlers: `{ method: ["before-update", "precursor" | "*"] }`. */
+  static events?: Record<string, [string, string]>;
+
+  #parent: Component | RootComponent | null = null;
+  #subComponents: Component[] = [];
+  #prepared = false;
+  #pendingOptions: Record<string, unknown>;
+  #namevarValue: unknown;
+  #attrValues = new Map<string, unknown>();
+  #attrSpecs = new Map<string, AttributeSpec>();
+  #pending: Promise<void>[] = [];
+  #workdir = "";
+  #checksum: Sha256Hasher | null = null;
+  /**
+   * Captured at construction, formatted only when {@linkcode initLocation} is asked for; null when a library
+   * component constructed this one (its location is then that component's).
+   */
+  #initStack: Error | null;
+  /** The components configuring when this one was constructed (outermost first). */
+  #initConfiguring: Component[];
+  /** The last component added (batou's `_`). */
+  _: Component | null = null;
+  /** Whether this component (or a sub-component) changed during the last deploy. */
+  changed = false;
+  /** Step timings of the last deploy. */
+  readonly timer: Timer;
+
+  constructor(namevar?: unknown, options: Record<string, unknown> = {}) {
+    const cls = this.constructor as ComponentClass;
+    if (namevar !== undefined && namevar !== null && typeof namevar === "object" && !cls.namevar) {
+      options = namevar as Record<string, unknown>;
+      namevar = undefined;
+    }
+    if (cls.namevar && (namevar === undefined || namevar === null)) {
+      throw new ConfigurationError(
+        `Namevar ${cls.namevar} required (${cls.name}: new ${cls.name}(${cls.namevar}, {...}))`,
+      );
+    }
+    if (!cls.namevar && namevar !== undefined) throw new ConfigurationError("Namevar is undefined for this component.");
+    this.#namevarValue = namevar;
+    this.#pendingOptions = options ?? {};
+    this.timer = new Timer(cls.name);
+    const creator = configuring.at(-1);
+    this.#initStack = creator && libraryClasses.has(creator.constructor) ? null : new Error();
+    this.#initConfiguring = configuring.slice();
+    instances.push(this);
+  }
+
+  // ---------------------------------------------------------------- identity
+
+  /** The parent component, or the root for a top component. */
+  get parent(): Component | RootComponent | null {
+    return this.#parent;
+  }
+
+  /** The root component this component belongs to. */
+  get root(): RootComponent {
+    let p: Component | RootComponent | null = this.#parent;
+    while (p instanceof Component) p = p.#parent;
+    if (!p) throw new Error(`${this.constructor.name} is not prepared yet (add it with this.add())`);
+    return p;
+  }
+
+  /** The host this component deploys to. */
+  get host(): Host {
+    return this.root.host;
+  }
+
+  /** The environment being deployed. */
+  get environment(): Environment {
+    return this.root.environment;
+  }
+
+  /** The directory of the root component's file (templates and files live there). */
+  get defdir(): string {
+    return this.root.defdir;
+  }
+
+  /** The working directory; relative paths resolve against it. Assignable in configure. */
+  get workdir(): string {
+    return this.#workdir;
+  }
+  set workdir(value: string) {
+    this.#workdir = value;
+  }
+
+  /** The value of the namevar (the first constructor argument). */
+  get namevar(): unknown {
+    const name = (this.constructor as ComponentClass).namevar;
+    if (!name) return undefined;
+    // Before prepare the options (and the namevar) are not applied to the fields yet.
+    if (!this.#parent) return this.#namevarValue;
+    return (this as unknown as Record<string, unknown>)[name];
+  }
+
+  /** The sub-components, in the order added. */
+  get subComponents(): readonly Component[] {
+    return this.#subComponents;
+  }
+
+  /** All sub-components, depth first (pre-order), without this one. */
+  *recursiveSubComponents(): Generator<Component> {
+    for (const sub of this.#subComponents) {
+      yield sub;
+      yield* sub.recursiveSubComponents();
+    }
+  }
+
+  /** Whether configure has completed. */
+  get prepared(): boolean {
+    return this.#prepared;
+  }
+
+  /** Where `new` was called (file:line), for warnings. */
+  get initLocation(): string {
+    if (this.#initStack) return callerLocation(this.#initStack.stack);
+    return this.#initConfiguring.at(-1)?.initLocation ?? "<unknown>";
+  }
+
+  /** The breadcrumbs of the components whose `configure()` created this one (outermost first). */
+  get initBreadcrumbs(): string[] {
+    return this.#initConfiguring.map((c) => c.breadcrumb);
+  }
+
+  /** `ClassName` or `ClassName('namevar')`. */
+  get breadcrumb(): string {
+    const value = this.namevar;
+    return value ? `${this.constructor.name}(${pyRepr(value)})` : this.constructor.name;
+  }
+
+  /** The breadcrumbs from the top component down to this one, joined with ` > `. */
+  get breadcrumbs(): string {
+    const p = this.#parent;
+    if (p instanceof Component) return `${p.breadcrumbs} > ${this.breadcrumb}`;
+    return this.breadcrumb;
+  }
+
+  toString(): string {
+    let host = "?";
+    try {
+      host = this.host.name;
+    } catch { /* not prepared */ }
+    return `<${this.constructor.name} (${host}) "${this.#parent ? this.breadcrumbs : this.breadcrumb}">`;
+  }
+
+  // ---------------------------------------------------------------- lifecycle (override these)
+
+  /** Builds the component: add sub-components, provide and require resources. */
+  configure(): void | Promise<void> {}
+
+  /** Checks whether the component is current; throw {@linkcode UpdateNeeded} when not. */
+  verify(_predicting?: boolean): void | Promise<void> {}
+
+  /** Brings the component up to date. */
+  update(): void | Promise<void> {}
+
+  /** A timestamp (or comparable value) of the last change, or null when the component does not exist. */
+  lastUpdated(_key?: string): number | null | Promise<number | null> {
+    throw new Error(`${this.constructor.name}.lastUpdated() is not implemented`);
+  }
+
+  // ---------------------------------------------------------------- configure phase
+
+  /** Prepares the component in the context of `parent`: options, overrides, configure. */
+  prepare(parent: Component | RootComponent): void | Promise<void> {
+    this.#parent = parent;
+    this.#workdir = parent.workdir;
+    this.#applyOptions();
+    if (parent instanceof RootComponent) this.#applyOverrides(parent.overrides);
+    let result: void | Promise<void>;
+    configuring.push(this);
+    try {
+      result = this.configure();
+    } catch (e) {
+      this.#abandonPending();
+      throw e;
+    } finally {
+      configuring.pop();
+    }
+    if (!(result instanceof Promise) && !this.#pending.length) {
+      this.#addPlatformComponent();
+      if (!this.#pending.length) {
+        this.#prepared = true;
+        return;
+      }
+      return this.#finishAsync(undefined, true);
+    }
+    return this.#finishAsync(result, false);
+  }
+
+  async #finishAsync(result: void | Promise<void>, platformAdded: boolean): Promise<void> {
+    try {
+      await result;
+      await this.#drainPending();
+      if (!platformAdded) {
+        this.#addPlatformComponent();
+        await this.#drainPending();
+      }
+    } catch (e) {
+      this.#abandonPending();
+      throw e;
+    }
+    this.#prepared = true;
+  }
+
+  /** Waits for the async configures of sub-components added (or used) so far. */
+  async #drainPending(): Promise<void> {
+    while (this.#pending.length) {
+      const pending = this.#pending.splice(0);
+      await Promise.all(pending);
+    }
+  }
+
+  /** Drops pending sub-component configures after a failure, without leaving unhandled rejections. */
+  #abandonPending(): void {
+    for (const p of this.#pending.splice(0)) p.catch(() => {});
+  }
+
+  #addPlatformComponent(): void {
+    const platformComponent = this.#platformComponent();
+    if (platformComponent) this.add(platformComponent);
+  }
+
+  #platformComponent(): Component | null {
+    let name: string | undefined;
+    try {
+      name = this.host.platform ?? undefined;
+    } catch {
+      return null;
+    }
+    if (!name) return null;
+    const cls = platforms.get(this.constructor as ComponentClass)?.get(name);
+    return cls ? new cls() : null;
+  }
+
+  /** Adds a sub-component: it is configured at once and deploys before this one. Returns it. */
+  add<T extends Component | null | undefined>(component: T): T {
+    if (!component) return component;
+    this.#subComponents.push(component);
+    this.use(component);
+    return component;
+  }
+
+  /** Prepares `component` in this component's context without adding it to the tree (batou's `|=`). */
+  use<T extends Component | null | undefined>(component: T): T {
+    if (!component) return component;
+    if (!(component instanceof Component)) {
+      throw new ConfigurationError(
+        `${this.constructor.name}: add() and use() take a component, got ${describeValue(component)}`,
+      );
+    }
+    this._ = component;
+    if (component.#prepared) return component;
+    const r = component.prepare(this);
+    if (r instanceof Promise) this.#pending.push(r);
+    return component;
+  }
+
+  #applyOptions(): void {
+    const cls = this.constructor as ComponentClass;
+    this.#collectAttributes();
+    const bad: string[] = [];
+    for (const key of Object.keys(this.#pendingOptions)) {
+      if (!this.#acceptsField(key)) bad.push(key);
+    }
+    if (bad.length) throw UnknownComponentOptions.of(this, bad.sort());
+    if (cls.namevar) this.#setField(cls.namevar, this.#namevarValue);
+    for (const [key, value] of Object.entries(this.#pendingOptions)) {
+      if (value !== undefined) this.#setField(key, value);
+    }
+  }
+
+  /** Replaces `attribute()` markers in own fields with accessors backed by lazily resolved values. */
+  #collectAttributes(): void {
+    const self = this as unknown as Record<string, unknown>;
+    for (const key of Object.keys(self)) {
+      const value = self[key];
+      if (!(value instanceof AttributeSpec)) continue;
+      this.#attrSpecs.set(key, value);
+      delete self[key];
+      Object.defineProperty(this, key, {
+        configurable: true,
+        enumerable: true,
+        get: () => this.#getAttribute(key),
+        set: (v: unknown) => this.#attrValues.set(key, v),
+      });
+    }
+  }
+
+  #getAttribute(key: string): unknown {
+    if (this.#attrValues.has(key)) return this.#attrValues.get(key);
+    const spec = this.#attrSpecs.get(key)!;
+    if (!spec.hasDefault) {
+      throw ConfigurationError.create(
+        `No override and no default given for \`${key}\` on ${this.constructor.name} instance ${this}.`,
+        this.#parent ? this : undefined,
+      );
+    }
+    const value = typeof spec.defaultValue === "string"
+      ? this.#fromConfigString(key, spec, spec.defaultValue)
+      : spec.defaultValue;
+    this.#attrValues.set(key, value);
+    return value;
+  }
+
+  #fromConfigString(key: string, spec: AttributeSpec, raw: string): unknown {
+    let value = raw;
+    if (spec.options.expand) {
+      try {
+        value = this.expand(value);
+      } catch (e) {
+        throw AttributeExpansionError.of(this, key, raw, e);
+      }
+    }
+    if (spec.options.map) value = this.map(value);
+    try {
+      return spec.convert(value);
+    } catch (e) {
+      throw ConversionError.of(this, key, value, spec.conversionName, e);
+    }
+  }
+
+  #acceptsField(key: string): boolean {
+    if (RESERVED.has(key) || key.startsWith("#")) return false;
+    if (this.#attrSpecs.has(key)) return true;
+    if (!(key in this)) return false;
+    // Read-only properties (getters without a setter) are not options either.
+    const proto = Object.getPrototypeOf(this);
+    if (!Object.hasOwn(this, key)) {
+      for (let o: object | null = proto; o; o = Object.getPrototypeOf(o)) {
+        const d = Object.getOwnPropertyDescriptor(o, key);
+        if (!d) continue;
+        if (d.get && !d.set) return false;
+        break;
+      }
+    }
+    return typeof (this as unknown as Record<string, unknown>)[key] !== "function";
+  }
+
+  #setField(key: string, value: unknown): void {
+    (this as unknown as Record<string, unknown>)[key] = value;
+  }
+
+  #applyOverrides(overrides: Record<string, string>): void {
+    const missing: string[] = [];
+    const self = this as unknown as Record<string, unknown>;
+    for (const [key, raw] of Object.entries(overrides)) {
+      if (!this.#acceptsField(key)) {
+        missing.push(key);
+        continue;
+      }
+      const spec = this.#attrSpecs.get(key);
+      if (spec) {
+        this.#attrValues.set(key, this.#fromConfigString(key, spec, raw));
+        continue;
+      }
+      const current = self[key];
+      let value: unknown = raw;
+      try {
+        if (typeof current === "number") value = parseNumber(raw);
+        else if (typeof current === "boolean") value = parseBoolean(raw);
+        else if (Array.isArray(current)) value = parseList(raw);
+      } catch (e) {
+        const name = typeof current === "number" ? "Number" : typeof current === "boolean" ? "Boolean" : "list";
+        throw ConversionError.of(this, key, raw, name, e);
+      }
+      self[key] = value;
+    }
+    if (missing.length) throw MissingOverrideAttributes.of(this, missing);
+  }
+
+  // ---------------------------------------------------------------- deploy phase
+
+  /** Deploys sub-components, then verifies this one and updates it when needed. */
+  async deploy(predictOnly = false): Promise<void> {
+    this.changed = false;
+    const started = performance.now();
+    const subStart = performance.now();
+    for (const sub of this.#subComponents) {
+      await sub.deploy(predictOnly);
+      if (sub.changed) this.changed = true;
+    }
+    if (this.#subComponents.length) this.timer.add("sub", performance.now() - subStart);
+    output.buffer(`${this.host.name}: ${this.breadcrumbs}`, { icon: "🚀" });
+    // Synchronous: one root deploys at a time per agent, and an asynchronous mkdir costs ten times the CPU (a worker
+    // thread round trip) for every component (W1 no-op: agent deploy step 23 -> 10.5 ms).
+    Deno.mkdirSync(this.workdir, { recursive: true });
+    const env = this.environment;
+    const restore = env.manageCwd ? Deno.cwd() : null;
+    if (restore !== null) Deno.chdir(this.workdir);
+    try {
+      let needsUpdate = false;
+      const verifyStart = performance.now();
+      try {
+        await this.verify(predictOnly);
+      } catch (e) {
+        if (!isUpdateSignal(e)) throw e;
+        needsUpdate = true;
+      } finally {
+        this.timer.add("verify", performance.now() - verifyStart);
+      }
+      if (needsUpdate) {
+        await this.#triggerEvent("before-update", predictOnly);
+        output.flushBuffer();
+        if (!predictOnly) {
+          const updateStart = performance.now();
+          try {
+            await this.update();
+          } finally {
+            this.timer.add("update", performance.now() - updateStart);
+          }
+        }
+        this.changed = true;
+      }
+    } finally {
+      output.clearBuffer();
+      if (restore !== null) Deno.chdir(restore);
+    }
+    this.timer.add("total", performance.now() - started);
+    if (this.timer.aboveThreshold({ verify: 1000, update: 1000, total: 10000 })) {
+      output.annotate(
+        `${this.host.name}: ${this.breadcrumbs} [${this.timer.humanize("total", "verify", "update", "sub")}]`,
+        {
+          icon: "💤",
+        },
+      );
+    }
+  }
+
+  async #triggerEvent(event: string, predictOnly: boolean): Promise<void> {
+    const top = this.root.component;
+    if (!top) return;
+    const order = [...top.recursiveSubComponents()];
+    for (const target of order) {
+      const handlers = (target.constructor as ComponentClass).events ?? {};
+      for (const [method, [ev, scope]] of Object.entries(handlers)) {
+        if (ev !== event) continue;
+        if (!checkEventScope(scope, this, target, order)) continue;
+        if (predictOnly) {
+          output.annotate(`Trigger ${event}: ${target}.${method}`);
+        } else {
+          const fn = (target as unknown as Record<string, (s: Component) => unknown>)[method];
+          if (typeof fn !== "function") {
+            throw new Error(`Event handler ${target.constructor.name}.${method} is not a method`);
+          }
+          await fn.call(target, this);
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- resources
+
+  /** Provides `value` under `key` for other components (any host). */
+  provide(key: string, value: unknown): void {
+    this.environment.resources.provide(this.root, key, value);
+  }
+
+  /** Requires the values provided under `key`; returns a list (possibly empty). */
+  require<T = unknown>(key: string, opts: RequireOptions = {}): T[] {
+    return this.environment.resources.require(this.root, key, opts) as T[];
+  }
+
+  /** Requires exactly one value; none is a (silent) retry unless `strict: false`, several an error. */
+  requireOne<T = unknown>(key: string, opts: RequireOptions = {}): T {
+    const values = this.require<T>(key, opts);
+    if (values.length > 1) {
+      throw new ConfigurationError(
+        `Expected only one result, got multiple for (key=${key}, host=${opts.host?.name ?? "None"})` +
+          ` in ${this.breadcrumbs}`,
+      );
+    }
+    if (values.length === 0) {
+      if (opts.strict ?? true) throw new SilentConfigurationError(key);
+      return null as T;
+    }
+    return values[0];
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Logs a message (after configure, or at once during deploy). */
+  log(msg: string): void {
+    this.root.log(msg);
+  }
+
+  /** Resolves `path`: `~` expanded, relative to the work dir, absolute ones through the environment's VFS. */
+  map(path: string): string {
+    if (path.startsWith("~")) {
+      const home = Deno.env.get("HOME") ?? "/";
+      path = home + path.slice(1);
+    }
+    if (!isAbsolute(path)) return normalize(join(this.workdir, path));
+    return this.environment.map(path);
+  }
+
+  /** The template context for this component (`component`, `host`, `environment`, header). */
+  templateVars(component?: Component, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const c = component ?? this;
+    return {
+      component: c,
+      host: this.host,
+      environment: this.environment,
+      batou_generated_header: `File is generated by batou for component ${c.breadcrumbs}. Don't edit manually.`,
+      ...extra,
+    };
+  }
+
+  /** Expands a template string in this component's context. */
+  expand(text: string, context?: Record<string, unknown>, component?: Component): string {
+    return expandTemplate(
+      text,
+      this.templateVars(component, context),
+      this.#parent ? this.breadcrumbs : this.breadcrumb,
+    );
+  }
+
+  /** Renders a template file (path relative to the defdir) in this component's context. */
+  template(filename: string, context?: Record<string, unknown>, component?: Component): string {
+    const path = isAbsolute(filename) ? filename : join(this.defdir, filename);
+    const source = Deno.readTextFileSync(path);
+    return expandTemplate(source, this.templateVars(component, context), path);
+  }
+
+  /** Runs a shell command in the work dir. Throws {@linkcode CmdExecutionError} on failure. */
+  async cmd(command: string, opts: CmdOptions = {}): Promise<CmdResult> {
+    const line = opts.expand ?? true ? this.expand(command) : command;
+    output.debug(`${this.host.name}: cmd: ${line}`, { icon: "⚙️" });
+    const cwd = opts.cwd ?? (this.workdir && (await statOrNull(this.workdir)) ? this.workdir : undefined);
+    const result = await runCmd(line, {
+      cwd,
+      env: opts.env,
+      input: opts.input,
+      ignoreReturnCode: opts.ignoreReturnCode,
+    });
+    if (!opts.silent && result.stdout) output.debug(result.stdout.replace(/\n$/, ""));
+    return result;
+  }
+
+  /** Runs a command; a failure means "update needed". */
+  async assertCmd(command: string, opts: CmdOptions = {}): Promise<CmdResult> {
+    try {
+      return await this.cmd(command, opts);
+    } catch (e) {
+      if (e instanceof Error && e.name === "CmdExecutionError") throw new UpdateNeeded(e.message);
+      throw e;
+    }
+  }
+
+  /** Creates `path` (mapped) or updates its modification time. */
+  async touch(path: string): Promise<void> {
+    const p = this.map(path);
+    try {
+      const now = new Date();
+      await Deno.utime(p, now, now);
+    } catch {
+      await Deno.writeFile(p, new Uint8Array());
+    }
+  }
+
+  /** Raises UpdateNeeded when `path` is missing or older than any of `requirements` (paths or components). */
+  async assertFileIsCurrent(path: string, requirements: (string | Component)[] = [], key = "mtime"): Promise<void> {
+    const reference = await statTime(this.map(path), key);
+    if (reference === null) throw new UpdateNeeded(`${path} does not exist`);
+    for (const req of requirements) {
+      if (typeof req !== "string") {
+        this.use(req);
+        await this.#drainPending();
+      }
+      const t = typeof req === "string" ? await statTime(this.map(req), key) : await req.lastUpdated(key);
+      if (t !== null && reference < t) throw new UpdateNeeded(`${path} is older than ${req}`);
+    }
+  }
+
+  /** Raises UpdateNeeded when this component's lastUpdated() is null or older than a requirement's. */
+  async assertComponentIsCurrent(requirements: Component | Component[] = [], key?: string): Promise<void> {
+    const reqs = Array.isArray(requirements) ? requirements : [requirements];
+    const reference = await this.lastUpdated(key);
+    if (reference === null) throw new UpdateNeeded(`${this.breadcrumb} has no last-updated time`);
+    for (const req of reqs) {
+      this.use(req);
+      await this.#drainPending();
+      const t = await req.lastUpdated(key);
+      if (t !== null && reference < t) throw new UpdateNeeded(`${this.breadcrumb} is older than ${req.breadcrumb}`);
+    }
+  }
+
+  /** Raises UpdateNeeded when a direct sub-component changed in this deploy. */
+  assertNoSubcomponentChanges(): void {
+    for (const sub of this.#subComponents) {
+      if (sub.changed) throw new UpdateNeeded(`${sub.breadcrumb} changed`);
+    }
+  }
+
+  /** Raises UpdateNeeded when this component or a direct sub-component changed. */
+  assertNoChanges(): void {
+    if (this.changed) throw new UpdateNeeded(`${this.breadcrumb} changed`);
+    this.assertNoSubcomponentChanges();
+  }
+
+  /** An incremental SHA-256 over `value`s given so far; returns the hex digest. */
+  checksum(value?: Uint8Array | string): string {
+    if (!this.#checksum) this.#checksum = sha256Hasher();
+    if (value !== undefined) this.#checksum.update(value);
+    return this.#checksum.hex();
+  }
+
+  /** Fields that are overridable `attribute()`s (for introspection). */
+  get attributeNames(): string[] {
+    return [...this.#attrSpecs.keys()];
+  }
+}
+
+/** A short description of a value for messages. */
+function describeValue(value: unknown): string {
+  if (value === null || typeof value !== "object") {
+    return typeof value === "string" ? JSON.stringify(value) : String(value);
+  }
+  const name = (value as object).constructor?.name;
+  return name && name !== "Object" ? `an instance of ${name}` : "a plain object";
+}
+
+/** Whether a handler on `target` with `scope` fires for an event from `source`. */
+export function checkEventScope(scope: string, source: Component, target: Component, order: Component[]): boolean {
+  if (scope === "*") return true;
+  if (scope === "precursor") {
+    for (const c of order) {
+      if (c === target) return false;
+      if (c === source) return true;
+    }
+    return false;
+  }
+  throw new Error(`Unknown event scope: ${scope}`);
+}
+
+/** A file's time for `key` (`mtime`, `ctime`/`birthtime`, `atime`) in ms, or null when missing. */
+export async function statTime(path: string, key = "mtime"): Promise<number | null> {
+  try {
+    const st = await Deno.stat(path);
+    const k = key.replace(/^st_/, "");
+    if (k === "ctime") return st.ctime?.getTime() ?? st.mtime?.getTime() ?? null;
+    if (k === "atime") return st.atime?.getTime() ?? null;
+    return st.mtime?.getTime() ?? null;
+  } catch {
+    return null;
+  }
+}

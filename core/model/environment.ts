@@ -1,0 +1,706 @@
+/**
+ * An environment: `environments/<name>/environment.cfg` (or `environments/<name>.cfg`)
+ * with its hosts, component assignments, overrides and settings, and the
+ * fixed-point configure loop over all root components on all hosts.
+ *
+ * @example
+ * ```ts
+ * import { Environment } from "./environment.ts";
+ * const env = new Environment("dev", { baseDir: "/path/to/project" });
+ * env.load({ batou: await import("../../mod.ts") });
+ * const errors = await env.configure();
+ * ```
+ * @module
+ */
+import { compareStrings } from "../runtime/compare.ts";
+import { join } from "../runtime/path.ts";
+import { ConfigDocument, ConfigParseError } from "../formats/configparser.ts";
+import { environmentConfigPath } from "./environment_file.ts";
+import {
+  ConfigFileError,
+  ConfigurationError,
+  CycleErrorDetected,
+  DuplicateHostError,
+  DuplicateOverride,
+  InvalidIPAddressError,
+  MissingComponent,
+  MissingEnvironment,
+  NonConvergingWorkingSet,
+  type ReportingError,
+  SilentConfigurationError,
+  SuperfluousComponentSection,
+  SuperfluousSecretsSection,
+  SuperfluousSection,
+  UnknownComponentConfigurationError,
+  UnknownHostSecretsSection,
+  UnsatisfiedResources,
+  UnusedResources,
+} from "./errors.ts";
+import { Component, markLibraryComponents, resetInstances, RootComponent } from "./component.ts";
+import { type ComponentDefinition, loadComponents } from "./loader.ts";
+import { Host } from "./host.ts";
+import { Resources } from "./resources.ts";
+import { CycleError, revertGraph, topologicalSort } from "./graph.ts";
+import { DeveloperSandbox, MapSandbox, type PathMapper } from "./vfs.ts";
+import { Address, type RequireFlag, setResolverOverrides } from "./address.ts";
+import { parseBoolean } from "./attribute.ts";
+import { output } from "./output.ts";
+
+/** Settings given on the command line; they win over environment.cfg. */
+export interface EnvironmentOptions {
+  /** The deployment project directory. */
+  baseDir: string;
+  /** `-p`: platform ("" means none). */
+  platform?: string | null;
+  /** `-t`: timeout in seconds. */
+  timeout?: number | null;
+  /** `-j`: parallel hosts. */
+  jobs?: number | null;
+  /** `-L`: configure everything locally. */
+  checkAndPredictLocal?: boolean;
+}
+
+/** Which roots {@linkcode Environment.configure} configures and reports on. */
+export interface ConfigureScope {
+  /** Configure only the roots of these hosts (unless they use resources); all roots when absent. */
+  hosts?: ReadonlySet<string>;
+  /** Print logs and warnings only for roots of these hosts; for all when absent. */
+  report?: ReadonlySet<string>;
+}
+
+/** What one run of the configure loop found, printed by the environment once the run is final. */
+interface ConfigurePass {
+  exceptions: ReportingError[];
+  warnings: Map<RootComponent, string[]>;
+  order: RootComponent[];
+  unusedWarning: UnusedResources | null;
+  unusedRoots: RootComponent[];
+}
+
+/** Secrets to merge into an environment (decrypted on the controller). */
+export interface SecretsData {
+  overrides: Record<string, Record<string, string>>;
+  hostData: Record<string, Record<string, string>>;
+  secretFiles: Record<string, string>;
+  secretWords: Iterable<string>;
+}
+
+const ENVIRONMENT_KEYS = [
+  "service_user",
+  "require_sudo",
+  "host_domain",
+  "target_directory",
+  "connect_method",
+  "update_method",
+  "branch",
+  "platform",
+  "timeout",
+  "repository_url",
+  "repository_root",
+  "jobs",
+  "require_v4",
+  "require_v6",
+  "unused_resources",
+] as const;
+
+const HOST_KEYS = ["components", "ignore", "platform", "service_user", "require_sudo", "provisioner"];
+const CONNECT_METHODS = ["ssh", "local", "vagrant"];
+
+/** One entry of a host's component list: `[!]name[:feature]`. */
+export interface HostComponent {
+  features: string[];
+  ignore: boolean;
+}
+
+/** Parses a host's component list (`a, !b, c:feature`). */
+export function parseHostComponents(items: string[]): Map<string, HostComponent> {
+  const out = new Map<string, HostComponent>();
+  for (let item of items) {
+    item = item.trim();
+    if (!item) continue;
+    let ignore = false;
+    if (item.startsWith("!")) {
+      ignore = true;
+      item = item.slice(1).trim();
+    }
+    const [name, feature] = item.split(":", 2).map((s) => s.trim());
+    let entry = out.get(name);
+    if (!entry) out.set(name, entry = { features: [], ignore: false });
+    if (feature) entry.features.push(feature);
+    entry.ignore ||= ignore;
+  }
+  return out;
+}
+
+/** Splits a list value on commas or newlines, trimming and dropping empty items. */
+export function splitList(value: string): string[] {
+  return value.split(/[,\n]/).map((s) => s.trim()).filter((s) => s !== "");
+}
+
+/** Lists the environment names of a project (`environments/<x>/environment.cfg` and `environments/<x>.cfg`). */
+export function environmentNames(baseDir: string): string[] {
+  const names = new Set<string>();
+  try {
+    for (const e of Deno.readDirSync(join(baseDir, "environments"))) {
+      if (e.isDirectory) {
+        try {
+          Deno.statSync(join(baseDir, "environments", e.name, "environment.cfg"));
+          names.add(e.name);
+        } catch { /* not an environment */ }
+      } else if (e.name.endsWith(".cfg")) names.add(e.name.slice(0, -4));
+    }
+  } catch { /* no environments */ }
+  return [...names].filter((n) => Environment.configPath(baseDir, n) !== null).sort();
+}
+
+/** A deployment environment. */
+export class Environment {
+  readonly baseDir: string;
+  readonly workdirBase: string;
+  readonly hosts = new Map<string, Host>();
+  readonly resources = new Resources();
+  /** root name -> attribute -> configured string. */
+  overrides: Record<string, Record<string, string>> = {};
+  /** Words and lines of secret values, for diff masking. */
+  secretData = new Set<string>();
+  /** Secret files by name. */
+  secretFiles: Record<string, string> = {};
+  /** Errors collected while loading and configuring. */
+  exceptions: ReportingError[] = [];
+  /** After {@linkcode configure}: the hosts whose roots were configured, or null for all of them. */
+  configuredHosts: string[] | null = null;
+  components = new Map<string, ComponentDefinition>();
+  rootComponents: RootComponent[] = [];
+
+  serviceUser: string | null = null;
+  requireSudo: boolean | null = null;
+  hostDomain: string | null = null;
+  branch: string | null = null;
+  connectMethod = "ssh";
+  updateMethod: string | null = null;
+  platform: string | null = null;
+  timeout = 3;
+  /** Whether `timeout` was given (`-t` or environment.cfg) rather than defaulted: ssh honours only a given one. */
+  timeoutConfigured = false;
+  targetDirectory = "~/deployment";
+  jobs: number | null = null;
+  repositoryUrl: string | null = null;
+  repositoryRoot: string | null = null;
+  requireV4: RequireFlag = true;
+  requireV6: RequireFlag = false;
+  /** The `[vfs]` sandbox, if any. */
+  vfs: PathMapper | null = null;
+  /** `[resolver]` overrides. */
+  resolveOverride: Record<string, string> = {};
+  resolveV6Override: Record<string, string> = {};
+  /**
+   * `unused_resources = warn | error`: provided resources nobody requires are a warning by default
+   * (batou 2.x makes them an error, which `error` restores).
+   */
+  unusedResources: "warn" | "error" = "warn";
+  /** Whether deploy steps chdir into the component's work dir (the agent turns this on). */
+  manageCwd = false;
+  /** The config file that was read (relative to baseDir). */
+  configFile = "";
+  /** Host names in config order (`[hosts]` first, then `[host:x]`). */
+  hostOrder: string[] = [];
+  readonly options: EnvironmentOptions;
+
+  constructor(readonly name: string, options: EnvironmentOptions) {
+    this.options = options;
+    this.baseDir = options.baseDir;
+    this.workdirBase = join(this.baseDir, "work");
+  }
+
+  /** Path of the environment's config file, or null when the environment does not exist. */
+  static configPath(baseDir: string, name: string): string | null {
+    return environmentConfigPath(baseDir, name);
+  }
+
+  /**
+   * Reads the config and the component files. Errors are collected in {@linkcode exceptions};
+   * a missing environment throws {@linkcode MissingEnvironment}.
+   */
+  load(modules: Record<string, unknown>): void {
+    setResolverOverrides({}, {});
+    const path = Environment.configPath(this.baseDir, this.name);
+    if (!path) throw MissingEnvironment.of(this.name);
+    this.configFile = path;
+    const batou = modules["batou"];
+    if (batou && typeof batou === "object") markLibraryComponents(batou as Record<string, unknown>);
+    const loaded = loadComponents(this.baseDir, modules);
+    this.components = loaded.components;
+    this.exceptions.push(...loaded.errors);
+    let config: ConfigDocument;
+    try {
+      config = ConfigDocument.parse(Deno.readTextFileSync(join(this.baseDir, path)), path);
+    } catch (e) {
+      if (e instanceof ConfigParseError) {
+        this.exceptions.push(ConfigFileError.at(e.file, e.line, e.reason));
+        return;
+      }
+      throw e;
+    }
+    this.#loadEnvironment(config);
+    this.#loadHosts(config);
+    this.#loadResolver(config);
+    this.#loadOverrides(config);
+  }
+
+  #error(line: number | undefined, message: string): void {
+    this.exceptions.push(ConfigFileError.at(this.configFile, line ?? 0, message));
+  }
+
+  #loadEnvironment(config: ConfigDocument): void {
+    const values: Record<string, string> = {};
+    for (const e of config.entries("environment")) {
+      if (!(ENVIRONMENT_KEYS as readonly string[]).includes(e.key)) {
+        this.#error(e.line, `Unknown key \`${e.key}\` in [environment] (known keys: ${ENVIRONMENT_KEYS.join(", ")})`);
+        continue;
+      }
+      values[e.key] = e.value.trim();
+    }
+    const line = (k: string) => config.entries("environment").find((e) => e.key === k)?.line;
+    const opts = this.options;
+    if (values.service_user) this.serviceUser = values.service_user;
+    if (values.require_sudo !== undefined) {
+      try {
+        this.requireSudo = parseBoolean(values.require_sudo);
+      } catch (e) {
+        this.#error(line("require_sudo"), `require_sudo: ${(e as Error).message}`);
+      }
+    }
+    if (values.host_domain) this.hostDomain = values.host_domain;
+    if (values.target_directory) this.targetDirectory = values.target_directory;
+    if (values.connect_method) {
+      if (!CONNECT_METHODS.includes(values.connect_method)) {
+        this.#error(
+          line("connect_method"),
+          `Unknown connect_method \`${values.connect_method}\` (use one of: ${CONNECT_METHODS.join(", ")})`,
+        );
+      } else this.connectMethod = values.connect_method;
+    }
+    if (values.update_method) this.updateMethod = values.update_method;
+    if (values.branch) this.branch = values.branch;
+    if (values.repository_url) this.repositoryUrl = values.repository_url;
+    if (values.repository_root) this.repositoryRoot = values.repository_root;
+    if (opts.platform !== undefined && opts.platform !== null) this.platform = opts.platform || null;
+    else if (values.platform) this.platform = values.platform;
+    else this.platform = this.hostDomain;
+    if (opts.timeout !== undefined && opts.timeout !== null) {
+      this.timeout = opts.timeout;
+      this.timeoutConfigured = true;
+    } else if (values.timeout !== undefined) {
+      const t = Number(values.timeout);
+      if (!Number.isInteger(t) || t <= 0) {
+        this.#error(line("timeout"), `timeout must be a positive whole number of seconds, got \`${values.timeout}\``);
+      } else {
+        this.timeout = t;
+        this.timeoutConfigured = true;
+      }
+    }
+    if (opts.jobs !== undefined && opts.jobs !== null) this.jobs = opts.jobs;
+    else if (values.jobs !== undefined) {
+      const j = Number(values.jobs);
+      if (!Number.isInteger(j) || j <= 0) {
+        this.#error(line("jobs"), `jobs must be a positive whole number, got \`${values.jobs}\``);
+      } else this.jobs = j;
+    }
+    if (values.unused_resources !== undefined) {
+      const v = values.unused_resources.toLowerCase();
+      if (v === "warn" || v === "error") this.unusedResources = v;
+      else {this.#error(
+          line("unused_resources"),
+          `unused_resources must be warn or error, got \`${values.unused_resources}\``,
+        );}
+    }
+    for (const family of ["require_v4", "require_v6"] as const) {
+      const v = values[family];
+      if (v === undefined) continue;
+      let flag: RequireFlag;
+      if (v.toLowerCase() === "optional") flag = "optional";
+      else {
+        try {
+          flag = parseBoolean(v);
+        } catch (e) {
+          this.#error(line(family), `${family}: ${(e as Error).message}`);
+          continue;
+        }
+      }
+      if (family === "require_v4") this.requireV4 = flag;
+      else this.requireV6 = flag;
+    }
+    Address.requireV4 = this.requireV4;
+    Address.requireV6 = this.requireV6;
+    if (opts.checkAndPredictLocal) this.connectMethod = "local";
+    if (config.has("vfs")) {
+      const section = Object.fromEntries(config.entries("vfs").map((e) => [e.key, e.value]));
+      if (section.sandbox === "Developer") this.vfs = new DeveloperSandbox(this.workdirBase);
+      else if (section.sandbox === "Map") this.vfs = new MapSandbox(section);
+      else {
+        this.#error(
+          config.entries("vfs").find((e) => e.key === "sandbox")?.line ?? config.sectionLine("vfs"),
+          `Unknown [vfs] sandbox \`${section.sandbox ?? ""}\` (use Developer or Map)`,
+        );
+      }
+    }
+  }
+
+  #addHost(name: string, settings: Record<string, string>, line: number | undefined, componentsLine = line): void {
+    if (name === "") {
+      this.#error(line, "Missing host name");
+      return;
+    }
+    if (!/^[A-Za-z0-9_.:-]+$/.test(name)) {
+      this.#error(line, `Invalid host name \`${name}\``);
+      return;
+    }
+    if (this.hosts.has(name)) this.exceptions.push(DuplicateHostError.of(name));
+    else this.hostOrder.push(name);
+    const fqdn = this.hostDomain ? `${name}.${this.hostDomain}` : name;
+    const host = new Host(name, fqdn);
+    host.ignore = settings.ignore !== undefined ? this.#bool(settings.ignore, line, "ignore") : false;
+    host.platform = settings.platform ?? this.platform;
+    host.serviceUser = settings.service_user ?? this.serviceUser;
+    host.requireSudo = settings.require_sudo !== undefined
+      ? this.#bool(settings.require_sudo, line, "require_sudo")
+      : this.requireSudo;
+    for (const [k, v] of Object.entries(settings)) {
+      if (k.startsWith("data-")) host.data[k.slice(5)] = v;
+    }
+    // Roots of a replaced duplicate definition go away with it.
+    this.rootComponents = this.rootComponents.filter((r) => r.host.name !== name);
+    this.hosts.set(name, host);
+    for (const [component, spec] of parseHostComponents(splitList(settings.components ?? ""))) {
+      if (component === "") {
+        this.#error(componentsLine, `Missing component name in the components of host \`${name}\``);
+        continue;
+      }
+      this.addRoot(component, host, spec.features, spec.ignore);
+    }
+  }
+
+  #bool(value: string, line: number | undefined, key: string): boolean {
+    try {
+      return parseBoolean(value);
+    } catch (e) {
+      this.#error(line, `${key}: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  #loadHosts(config: ConfigDocument): void {
+    for (const e of config.entries("hosts")) {
+      const ignore = e.key.startsWith("!");
+      const name = ignore ? e.key.slice(1).trim() : e.key;
+      this.#addHost(name, { components: e.value, ignore: String(ignore) }, e.line);
+    }
+    for (const section of config.sections()) {
+      if (!section.startsWith("host:")) continue;
+      const name = section.slice(5).trim();
+      const settings: Record<string, string> = {};
+      for (const e of config.entries(section)) {
+        if (!HOST_KEYS.includes(e.key) && !e.key.startsWith("data-") && !e.key.startsWith("provision")) {
+          this.#error(e.line, `Unknown key \`${e.key}\` in [${section}] (known keys: ${HOST_KEYS.join(", ")}, data-*)`);
+          continue;
+        }
+        settings[e.key] = e.value;
+      }
+      if (settings.components === undefined) settings.components = "";
+      const componentsLine = config.entries(section).find((e) => e.key === "components")?.line;
+      this.#addHost(name, settings, config.sectionLine(section), componentsLine ?? config.sectionLine(section));
+    }
+  }
+
+  #loadResolver(config: ConfigDocument): void {
+    for (const e of config.entries("resolver")) {
+      for (const addr of splitList(e.value)) {
+        if (/^\d{1,3}(\.\d{1,3}){3}$/.test(addr)) this.resolveOverride[e.key] = addr;
+        else if (addr.includes(":") && /^[0-9a-fA-F:.]+$/.test(addr)) this.resolveV6Override[e.key] = addr;
+        else {
+          const error = InvalidIPAddressError.of(addr);
+          error.affectedHostname = e.key;
+          this.exceptions.push(error);
+        }
+      }
+    }
+    setResolverOverrides(this.resolveOverride, this.resolveV6Override);
+  }
+
+  #loadOverrides(config: ConfigDocument): void {
+    for (const section of config.sections()) {
+      if (["hosts", "environment", "vfs", "resolver"].includes(section) || section.startsWith("host:")) continue;
+      if (!section.startsWith("component:")) {
+        this.exceptions.push(SuperfluousSection.of(section));
+        continue;
+      }
+      const name = section.slice("component:".length).trim();
+      if (name === "") {
+        this.#error(config.sectionLine(section), `Missing component name in section [${section}]`);
+        continue;
+      }
+      if (!this.components.has(name)) {
+        this.exceptions.push(SuperfluousComponentSection.of(name));
+        continue;
+      }
+      const target = this.overrides[name] ??= {};
+      for (const e of config.entries(section)) target[e.key] = e.value;
+    }
+  }
+
+  /** Merges decrypted secrets: component overrides, host data, secret files and masking words. */
+  loadSecrets(secrets: SecretsData): void {
+    for (const [host, data] of Object.entries(secrets.hostData)) {
+      const h = this.hosts.get(host);
+      if (!h) {
+        this.exceptions.push(UnknownHostSecretsSection.of(host));
+        continue;
+      }
+      for (const [k, v] of Object.entries(data)) h.data[k.replace(/^data-/, "")] = v;
+    }
+    for (const [component, values] of Object.entries(secrets.overrides)) {
+      if (!this.components.has(component)) this.exceptions.push(SuperfluousSecretsSection.of(component));
+      const target = this.overrides[component] ??= {};
+      for (const [k, v] of Object.entries(values)) {
+        if (k in target) this.exceptions.push(DuplicateOverride.of(component, k));
+        target[k] = v;
+      }
+    }
+    this.secretFiles = { ...this.secretFiles, ...secrets.secretFiles };
+    for (const w of secrets.secretWords) this.secretData.add(w);
+  }
+
+  /** Adds a root component for `host` (a MissingComponent error when the name is unknown). */
+  addRoot(name: string, host: Host, features: string[] = [], ignore = false): RootComponent | null {
+    const def = this.components.get(name);
+    if (!def) {
+      this.exceptions.push(MissingComponent.of(name, host.name));
+      return null;
+    }
+    const root = new RootComponent(
+      name,
+      this,
+      host,
+      features,
+      ignore,
+      def.factory,
+      def.defdir,
+      join(this.workdirBase, name),
+    );
+    this.rootComponents.push(root);
+    return root;
+  }
+
+  /** Maps an absolute path through the VFS sandbox (identity without one). */
+  map(path: string): string {
+    return this.vfs ? this.vfs.map(path) : path;
+  }
+
+  /** The host called `name`. */
+  getHost(name: string): Host {
+    const h = this.hosts.get(name);
+    if (!h) throw new ConfigurationError(`Unknown host ${name}`);
+    return h;
+  }
+
+  /** The root `name` on `host`. */
+  getRoot(name: string, host: string): RootComponent {
+    const root = this.rootComponents.find((r) => r.name === name && r.host.name === host);
+    if (!root) throw new ConfigurationError(`Component ${name} not configured for host ${host}`);
+    return root;
+  }
+
+  /** The roots of a host. */
+  rootsFor(host: string): RootComponent[] {
+    return this.rootComponents.filter((r) => r.host.name === host);
+  }
+
+  /** Compares roots by host name, then component name. */
+  static compareRoots(a: RootComponent, b: RootComponent): number {
+    return compareStrings(a.host.name, b.host.name) || compareStrings(a.name, b.name);
+  }
+
+  /** Each root's dependencies (the roots it must wait for), complete with roots without any. */
+  rootDependencies(): Map<RootComponent, Set<RootComponent>> {
+    const graph = this.resources.dependencyGraph();
+    for (const root of this.rootComponents) if (!graph.has(root)) graph.set(root, new Set());
+    return graph;
+  }
+
+  /**
+   * The fixed-point configure loop over all roots on all hosts. Returns (and
+   * appends to {@linkcode exceptions}) the errors of the last iteration.
+   *
+   * With `scope.hosts`, only the roots of those hosts are configured, as long as that gives the same model as
+   * configuring everything: when these roots provide or require any resource, values from other hosts' roots can
+   * matter, so everything is configured after all (from scratch). {@linkcode configuredHosts} tells which it was.
+   * With `scope.report`, logs and warnings are printed only for roots on those hosts (an agent per host prints its
+   * own; the model is the same).
+   */
+  async configure(scope: ConfigureScope = {}): Promise<ReportingError[]> {
+    if (scope.hosts) {
+      const own = this.rootComponents.filter((r) => scope.hosts!.has(r.host.name));
+      const pass = await this.#configureRoots(own);
+      if (this.resources.isEmpty) {
+        this.configuredHosts = [...scope.hosts].sort();
+        return this.#finish(pass, scope.report);
+      }
+      this.resources.clear();
+    }
+    this.configuredHosts = null;
+    return this.#finish(await this.#configureRoots(this.rootComponents), scope.report);
+  }
+
+  /** The loop of {@linkcode configure} over `roots`: its errors, warnings and order (nothing is printed yet). */
+  async #configureRoots(roots: RootComponent[]): Promise<ConfigurePass> {
+    let workingSet = [...roots].sort(Environment.compareRoots);
+    const previous: Set<RootComponent>[] = [];
+    let order: RootComponent[] = [];
+    let exceptions: ReportingError[] = [];
+    const warnings = new Map<RootComponent, string[]>();
+    while (workingSet.length) {
+      exceptions = [];
+      previous.push(new Set(workingSet));
+      const retry = new Set<RootComponent>();
+      this.resources.dirtyDependencies.clear();
+      for (const root of workingSet) {
+        resetInstances();
+        this.resources.resetComponentResources(root);
+        root.overrides = this.overrides[root.name] ?? {};
+        try {
+          await root.prepare();
+          warnings.set(root, this.#warningsFor(root, resetInstances()));
+          continue;
+        } catch (e) {
+          if (e instanceof SilentConfigurationError) { /* retried below */ }
+          else if (e instanceof ConfigurationError || isReporting(e)) exceptions.push(e as ReportingError);
+          else exceptions.push(UnknownComponentConfigurationError.of(root, e, this.baseDir));
+        }
+        retry.add(root);
+      }
+      for (const r of this.resources.dirtyDependencies) retry.add(r);
+      for (const r of this.resources.unsatisfiedComponents) retry.add(r);
+      try {
+        order = topologicalSort(revertGraph(this.rootDependencies()), Environment.compareRoots);
+      } catch (e) {
+        if (!(e instanceof CycleError)) throw e;
+        exceptions.push(CycleErrorDetected.of(e.format((r: RootComponent) => rootLabel(r, this))));
+      }
+      const seen = previous.findIndex((p) => sameSet(p, retry));
+      if (seen >= 0) {
+        const unsatisfied = this.resources.unsatisfied;
+        if (unsatisfied.length) {
+          exceptions.push(
+            UnsatisfiedResources.of(unsatisfied.map(([k, h, roots]) => [k, h, roots.map((r) => r.name).sort()])),
+          );
+        }
+        const unconfigured = previous.slice(seen).flatMap((p) => [...p].map((r) => r.name));
+        exceptions.push(NonConvergingWorkingSet.of(unconfigured));
+        break;
+      }
+      workingSet = [...retry].sort(Environment.compareRoots);
+    }
+    const unused = this.resources.unused;
+    let unusedWarning: UnusedResources | null = null;
+    const unusedRoots: RootComponent[] = [];
+    if (unused.size) {
+      const list: [string, string, string][] = [];
+      for (const key of [...unused.keys()].sort()) {
+        for (const [root, values] of unused.get(key)!) {
+          list.push([key, root.name, reprValue(values)]);
+          unusedRoots.push(root);
+        }
+      }
+      const error = UnusedResources.of(list);
+      if (this.unusedResources === "error") exceptions.push(error);
+      else unusedWarning = error;
+    }
+    return { exceptions, warnings, order, unusedWarning, unusedRoots };
+  }
+
+  /**
+   * Prints the logs and warnings of a configure pass (for roots on the hosts in `report`; all when absent), adds
+   * its errors to {@linkcode exceptions} and returns those.
+   */
+  #finish(pass: ConfigurePass, report?: ReadonlySet<string>): ReportingError[] {
+    const { exceptions, warnings, order, unusedWarning, unusedRoots } = pass;
+    const reported = (r: RootComponent) => !report || report.has(r.host.name);
+    for (const root of order) {
+      if (!reported(root)) continue;
+      root.logFinishConfigure();
+      for (const w of warnings.get(root) ?? []) output.warn(w);
+    }
+    const unusedShown = unusedWarning?.unused.filter((_, i) => reported(unusedRoots[i])) ?? [];
+    if (unusedShown.length) {
+      output.warn("Unused provided resources");
+      for (const [key, component, value] of unusedShown) {
+        output.line(`    Resource "${key}" provided by ${component} with value ${value}`, { yellow: true });
+      }
+    }
+    this.exceptions.push(...exceptions);
+    return this.exceptions;
+  }
+
+  #warningsFor(root: RootComponent, constructed: Component[]): string[] {
+    const out: string[] = [];
+    const unused = constructed.filter((c) => !c.prepared);
+    if (unused.length) {
+      let text = "Some components were initialized but never added to the environment:";
+      for (const c of unused) {
+        const by = c.initBreadcrumbs;
+        text += `\n    '${c.constructor.name}'${by.length ? `: ${by.join(" -> ")}` : ""}`;
+        text += `\n        initialized in ${c.initLocation}`;
+      }
+      text += `\nRoot: ${root.name}\nAdd the components to the environment using \`this.add(component)\`.`;
+      out.push(text);
+    }
+    const top = root.component;
+    if (top) {
+      const classes = new Set<string>();
+      for (const c of [top, ...top.recursiveSubComponents()]) {
+        const proto = Object.getPrototypeOf(c);
+        if (proto.update !== Component.prototype.update && proto.verify === Component.prototype.verify) {
+          classes.add(c.constructor.name);
+        }
+      }
+      if (classes.size) {
+        out.push(
+          "Some components have an update method but no verify method:\n" +
+            [...classes].map((c) => `    '${c}'`).join("\n") +
+            `\nRoot: ${root.name}\nThe update() method may not be called by batou if the verify() method is missing.`,
+        );
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * A value as batou shows it in reports (Python's repr): `[42]`, `['a']`, `{'k': True}`, and components by their
+ * `toString()`. Never throws, also not for circular structures.
+ */
+function reprValue(value: unknown, depth = 0): string {
+  if (typeof value === "string") return "'" + value.replaceAll("\\", "\\\\").replaceAll("'", "\\'") + "'";
+  if (value === null || value === undefined) return "None";
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (typeof value !== "object") return String(value);
+  if (depth > 4) return "...";
+  if (Array.isArray(value)) return `[${value.map((v) => reprValue(v, depth + 1)).join(", ")}]`;
+  if (value.toString !== Object.prototype.toString) return String(value);
+  const items = Object.entries(value).map(([k, v]) => `${reprValue(k)}: ${reprValue(v, depth + 1)}`);
+  return `{${items.join(", ")}}`;
+}
+
+function isReporting(e: unknown): boolean {
+  return e instanceof Error && typeof (e as { report?: unknown }).report === "function" &&
+    Array.isArray((e as { sortKey?: unknown }).sortKey);
+}
+
+function sameSet<T>(a: Set<T>, b: Set<T>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
+}
+
+/** A root's name in cycle reports: `name` alone, or `name@host` when the environment has several hosts. */
+function rootLabel(root: RootComponent, env: Environment): string {
+  return env.hosts.size > 1 ? `${root.name}@${root.host.name}` : root.name;
+}

@@ -1,0 +1,271 @@
+/**
+ * Loads the user's component files (`components/<name>/component.ts` or `.js`).
+ *
+ * Files are transpiled with sucrase (types stripped, imports turned into
+ * `require` calls; through a cache, see `transpile.ts`) and evaluated with a
+ * `require` that serves `"batou"` (and `"batou/..."`) from the running program,
+ * `"node:..."` built-ins and relative files from the project. This works the same
+ * in source and compiled mode: no native dynamic import of user files is involved.
+ * The wrapped code is evaluated with `runScript` (core/runtime/script.ts: `runInThisContext`
+ * without loading `node:vm`).
+ *
+ * @module
+ */
+import { compareStrings } from "../runtime/compare.ts";
+import { basename, dirname, join, relative, resolve } from "../runtime/path.ts";
+import { Component, type ComponentClass } from "./component.ts";
+import { stackFrames } from "../runtime/stack.ts";
+import { ComponentLoadingError, DuplicateComponent, type ReportingError } from "./errors.ts";
+import { sucrase } from "../runtime/lazy.ts";
+import { transformsFor, transpile } from "../runtime/transpile.ts";
+import { runScript } from "../runtime/script.ts";
+
+/** A loaded component class and where it came from. */
+export interface ComponentDefinition {
+  /** Lower-cased class name. */
+  name: string;
+  factory: ComponentClass;
+  filename: string;
+  /** The directory of the component file (templates and files). */
+  defdir: string;
+}
+
+/** Result of {@linkcode loadComponents}: the definitions and the errors met. */
+export interface LoadResult {
+  components: Map<string, ComponentDefinition>;
+  errors: ReportingError[];
+}
+
+/**
+ * A Node built-in for a component file's `require("node:...")`: what Node's `require` returns, or its error for a
+ * name that is none.
+ */
+function nodeRequire(spec: string): unknown {
+  const { process } = globalThis as unknown as { process: { getBuiltinModule(id: string): unknown } };
+  const module = process.getBuiltinModule(spec);
+  if (module === undefined) {
+    throw Object.assign(new Error(`No such built-in module: ${spec}`), { code: "ERR_UNKNOWN_BUILTIN_MODULE" });
+  }
+  return module;
+}
+
+/** Finds `components/*\/component.{ts,js}` below `baseDir`, sorted. */
+export function componentFiles(baseDir: string): string[] {
+  const dir = join(baseDir, "components");
+  const out: string[] = [];
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return out;
+  }
+  for (const e of entries.filter((e) => e.isDirectory).sort((a, b) => compareStrings(a.name, b.name))) {
+    for (const ext of ["ts", "js"]) {
+      const f = join(dir, e.name, `component.${ext}`);
+      try {
+        if (Deno.statSync(f).isFile) {
+          out.push(f);
+          break;
+        }
+      } catch { /* absent */ }
+    }
+  }
+  return out;
+}
+
+/** A module system for project files with `"batou"` served from `modules`. */
+export class ModuleLoader {
+  #cache = new Map<string, Record<string, unknown>>();
+
+  constructor(readonly modules: Record<string, unknown>, readonly baseDir: string) {}
+
+  /** Loads (once) and returns the exports of the project file `path`. */
+  load(path: string): Record<string, unknown> {
+    const cached = this.#cache.get(path);
+    if (cached) return cached;
+    const source = Deno.readTextFileSync(path);
+    const module = { exports: {} as Record<string, unknown> };
+    this.#cache.set(path, module.exports);
+    let code: string;
+    try {
+      code = transpile(source, path);
+    } catch (e) {
+      this.#cache.delete(path);
+      throw new ComponentSyntaxError(path, e);
+    }
+    const missing = this.#missingBatouExport(code, source);
+    if (missing) {
+      this.#cache.delete(path);
+      throw new ComponentSyntaxError(
+        path,
+        new SyntaxError(`The requested module '${missing.spec}' does not provide an export named '${missing.name}'`),
+        missing.line,
+      );
+    }
+    let wrapper: (...args: unknown[]) => void;
+    try {
+      wrapper = runScript(
+        `(function (exports, require, module, __filename, __dirname) {${code}\n})`,
+        path,
+      ) as (...args: unknown[]) => void;
+    } catch (e) {
+      this.#cache.delete(path);
+      // V8 rejected what sucrase accepted; its compile errors carry no position, so find the usual culprit.
+      const line = decoratorLine(source, path);
+      if (line !== null) {
+        throw new ComponentSyntaxError(
+          path,
+          new SyntaxError(
+            `Decorators are not supported in component files (line ${line}): ` +
+              "use platform(name, Base)(Cls) and static events = { method: [event, scope] } instead",
+          ),
+          line,
+        );
+      }
+      throw new ComponentSyntaxError(path, e);
+    }
+    const req = (spec: string) => this.#require(spec, dirname(path));
+    try {
+      wrapper(module.exports, req, module, path, dirname(path));
+    } catch (e) {
+      this.#cache.delete(path);
+      throw e;
+    }
+    this.#cache.set(path, module.exports);
+    return module.exports;
+  }
+
+  /**
+   * The first named import from `"batou"` (or `"batou/..."`) that the program does not export, with the line of
+   * the source that names it. Native ES modules fail at link time on such an import; sucrase's `require` form
+   * would only fail later with "(0, _batou.X) is not a constructor". Type-only imports are gone from `code`.
+   */
+  #missingBatouExport(code: string, source: string): { spec: string; name: string; line: number | undefined } | null {
+    for (const m of code.matchAll(/\bvar (_\w+) = require\((['"])(batou(?:\/[^'"]*)?)\2\)/g)) {
+      const [, variable, , spec] = m;
+      const exports = (this.modules[spec] ?? this.modules["batou"]) as Record<string, unknown> | undefined;
+      if (!exports || typeof exports !== "object") continue;
+      for (const use of code.matchAll(new RegExp(`\\b${variable}\\.([A-Za-z_$][\\w$]*)`, "g"))) {
+        const name = use[1];
+        if (name in exports) continue;
+        const index = source.split("\n").findIndex((l) => new RegExp(`\\b${name.replace(/\$/g, "\\$")}\\b`).test(l));
+        return { spec, name, line: index >= 0 ? index + 1 : undefined };
+      }
+    }
+    return null;
+  }
+
+  #require(spec: string, fromDir: string): unknown {
+    if (spec in this.modules) return this.modules[spec];
+    if (spec.startsWith("batou/")) {
+      const m = this.modules["batou"];
+      if (m) return m;
+    }
+    if (spec.startsWith("node:")) return nodeRequire(spec);
+    if (spec.startsWith("./") || spec.startsWith("../") || spec.startsWith("/")) {
+      const base = resolve(fromDir, spec);
+      for (const candidate of [base, `${base}.ts`, `${base}.js`, join(base, "index.ts"), join(base, "index.js")]) {
+        let isFile = false;
+        try {
+          isFile = Deno.statSync(candidate).isFile;
+        } catch { /* try the next */ }
+        if (!isFile) continue;
+        if (candidate.endsWith(".json")) return JSON.parse(Deno.readTextFileSync(candidate));
+        return this.load(candidate);
+      }
+      throw new Error(`Cannot find module '${spec}' (looked for ${relative(this.baseDir, base)}{,.ts,.js})`);
+    }
+    throw new Error(
+      `Cannot find module '${spec}': component files may import "batou", "batou/...", "node:..." and relative files`,
+    );
+  }
+}
+
+/** A component file that does not parse. */
+export class ComponentSyntaxError extends Error {
+  override name = "SyntaxError";
+  line: number | null;
+
+  constructor(readonly file: string, cause: unknown, line?: number) {
+    const msg = cause instanceof Error ? cause.message : String(cause);
+    const m = /\((\d+):(\d+)\)/.exec(msg);
+    super(msg.replace(/^Error transforming [^:]+: /, ""));
+    this.line = line ?? (m ? Number(m[1]) : null);
+  }
+}
+
+/** The line of the first decorator (`@name`) in `source`, found with sucrase's tokenizer, or null. */
+function decoratorLine(source: string, path: string): number | null {
+  let tokens: string;
+  try {
+    tokens = sucrase().getFormattedTokens(source, { transforms: transformsFor(path), filePath: path });
+  } catch {
+    return null;
+  }
+  const m = /^(\d+):\d+-\S+\s+@\s/m.exec(tokens);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Where an error happened while loading `file`, for reports: the frames in the project's own files (`file:line`),
+ * outermost first, one per line. A syntax error names the file that does not parse.
+ */
+function placeIn(file: string, error: unknown, baseDir: string): string {
+  if (error instanceof ComponentSyntaxError) {
+    return `  ${relative(baseDir, error.file)}${error.line ? `:${error.line}` : ""}`;
+  }
+  const places: string[] = [];
+  for (const f of stackFrames(error instanceof Error ? error.stack : undefined)) {
+    if (!f.path.startsWith("/")) continue;
+    const rel = relative(baseDir, f.path);
+    if (rel.startsWith("..") || rel.includes("node_modules")) continue;
+    const place = `  ${rel}:${f.line}`;
+    if (places[places.length - 1] !== place) places.push(place);
+  }
+  return places.length ? places.reverse().join("\n") : `  ${relative(baseDir, file)}`;
+}
+
+/** Loads every component file below `baseDir`. Errors are collected, never thrown. */
+export function loadComponents(baseDir: string, modules: Record<string, unknown>): LoadResult {
+  const loader = new ModuleLoader(modules, baseDir);
+  const components = new Map<string, ComponentDefinition>();
+  const errors: ReportingError[] = [];
+  for (const file of componentFiles(baseDir)) {
+    const rel = relative(baseDir, file);
+    let exports: Record<string, unknown>;
+    try {
+      exports = loader.load(file);
+    } catch (e) {
+      errors.push(ComponentLoadingError.of(rel, e, placeIn(file, e, baseDir)));
+      continue;
+    }
+    const inFile = new Map<string, ComponentClass>();
+    for (const value of Object.values(exports)) {
+      if (typeof value !== "function" || !(value.prototype instanceof Component)) continue;
+      const cls = value as ComponentClass;
+      const name = cls.name.toLowerCase();
+      const seen = inFile.get(name);
+      if (seen && seen !== cls) {
+        errors.push(ComponentLoadingError.of(rel, DuplicateComponent.of(name, rel, rel), `  ${rel}`));
+        continue;
+      }
+      inFile.set(name, cls);
+      const previous = components.get(name);
+      if (previous && previous.factory !== cls) {
+        errors.push(DuplicateComponent.of(name, previous.filename, rel));
+        continue;
+      }
+      if (!previous) components.set(name, { name, factory: cls, filename: rel, defdir: dirname(file) });
+    }
+    if (inFile.size === 0) {
+      errors.push(
+        ComponentLoadingError.of(
+          rel,
+          new Error(`${basename(file)} exports no component class (export a class that extends Component)`),
+          `  ${rel}`,
+        ),
+      );
+    }
+  }
+  return { components, errors };
+}

@@ -1,0 +1,326 @@
+/**
+ * `batou agent`: the side that runs on a target host. It speaks JSON-RPC on
+ * stdin/stdout, loads the (synced) project, configures the model (its host's
+ * roots, or all of them when they use resources; see Environment.configure)
+ * with the overrides and secrets the controller sends, and deploys the root
+ * components it is asked for, streaming its output back as notifications.
+ *
+ * Nothing may write to stdout except the protocol: `console.*` is redirected
+ * into the output channel.
+ *
+ * @module
+ */
+import { isAbsolute, join } from "../../core/runtime/path.ts";
+import { Environment } from "../../core/model/environment.ts";
+import { type Format, output, type OutputBackend } from "../../core/model/output.ts";
+import { FileLockedError, type ReportingError, sortErrors } from "../../core/model/errors.ts";
+import { setResolverOverrides } from "../../core/model/address.ts";
+import { AggregateReport, PROTOCOL_VERSION, type RpcHandler, RpcPeer } from "../contract/protocol.ts";
+import { expandHome } from "../contract/paths.ts";
+import { createSyncHandlers } from "./sync_agent.ts";
+import { naming } from "../../core/runtime/fsops.ts";
+
+/** Sends output lines to the controller as `output` notifications. */
+export class ChannelBackend implements OutputBackend {
+  constructor(readonly peer: RpcPeer) {}
+
+  line(text: string, fmt: Format): void {
+    this.peer.notify("output", { cmd: "line", text, fmt });
+  }
+
+  sep(char: string, title: string, fmt: Format): void {
+    this.peer.notify("output", { cmd: "sep", char, title, fmt });
+  }
+}
+
+/** Parameters of the agent's `configure` method. */
+export interface ConfigureParams {
+  environment: string;
+  host: string;
+  overrides: Record<string, Record<string, string>>;
+  resolveOverride: Record<string, string>;
+  resolveV6Override: Record<string, string>;
+  secretFiles: Record<string, string>;
+  secretData: string[];
+  /** Secret values to mask in all output. */
+  maskValues: string[];
+  hostData: Record<string, Record<string, string>>;
+  timeout: number | null;
+  platform: string | null;
+  debug: boolean;
+  checkAndPredictLocal?: boolean;
+  /** Configure only the roots of these hosts when that gives the same model (see Environment.configure); all when absent. */
+  scope?: string[] | null;
+  /** Print logs and warnings only for roots of these hosts; for all when absent. */
+  report?: string[] | null;
+}
+
+/** What the agent's `configure` method returns. */
+export interface ConfigureResult {
+  /** The errors, as JSON (empty when all is well). */
+  errors: unknown[];
+  /** The hosts whose roots were configured, or null for all of them. */
+  configuredHosts: string[] | null;
+}
+
+/** One root's dependencies as the controller schedules them. */
+export interface RootDependency {
+  host: string;
+  root: string;
+  ignore: boolean;
+  hostIgnore: boolean;
+  dependencies: [string, string][];
+}
+
+/**
+ * Every root of `env` with the roots it waits for (from the resources its configure used; none for an environment
+ * whose roots use no resources, also one not configured at all).
+ */
+export function rootDependencyList(env: Environment): RootDependency[] {
+  const out: RootDependency[] = [];
+  for (const [root, deps] of env.rootDependencies()) {
+    out.push({
+      host: root.host.name,
+      root: root.name,
+      ignore: root.ignore,
+      hostIgnore: root.host.ignore,
+      dependencies: [...deps].map((d) => [d.host.name, d.name]),
+    });
+  }
+  return out;
+}
+
+function currentUser(): string {
+  return Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? String(Deno.uid?.() ?? "unknown");
+}
+
+/**
+ * What the agent's `stats` method reports: its memory, from `/proc/self/status` (null where there is none), and CPU
+ * time (null where it cannot be read).
+ */
+export interface AgentStats {
+  /** Peak resident set size (VmHWM) in KiB. */
+  rssPeakKiB: number | null;
+  /** Current resident set size (VmRSS) in KiB. */
+  rssKiB: number | null;
+  /** CPU time used by the agent process so far (user + system), in milliseconds. */
+  cpuMs: number | null;
+}
+
+/** Reads the agent process's memory figures (Linux `/proc/self/status`; null elsewhere) and CPU time. */
+export async function agentStats(): Promise<AgentStats> {
+  let status = "";
+  try {
+    status = await Deno.readTextFile("/proc/self/status");
+  } catch { /* not Linux */ }
+  const kib = (key: string) => {
+    const m = new RegExp(`^${key}:\\s*(\\d+)\\s*kB`, "m").exec(status);
+    return m ? Number(m[1]) : null;
+  };
+  return { rssPeakKiB: kib("VmHWM"), rssKiB: kib("VmRSS"), cpuMs: await cpuMilliseconds() };
+}
+
+/**
+ * The process's CPU time (user + system) in ms: from `Deno.cpuUsage` (microseconds, as `node:process`' `cpuUsage`,
+ * whose import would initialise Deno's Node compatibility layer), else from `/proc/self/stat` (clock ticks of
+ * 10 ms), else null.
+ */
+export async function cpuMilliseconds(): Promise<number | null> {
+  const usage = (Deno as unknown as { cpuUsage?: () => { user: number; system: number } }).cpuUsage;
+  if (typeof usage === "function") {
+    const cpu = usage();
+    return Math.round((cpu.user + cpu.system) / 1000);
+  }
+  try {
+    return procStatCpuMs(await Deno.readTextFile("/proc/self/stat"));
+  } catch {
+    return null;
+  }
+}
+
+/** User + system CPU time in ms from the text of `/proc/<pid>/stat` (Linux's clock ticks are 10 ms); null if unreadable. */
+export function procStatCpuMs(stat: string): number | null {
+  // The fields after the command name (which may hold spaces and parentheses): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return Number.isFinite(ticks) ? ticks * 10 : null;
+}
+
+/**
+ * Who holds the lock file at `path`. The holder writes its details right after taking the lock, so an empty or
+ * half-written file is read again for a moment before giving up.
+ */
+async function readHolder(path: string): Promise<string> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      const h = JSON.parse(await Deno.readTextFile(path));
+      // The agent's pid too: after a lost connection the holder is that agent, still finishing, not the controller.
+      return `${h.controller ?? "?"} (pid ${h.pid ?? "?"}, started ${h.started ?? "?"}; agent pid ${
+        h.agentPid ?? "?"
+      })`;
+    } catch { /* the holder is still writing */ }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return "unknown holder";
+}
+
+/** The agent's state and its RPC methods. */
+export class Agent {
+  #env: Environment | null = null;
+  #baseDir: string | null = null;
+  #lock: Deno.FsFile | null = null;
+  #hostName = "";
+
+  constructor(readonly modules: Record<string, unknown>, readonly version: string) {}
+
+  /** The RPC methods served. */
+  handlers(): Record<string, RpcHandler> {
+    return {
+      hello: () => ({
+        protocol: PROTOCOL_VERSION,
+        version: this.version,
+        pid: Deno.pid,
+        user: currentUser(),
+        uid: Deno.uid?.() ?? null,
+        home: Deno.env.get("HOME") ?? null,
+        hostname: Deno.hostname(),
+        os: Deno.build.os,
+        arch: Deno.build.arch,
+      }),
+      ensureBase: (p) => this.ensureBase(String(p.targetDirectory)),
+      lock: (p) => this.lock(String(p.host), p.holder as Record<string, unknown>),
+      configure: (p) => this.configure(p as unknown as ConfigureParams),
+      rootDependencies: () => this.rootDependencies(),
+      deploy: (p) => this.deploy(String(p.root), Boolean(p.predictOnly)),
+      stats: () => agentStats(),
+      ...createSyncHandlers(() => this.#requireBase()),
+    };
+  }
+
+  #requireBase(): string {
+    if (!this.#baseDir) throw new Error("ensureBase must be called first");
+    return this.#baseDir;
+  }
+
+  /** Creates (if needed) and remembers the deployment base directory. */
+  async ensureBase(targetDirectory: string): Promise<{ baseDir: string }> {
+    let dir = expandHome(targetDirectory);
+    // Relative to the home directory, where an ssh login starts (not to the agent's own directory).
+    const home = Deno.env.get("HOME");
+    if (!isAbsolute(dir) && home) dir = join(home, dir);
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw naming(e, `Cannot create the target directory ${dir} as ${currentUser()}`);
+    }
+    this.#baseDir = await Deno.realPath(dir);
+    return { baseDir: this.#baseDir };
+  }
+
+  /** Takes the deployment lock of the base directory, or fails naming the holder. */
+  async lock(host: string, holder: Record<string, unknown>): Promise<{ locked: true }> {
+    const base = this.#requireBase();
+    if (!/^[A-Za-z0-9_.:-]+$/.test(host)) throw new Error(`Invalid host name ${host}`);
+    const path = join(base, `.batou-lock-${host}`);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { create: true, read: true, write: true });
+    } catch (e) {
+      throw naming(e, `Cannot take the deployment lock in the target directory ${base} as ${currentUser()}`);
+    }
+    if (!(await file.tryLock(true))) {
+      file.close();
+      throw FileLockedError.of(path, `another deployment: ${await readHolder(path)}`);
+    }
+    await file.truncate(0);
+    await file.write(new TextEncoder().encode(JSON.stringify({ ...holder, agentPid: Deno.pid }) + "\n"));
+    this.#lock = file;
+    return { locked: true };
+  }
+
+  /** Loads and configures the model (the whole model, or the roots in `p.scope`); returns the errors. */
+  async configure(p: ConfigureParams): Promise<ConfigureResult> {
+    const base = this.#requireBase();
+    output.enableDebug = p.debug;
+    output.setSecrets(p.maskValues ?? []);
+    const env = new Environment(p.environment, {
+      baseDir: base,
+      platform: p.platform,
+      timeout: p.timeout,
+      checkAndPredictLocal: p.checkAndPredictLocal,
+    });
+    env.manageCwd = true;
+    this.#env = env;
+    this.#hostName = p.host;
+    env.load(this.modules);
+    env.overrides = p.overrides;
+    setResolverOverrides(
+      { ...env.resolveOverride, ...p.resolveOverride },
+      { ...env.resolveV6Override, ...p.resolveV6Override },
+    );
+    for (const [host, data] of Object.entries(p.hostData)) {
+      const h = env.hosts.get(host);
+      if (h) Object.assign(h.data, data);
+    }
+    env.secretFiles = p.secretFiles;
+    env.secretData = new Set(p.secretData);
+    const errors = await env.configure({
+      hosts: p.scope ? new Set(p.scope) : undefined,
+      report: p.report ? new Set(p.report) : undefined,
+    });
+    return {
+      errors: sortErrors(errors).map((e) => (e as ReportingError).toJSON()),
+      configuredHosts: env.configuredHosts,
+    };
+  }
+
+  #requireEnv(): Environment {
+    if (!this.#env) throw new Error("configure must be called first");
+    return this.#env;
+  }
+
+  /** The roots with the roots they wait for. */
+  rootDependencies(): RootDependency[] {
+    return rootDependencyList(this.#requireEnv());
+  }
+
+  /** Deploys one root of this host. */
+  async deploy(rootName: string, predictOnly: boolean): Promise<{ changed: boolean }> {
+    const env = this.#requireEnv();
+    const root = env.getRoot(rootName, this.#hostName);
+    try {
+      await root.deploy(predictOnly);
+    } catch (e) {
+      output.flushBuffer();
+      throw e;
+    }
+    return { changed: root.component?.changed ?? false };
+  }
+
+  /** Releases the lock. */
+  release(): void {
+    try {
+      this.#lock?.close();
+    } catch { /* closed */ }
+    this.#lock = null;
+  }
+}
+
+/** Runs the agent on stdin/stdout until the controller closes the connection. */
+export async function runAgent(modules: Record<string, unknown>, version: string): Promise<void> {
+  const agent = new Agent(modules, version);
+  const peer = new RpcPeer(Deno.stdin.readable, Deno.stdout.writable, {});
+  Object.assign(peer.handlers, agent.handlers());
+  output.backend = new ChannelBackend(peer);
+  const toOutput = (...args: unknown[]) =>
+    output.line(args.map((a) => typeof a === "string" ? a : Deno.inspect(a)).join(" "));
+  console.log = toOutput;
+  console.info = toOutput;
+  console.warn = toOutput;
+  console.error = toOutput;
+  console.debug = (...args: unknown[]) => output.debug(args.map(String).join(" "));
+  await peer.closed;
+  agent.release();
+}
+
+export { AggregateReport };

@@ -1,0 +1,236 @@
+/**
+ * JSON-RPC 2.0 over a byte stream, one JSON message per line (the controller <-> agent protocol).
+ *
+ * Both sides are an {@linkcode RpcPeer}: the controller calls methods of the
+ * agent and receives `output` notifications while a call runs; the agent
+ * serves methods and sends notifications.
+ *
+ * @example
+ * ```ts
+ * const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => console.log(method, params));
+ * const hello = await peer.call("hello", { protocol: PROTOCOL_VERSION });
+ * ```
+ * @module
+ */
+import type { ErrorJSON } from "../../core/model/errors.ts";
+import { normalizeStack } from "../../core/runtime/script.ts";
+
+/** Bumped whenever a message shape changes; controller and agent must agree. */
+export const PROTOCOL_VERSION = 1;
+
+/** A method handler of the serving side. */
+export type RpcHandler = (params: Record<string, unknown>) => unknown | Promise<unknown>;
+
+/** An error answer; `data.errors` carries batou's reports. */
+export interface RpcErrorObject {
+  code: number;
+  message: string;
+  data?: { errors?: ErrorJSON[]; stack?: string };
+}
+
+/** A failed call, with the serialized batou errors of the other side. */
+export class RpcError extends Error {
+  override name = "RpcError";
+  constructor(readonly code: number, message: string, readonly errors: ErrorJSON[] = [], readonly remoteStack = "") {
+    super(message);
+  }
+}
+
+/** The connection to the other side was lost before an answer arrived. */
+export class ConnectionLost extends Error {
+  override name = "ConnectionLost";
+}
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; method: string };
+
+/** Statistics of one peer (for `--debug` and benchmarks). */
+export interface RpcStats {
+  bytesSent: number;
+  bytesReceived: number;
+  calls: number;
+}
+
+/** One end of a newline-delimited JSON-RPC 2.0 connection. */
+export class RpcPeer {
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #encoder = new TextEncoder();
+  #closed: Promise<void>;
+  #closedReason: Error | null = null;
+  #writeChain: Promise<void> = Promise.resolve();
+  /** Traffic counters. */
+  readonly stats: RpcStats = { bytesSent: 0, bytesReceived: 0, calls: 0 };
+  /** Called with every raw message line when set (debug tracing). */
+  trace: ((direction: "send" | "recv", line: string) => void) | null = null;
+
+  constructor(
+    readable: ReadableStream<Uint8Array>,
+    writable: WritableStream<Uint8Array>,
+    readonly handlers: Record<string, RpcHandler> = {},
+    readonly onNotification: (method: string, params: Record<string, unknown>) => void = () => {},
+  ) {
+    this.#writer = writable.getWriter();
+    this.#closed = this.#readLoop(readable);
+  }
+
+  /** Resolves when the other side closed the connection. */
+  get closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** Calls `method` and waits for its answer. */
+  call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    if (this.#closedReason) return Promise.reject(this.#closedReason);
+    const id = this.#nextId++;
+    this.stats.calls++;
+    const p = new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, method });
+    });
+    this.#send({ jsonrpc: "2.0", id, method, params }).catch((e) => {
+      const pending = this.#pending.get(id);
+      this.#pending.delete(id);
+      pending?.reject(new ConnectionLost(`connection lost while sending ${method}: ${(e as Error).message}`));
+    });
+    return p;
+  }
+
+  /** Sends a notification (no answer). Errors writing are ignored: the connection is going away. */
+  notify(method: string, params: Record<string, unknown> = {}): void {
+    this.#send({ jsonrpc: "2.0", method, params }).catch(() => {});
+  }
+
+  /**
+   * Sends one line that is not a JSON-RPC message, in order with the messages (the agent bootstrap talks to the
+   * start script this way before the agent runs).
+   */
+  sendLine(line: string): Promise<void> {
+    const data = this.#encoder.encode(line + "\n");
+    this.stats.bytesSent += data.length;
+    this.#writeChain = this.#writeChain.then(() => this.#writer.write(data));
+    return this.#writeChain;
+  }
+
+  /** Closes our sending side. */
+  async close(): Promise<void> {
+    try {
+      await this.#writeChain;
+      await this.#writer.close();
+    } catch { /* already closed */ }
+  }
+
+  #send(message: unknown): Promise<void> {
+    const line = JSON.stringify(message);
+    this.trace?.("send", line);
+    return this.sendLine(line);
+  }
+
+  async #readLoop(readable: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    try {
+      for await (const chunk of readable) {
+        this.stats.bytesReceived += chunk.length;
+        buffer += decoder.decode(chunk, { stream: true });
+        let nl: number;
+        while ((nl = buffer.indexOf("\n")) >= 0) {
+          const line = buffer.slice(0, nl).trim();
+          buffer = buffer.slice(nl + 1);
+          if (line) await this.#dispatch(line);
+        }
+      }
+      this.#closedReason = new ConnectionLost("connection closed");
+    } catch (e) {
+      this.#closedReason = new ConnectionLost(`connection lost: ${(e as Error).message}`);
+    }
+    for (const [, p] of this.#pending) {
+      p.reject(new ConnectionLost(`connection lost during ${p.method}`));
+    }
+    this.#pending.clear();
+  }
+
+  async #dispatch(line: string): Promise<void> {
+    this.trace?.("recv", line);
+    let msg: {
+      id?: number;
+      method?: string;
+      params?: Record<string, unknown>;
+      result?: unknown;
+      error?: RpcErrorObject;
+    };
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      this.onNotification("garbage", { line });
+      return;
+    }
+    if (msg.method !== undefined) {
+      if (msg.id === undefined) {
+        this.onNotification(msg.method, msg.params ?? {});
+        return;
+      }
+      // Requests are served one after another, in order (one deploy at a time per agent).
+      await this.#serve(msg.id, msg.method, msg.params ?? {});
+      return;
+    }
+    if (msg.id === undefined) return;
+    const pending = this.#pending.get(msg.id);
+    if (!pending) return;
+    this.#pending.delete(msg.id);
+    if (msg.error) {
+      pending.reject(
+        new RpcError(msg.error.code, msg.error.message, msg.error.data?.errors ?? [], msg.error.data?.stack ?? ""),
+      );
+    } else pending.resolve(msg.result);
+  }
+
+  async #serve(id: number, method: string, params: Record<string, unknown>): Promise<void> {
+    const handler = this.handlers[method];
+    if (!handler) {
+      await this.#send({ jsonrpc: "2.0", id, error: { code: -32601, message: `Unknown method ${method}` } })
+        .catch(() => {});
+      return;
+    }
+    try {
+      const result = await handler(params);
+      await this.#send({ jsonrpc: "2.0", id, result: result ?? null });
+    } catch (e) {
+      await this.#send({ jsonrpc: "2.0", id, error: errorObject(e) }).catch(() => {});
+    }
+  }
+}
+
+/** Turns a thrown value into a JSON-RPC error carrying batou's reports. */
+export function errorObject(e: unknown): RpcErrorObject {
+  const errors: ErrorJSON[] = [];
+  const list = e instanceof AggregateReport ? e.errors : [e];
+  for (const err of list) {
+    if (err && typeof (err as { toJSON?: unknown }).toJSON === "function" && "sortKey" in (err as object)) {
+      errors.push((err as { toJSON(): ErrorJSON }).toJSON());
+    } else {
+      const error = err instanceof Error ? err : new Error(String(err));
+      errors.push({
+        type: "UnexpectedError",
+        fields: {
+          message: error.message,
+          errorType: error.name === "Error" ? error.constructor.name : error.name,
+          traceback: normalizeStack(error.stack ?? ""),
+        },
+      });
+    }
+  }
+  const first = list[0];
+  return {
+    code: -32000,
+    message: first instanceof Error ? first.message : String(first),
+    data: { errors },
+  };
+}
+
+/** Several errors reported at once (configure errors of a host). */
+export class AggregateReport extends Error {
+  override name = "AggregateReport";
+  constructor(readonly errors: unknown[]) {
+    super(`${errors.length} errors`);
+  }
+}

@@ -1,0 +1,733 @@
+/**
+ * `batou deploy`: the controller's run through the steps load, connect
+ * (start an agent per host; each configures its own host's roots, or the whole
+ * model when they use resources), deploy (roots in dependency order across
+ * hosts) and summarize, printed as batou prints it.
+ *
+ * @module
+ */
+import { normalizeStack } from "../../core/runtime/script.ts";
+import { compareStrings } from "../../core/runtime/compare.ts";
+import { join, relative } from "node:path";
+import { Environment, type SecretsData } from "../../core/model/environment.ts";
+import { ConfigParseError } from "../../core/formats/configparser.ts";
+import {
+  ConfigFileError,
+  ConfigurationError,
+  DeploymentError,
+  errorFromJSON,
+  type ErrorJSON,
+  ReportingError,
+  type ReportWriter,
+  simplifiedStack,
+  sortErrors,
+  UnexpectedError,
+} from "../../core/model/errors.ts";
+import { type Format, output } from "../../core/model/output.ts";
+import { formatDuration } from "../../core/model/timer.ts";
+import type { Host } from "../../core/model/host.ts";
+import { type AgentConnection, startLocalAgent } from "../transport/connect.ts";
+import { type ConfigureParams, type ConfigureResult, type RootDependency, rootDependencyList } from "../agent/agent.ts";
+import { ConnectionLost, RpcError } from "../contract/protocol.ts";
+import { verifyRepository } from "./repository.ts";
+import { secretValues } from "../../core/secrets/load.ts";
+import { ReportRecorder, writeJsonAtomic } from "./deploy_report.ts";
+import { traceRpc } from "../transport/rpc_trace.ts";
+import { Progress } from "./progress.ts";
+
+/** Options of {@linkcode deploy}, from the command line. */
+export interface DeployOptions {
+  environment: string;
+  baseDir: string;
+  predictOnly?: boolean;
+  consistencyOnly?: boolean;
+  local?: boolean;
+  dirty?: boolean;
+  jobs?: number | null;
+  timeout?: number | null;
+  platform?: string | null;
+  debug?: boolean;
+  /** The batou modules served to component files. */
+  modules: Record<string, unknown>;
+  /** The program's version, shown in the first line. */
+  version: string;
+  /** Decrypts the environment's secrets (null when it has none). */
+  loadSecrets?: (env: Environment) => Promise<SecretsData | null>;
+  /** Connects to a remote host (ssh, vagrant); local connections need none. */
+  connectRemote?: (env: Environment, host: Host) => Promise<AgentConnection>;
+  /** Syncs the project to a connected remote agent. */
+  syncProject?: (conn: AgentConnection, env: Environment) => Promise<void>;
+  /** Write a JSON record of the run here (see deploy_report.ts), also when the run fails. */
+  report?: string | null;
+}
+
+/** A step failed; its errors were collected and are reported by the main loop. */
+class StepFailed extends Error {
+  constructor(readonly errors: unknown[]) {
+    super("step failed");
+  }
+}
+
+/** Errors of several hosts after configure, merged and reported as batou does. */
+export class ConfigureErrors extends ReportingError {
+  override name = "ConfigureErrors";
+  /**
+   * `groups`: one per distinct error, with the hosts it affects, the agents that reported it and the agents that
+   * configured what it concerns (`expected`; all agents when absent). `allReporting`: every agent that configured.
+   */
+  constructor(
+    readonly groups: { error: ReportingError; hosts: string[]; reporting: string[]; expected?: string[] }[] = [],
+    readonly allReporting: string[] = [],
+  ) {
+    super("Configuration failed");
+  }
+
+  override get sortKey(): (string | number | null)[] {
+    return [0];
+  }
+
+  override report(w: ReportWriter): void {
+    for (const g of this.groups) {
+      w.line("");
+      g.error.report(w);
+      if (g.hosts.length) w.tabular("Affected hosts", g.hosts.join(", "), { red: true });
+      const notReporting = (g.expected ?? this.allReporting).filter((h) => !g.reporting.includes(h));
+      if (notReporting.length && this.allReporting.length > 1) {
+        w.tabular("Reporting hosts", g.reporting.join(", "), { red: true });
+        w.tabular("Not reporting", notReporting.join(", "), { red: true });
+      }
+    }
+    output.section(`${this.groups.length} ERRORS - CONFIGURATION FAILED`, { red: true });
+  }
+}
+
+/**
+ * Merges the configure errors of all hosts: identical errors become one with its affected hosts. `configured` tells
+ * which hosts' roots each agent configured (null or absent: all); an error is expected from the agents that
+ * configured its host (an error of no host: from those that configured everything), and only their silence is
+ * reported as "Not reporting".
+ */
+export function mergeErrors(
+  perHost: Map<string, ReportingError[]>,
+  configured: Map<string, string[] | null> = new Map(),
+): ConfigureErrors {
+  const groups: { error: ReportingError; hosts: Set<string>; reporting: Set<string> }[] = [];
+  for (const [reporter, errors] of perHost) {
+    for (const error of errors) {
+      let group = groups.find((g) => g.error.sameAs(error));
+      if (!group) groups.push(group = { error, hosts: new Set(), reporting: new Set() });
+      if (error.affectedHostname) group.hosts.add(error.affectedHostname);
+      group.reporting.add(reporter);
+    }
+  }
+  const agents = [...perHost.keys()].sort();
+  const expectedFrom = (g: { error: ReportingError; reporting: Set<string> }) =>
+    agents.filter((a) => {
+      const scope = configured.get(a) ?? null;
+      if (scope === null || g.reporting.has(a)) return true;
+      return !!g.error.affectedHostname && scope.includes(g.error.affectedHostname);
+    });
+  const sorted = sortErrors(groups.map((g) => Object.assign(g, { sortKey: g.error.sortKey })));
+  return new ConfigureErrors(
+    sorted.map((g) => ({
+      error: g.error,
+      hosts: [...g.hosts].sort(),
+      reporting: [...g.reporting].sort(),
+      expected: expectedFrom(g),
+    })),
+    agents,
+  );
+}
+
+function toReporting(e: unknown, debug: boolean): ReportingError {
+  if (e instanceof ReportingError) return e;
+  return UnexpectedError.wrap(e, debug);
+}
+
+/**
+ * The errors an RPC failure carries, rebuilt; a lost connection names the host and what was running. Unexpected
+ * errors get the host, the root (if any) and their place in the project; their full stack is kept only for `--debug`.
+ */
+function rpcErrors(
+  e: unknown,
+  host: string,
+  what: string,
+  debug: boolean,
+  where: { root?: string; projectDir?: string } = {},
+): ReportingError[] {
+  if (e instanceof RpcError && e.errors.length) {
+    return e.errors.map((j: ErrorJSON) => {
+      const err = errorFromJSON(j);
+      if (err instanceof UnexpectedError) {
+        err.hostName ||= host;
+        err.rootName ||= where.root ?? "";
+        if (err.traceback) err.place = simplifiedStack(err.traceback, where.projectDir);
+        if (!debug) err.traceback = "";
+      }
+      return err;
+    });
+  }
+  if (e instanceof ConnectionLost) {
+    return [new DeploymentError(`${host}: lost connection to the agent while ${what} (${e.message})`)];
+  }
+  return [toReporting(e, debug)];
+}
+
+/** Runs a deployment and returns the process exit code. */
+export async function deploy(opts: DeployOptions): Promise<number> {
+  const run = new DeploymentRun(opts);
+  return await run.main();
+}
+
+class DeploymentRun {
+  env: Environment;
+  connections = new Map<string, AgentConnection>();
+  /** Per connected host: the hosts whose roots its agent configured (null: all of them). */
+  configuredHosts = new Map<string, string[] | null>();
+  timings = new Map<string, number>();
+  action: string;
+  color: Format;
+  /** Secret values masked in every output line, here and on the agents. */
+  maskValues: string[] = [];
+  /** The per-host status line on a terminal. */
+  progress = new Progress();
+  /** Records the run for `--report` (null without). */
+  recorder: ReportRecorder | null = null;
+
+  constructor(readonly opts: DeployOptions) {
+    this.env = new Environment(opts.environment, {
+      baseDir: opts.baseDir,
+      platform: opts.platform,
+      timeout: opts.timeout,
+      jobs: opts.jobs,
+      checkAndPredictLocal: opts.local,
+    });
+    if (opts.consistencyOnly) {
+      this.action = "CONSISTENCY CHECK";
+      this.color = { cyan: true };
+    } else if (opts.predictOnly) {
+      this.action = "DEPLOYMENT PREDICTION";
+      this.color = { purple: true };
+    } else {
+      this.action = "DEPLOYMENT";
+      this.color = { green: true };
+    }
+    if (opts.local) this.action += " (local)";
+    if (opts.report) {
+      const action = opts.consistencyOnly ? "consistency-check" : opts.predictOnly ? "predict" : "deploy";
+      this.recorder = new ReportRecorder({
+        version: opts.version,
+        environment: opts.environment,
+        action,
+        local: !!opts.local,
+      });
+    }
+  }
+
+  /** Runs the deployment; with `--report` writes the record afterwards, whatever happened. */
+  async main(): Promise<number> {
+    if (!this.recorder || !this.opts.report) return await this.run();
+    let code = 1;
+    this.recorder.tapOutput();
+    try {
+      code = await this.run();
+    } catch (e) {
+      this.recorder.errors([e]);
+      throw e;
+    } finally {
+      this.recorder.untapOutput();
+      try {
+        await writeJsonAtomic(this.opts.report, this.recorder.build(this.env, code));
+      } catch (e) {
+        output.error(`Cannot write the report ${this.opts.report}: ${(e as Error).message}`);
+        code = 1;
+      }
+    }
+    return code;
+  }
+
+  async run(): Promise<number> {
+    output.enableDebug = !!this.opts.debug;
+    output.line(`batou/${this.opts.version} (deno ${Deno.version.deno}, ${Deno.build.os} ${Deno.build.arch})`);
+    if (this.opts.local && !this.opts.consistencyOnly && !this.opts.predictOnly) {
+      output.error("The --local option is only to be used with --consistency-only or --predict-only.");
+      this.recorder?.error(
+        "UsageError",
+        "The --local option is only to be used with --consistency-only or --predict-only.",
+      );
+      return 1;
+    }
+    const lockPath = join(this.opts.baseDir, ".batou-lock");
+    let lock: Deno.FsFile;
+    try {
+      lock = await Deno.open(lockPath, { create: true, read: true, write: true });
+    } catch (e) {
+      output.error(`Cannot open ${lockPath}: ${(e as Error).message}`);
+      this.recorder?.error("LockError", `Cannot open ${lockPath}: ${(e as Error).message}`);
+      return 1;
+    }
+    if (!(await lock.tryLock(true))) {
+      const err = new TextEncoder();
+      await Deno.stderr.write(
+        err.encode(
+          `Could not acquire lock .batou-lock\nAnother instance of batou is currently running and locked the lockfile.\nExiting.\n`,
+        ),
+      );
+      lock.close();
+      this.recorder?.error("LockError", "Another instance of batou is currently running and locked .batou-lock");
+      return 1;
+    }
+    await lock.truncate(0);
+    await lock.write(new TextEncoder().encode(`${Deno.pid}\n`));
+    const steps: [string, () => Promise<void>][] = [
+      ["load", () => this.load()],
+      ["connect", () => this.connect()],
+      ["deploy", () => this.deploy()],
+      ["summarize", () => this.summarize()],
+    ];
+    try {
+      for (const [name, step] of steps) {
+        if (name === "deploy" && this.opts.consistencyOnly) continue;
+        const started = performance.now();
+        try {
+          await step();
+          this.recorder?.step(name, performance.now() - started, true);
+        } catch (e) {
+          const errors = e instanceof StepFailed ? e.errors : [e];
+          this.recorder?.step(name, performance.now() - started, false);
+          this.recorder?.errors(errors);
+          this.reportErrors(errors);
+          output.section(`${this.action} FAILED (during ${name})`, { red: true });
+          return 1;
+        }
+      }
+      output.section(`${this.action} FINISHED`, this.color);
+      return 0;
+    } finally {
+      await this.disconnect();
+      try {
+        await lock.truncate(0);
+        lock.close();
+      } catch { /* closed */ }
+    }
+  }
+
+  reportErrors(errors: unknown[]): void {
+    const reporting = errors.map((e) => toReporting(e, !!this.opts.debug));
+    for (const e of sortErrors(reporting)) {
+      output.line("");
+      e.report(output);
+      // Load errors are not merged per host (as configure errors are): name the host they concern here.
+      if (!(e instanceof ConfigureErrors) && e.affectedHostname && !(e instanceof UnexpectedError && e.hostName)) {
+        output.tabular("Affected hosts", e.affectedHostname, { red: true });
+      }
+      if (this.opts.debug && !(e instanceof ConfigureErrors) && e.stack && e instanceof UnexpectedError === false) {
+        for (const l of normalizeStack(e.stack).split("\n").slice(1)) output.debug("\t" + l.trim(), { red: true });
+      }
+    }
+  }
+
+  async timed(step: string, fn: () => Promise<void>): Promise<void> {
+    const start = performance.now();
+    try {
+      await fn();
+    } finally {
+      this.timings.set(step, (this.timings.get(step) ?? 0) + performance.now() - start);
+    }
+  }
+
+  async load(): Promise<void> {
+    output.section("Preparing");
+    output.step("main", `Loading environment \`${this.opts.environment}\`...`, { icon: "📦" });
+    this.env.load(this.opts.modules);
+    if (this.env.exceptions.length) throw new StepFailed(this.env.exceptions);
+    output.step("main", `Number of jobs: ${this.jobs}`, { icon: "⚙️", debug: true });
+    output.step("main", "Verifying repository ...", { icon: "🔍" });
+    const repoErrors = await verifyRepository(this.env, !!this.opts.dirty);
+    if (repoErrors.length) throw new StepFailed(repoErrors);
+    output.step("main", "Loading secrets ...", { icon: "🔑" });
+    let secrets: SecretsData | null = null;
+    try {
+      secrets = this.opts.loadSecrets ? await this.opts.loadSecrets(this.env) : null;
+    } catch (e) {
+      // A decrypted secrets file that does not parse: report it like environment.cfg (the parser never quotes values).
+      if (!(e instanceof ConfigParseError)) throw e;
+      throw ConfigFileError.at(relative(this.env.baseDir, e.file) || e.file, e.line, e.reason);
+    }
+    if (secrets) {
+      this.env.loadSecrets(secrets);
+      this.maskValues = secretValues(secrets);
+      output.setSecrets(this.maskValues);
+    }
+    if (this.env.exceptions.length) throw new StepFailed(this.env.exceptions);
+  }
+
+  get jobs(): number {
+    const nonIgnored = [...this.env.hosts.values()].filter((h) => !h.ignore).length;
+    return this.env.jobs ?? Math.max(1, nonIgnored);
+  }
+
+  /** Hosts to connect, sorted by name; with -c -L only the first. */
+  hostsToConnect(): Host[] {
+    const hosts = [...this.env.hosts.values()].sort((a, b) => compareStrings(a.name, b.name));
+    if (this.opts.local && this.opts.consistencyOnly) return hosts.filter((h) => !h.ignore).slice(0, 1);
+    return hosts;
+  }
+
+  async connect(): Promise<void> {
+    const checkLocal = this.opts.local && this.opts.consistencyOnly;
+    output.section(checkLocal ? "LOCAL CONSISTENCY CHECK" : "Connecting hosts and configuring model ...");
+    await this.timed("connect", async () => {
+      const hosts = this.hostsToConnect();
+      if (!hosts.some((h) => !h.ignore)) throw new ConfigurationError("No host found in environment.");
+      const method = this.env.connectMethod;
+      hosts.forEach((host, i) => {
+        if (checkLocal) return;
+        if (host.ignore) {
+          output.line(`${host.name}: Connection ignored (${i + 1}/${hosts.length})`, { icon: "⏭️", red: true });
+        } else output.step(host.name, `Connecting via ${method} (${i + 1}/${hosts.length})`, { icon: "🌐" });
+      });
+      const active = hosts.filter((h) => !h.ignore);
+      const perHost = new Map<string, ReportingError[]>();
+      const configured = this.configuredHosts;
+      // Every agent configures its own host's roots (the whole model as soon as they use resources); the first also
+      // the roots of ignored hosts, which get no agent. A consistency check (-c) configures everything on every host,
+      // as batou does: it is the check that the whole model configures everywhere.
+      const first = this.firstHost(active);
+      const ignored = hosts.filter((h) => h.ignore).map((h) => h.name);
+      const failures: unknown[] = [];
+      const turns = new LockTurns(active.map((h) => h.name));
+      // Every host from the start: remote/transport/ssh.ts bounds the concurrent ssh setups (batou's Semaphore(5) did).
+      await pool(active, active.length, async (host) => {
+        try {
+          this.progress.set(host.name, "connecting");
+          const conn = await this.connectHost(host, turns);
+          this.connections.set(host.name, conn);
+          this.recorder?.connected(host.name);
+          this.progress.set(host.name, "configuring");
+          const own = host.name === first ? [host.name, ...ignored] : [host.name];
+          const scope = this.opts.consistencyOnly ? null : own;
+          const report = checkLocal ? null : own;
+          const { errors, configuredHosts } = await this.configureHost(conn, scope, report);
+          perHost.set(host.name, errors);
+          configured.set(host.name, configuredHosts);
+          this.progress.set(host.name, errors.length ? "failed" : "configured");
+        } catch (e) {
+          turns.settle(host.name, "none");
+          this.progress.set(host.name, "failed");
+          failures.push(
+            ...(e instanceof StepFailed ? e.errors : rpcErrors(e, host.name, "configuring", !!this.opts.debug, {
+              projectDir: this.env.connectMethod === "local" ? this.env.baseDir : undefined,
+            })),
+          );
+        }
+      });
+      if (failures.length) throw new StepFailed(failures);
+      if ([...perHost.values()].some((l) => l.length)) throw new StepFailed([mergeErrors(perHost, configured)]);
+    });
+  }
+
+  /**
+   * Starts the host's agent and prepares its base: local agents work in the project itself; remote agents get
+   * `target_directory` (default `~/deployment`), take the deployment lock there (in the order of `turns`) and then
+   * receive the project.
+   */
+  async connectHost(host: Host, turns?: LockTurns): Promise<AgentConnection> {
+    const multi = [...this.env.hosts.values()].filter((h) => !h.ignore).length > 1;
+    if (this.env.connectMethod === "local") {
+      const conn = await startLocalAgent(host, this.env.baseDir, multi);
+      this.traceConnection(conn);
+      try {
+        await conn.peer.call("ensureBase", { targetDirectory: this.env.baseDir });
+        await this.lockInTurn(conn, turns);
+      } catch (e) {
+        await conn.close().catch(() => {});
+        throw e;
+      }
+      return conn;
+    }
+    if (!this.opts.connectRemote) {
+      throw new ConfigurationError(`connect_method ${this.env.connectMethod} is not available`);
+    }
+    const conn = await this.opts.connectRemote(this.env, host);
+    this.traceConnection(conn);
+    try {
+      await conn.peer.call("ensureBase", { targetDirectory: this.env.targetDirectory });
+      await this.lockInTurn(conn, turns);
+      this.progress.set(host.name, "syncing");
+      if (this.opts.syncProject) {
+        await this.opts.syncProject(conn, this.env).catch((e) => {
+          if (!(e instanceof ConnectionLost)) throw e;
+          throw new StepFailed(rpcErrors(e, host.name, "syncing the project", !!this.opts.debug));
+        });
+      }
+    } catch (e) {
+      await conn.close().catch(() => {});
+      throw e;
+    }
+    return conn;
+  }
+
+  /** With `--debug`: prints each RPC call and answer to this host, by method name and size only (never params). */
+  traceConnection(conn: AgentConnection): void {
+    if (this.opts.debug) traceRpc(conn.peer, conn.host.name, (line) => output.debug(line));
+  }
+
+  /**
+   * Takes the host's lock once every host before it in `turns` has taken its lock or failed to connect. When one of
+   * them found its lock held by another deployment, this host is not locked at all (and not reported: that error
+   * explains it), so that of two controllers deploying the same hosts at once one gets all locks and runs.
+   */
+  async lockInTurn(conn: AgentConnection, turns?: LockTurns): Promise<void> {
+    const name = conn.host.name;
+    if (turns && !(await turns.wait(name))) {
+      turns.settle(name, "held");
+      throw new StepFailed([]);
+    }
+    try {
+      await this.lockHost(conn);
+      turns?.settle(name, "locked");
+    } catch (e) {
+      const held = e instanceof RpcError && e.errors.some((j) => j.type === "FileLockedError");
+      turns?.settle(name, held ? "held" : "none");
+      throw e;
+    }
+  }
+
+  /** Takes the agent's deployment lock for this host (before anything is written there). */
+  async lockHost(conn: AgentConnection): Promise<void> {
+    await conn.peer.call("lock", {
+      host: conn.host.name,
+      holder: {
+        controller: Deno.hostname(),
+        pid: Deno.pid,
+        started: new Date().toISOString(),
+        environment: this.env.name,
+      },
+    });
+  }
+
+  /** The first of `hosts` in the environment's host order. */
+  firstHost(hosts: Host[]): string | undefined {
+    const order = (name: string) => this.env.hostOrder.indexOf(name);
+    return hosts.map((h) => h.name).sort((a, b) => order(a) - order(b))[0];
+  }
+
+  /**
+   * Configures the model on the host's agent: the roots of the hosts in `scope` (null: all; the agent configures
+   * all anyway when they use resources) and reports their logs and warnings for the hosts in `report` (null: all).
+   */
+  async configureHost(
+    conn: AgentConnection,
+    scope: string[] | null,
+    report: string[] | null,
+  ): Promise<{ errors: ReportingError[]; configuredHosts: string[] | null }> {
+    const hostData: Record<string, Record<string, string>> = {};
+    for (const [name, h] of this.env.hosts) hostData[name] = h.data;
+    const params: ConfigureParams = {
+      environment: this.env.name,
+      host: conn.host.name,
+      overrides: this.env.overrides,
+      resolveOverride: this.env.resolveOverride,
+      resolveV6Override: this.env.resolveV6Override,
+      secretFiles: this.env.secretFiles,
+      secretData: [...this.env.secretData],
+      maskValues: this.maskValues,
+      hostData,
+      timeout: this.opts.timeout ?? null,
+      platform: this.opts.platform ?? null,
+      debug: !!this.opts.debug,
+      checkAndPredictLocal: this.opts.local,
+      scope,
+      report,
+    };
+    const result = await conn.peer.call<ConfigureResult>("configure", params as unknown as Record<string, unknown>);
+    return {
+      errors: (result.errors as ErrorJSON[]).map(errorFromJSON),
+      configuredHosts: result.configuredHosts ?? null,
+    };
+  }
+
+  async deploy(): Promise<void> {
+    output.section(this.opts.predictOnly ? "Predicting deployment actions" : "Deploying");
+    await this.timed("deploy", async () => {
+      if (!this.connections.size) return;
+      const deps = await this.rootDependencies();
+      this.recorder?.setRoots(deps);
+      for (const host of this.connections.keys()) {
+        this.progress.total(
+          host,
+          deps.filter((d) => d.host === host && !d.ignore && !d.hostIgnore).length,
+        );
+      }
+      await this.schedule(deps);
+    });
+  }
+
+  /**
+   * Every root with the roots it waits for: from the first agent that configured the whole model (its roots use
+   * resources, or a local check), else from the environment itself: then no root used a resource, so none waits.
+   */
+  async rootDependencies(): Promise<RootDependency[]> {
+    const full = [...this.connections.values()].filter((c) => this.configuredHosts.get(c.host.name) === null);
+    const reference = this.firstHost(full.map((c) => c.host));
+    if (reference !== undefined) {
+      return await this.connections.get(reference)!.peer.call<RootDependency[]>("rootDependencies");
+    }
+    return rootDependencyList(this.env);
+  }
+
+  /**
+   * Deploys the roots in dependency order: a root starts as soon as the roots it waits for are done, at most one
+   * root at a time per host and at most `jobs` hosts at once; ties are broken by host, then root name. After a
+   * failure no new root starts; the running ones finish.
+   */
+  async schedule(entries: RootDependency[]): Promise<void> {
+    const key = (h: string, r: string) => `${h}\u0000${r}`;
+    const byKey = new Map(entries.map((e) => [key(e.host, e.root), e]));
+    const waiting = new Map(
+      entries.map((e) => [key(e.host, e.root), new Set(e.dependencies.map(([h, r]) => key(h, r)))]),
+    );
+    const started = new Set<string>();
+    const busyHosts = new Set<string>();
+    const running = new Set<Promise<void>>();
+    const errors: unknown[] = [];
+    const done = (k: string) => {
+      waiting.delete(k);
+      for (const w of waiting.values()) w.delete(k);
+    };
+    const ready = () =>
+      [...waiting].filter(([k, w]) => w.size === 0 && !started.has(k)).map(([k]) => byKey.get(k)!)
+        .sort((a, b) => compareStrings(a.host, b.host) || compareStrings(a.root, b.root));
+    const start = (e: RootDependency) => {
+      const k = key(e.host, e.root);
+      started.add(k);
+      busyHosts.add(e.host);
+      output.line(`${e.host}: Scheduling component ${e.root} ...`, { icon: "⚪" });
+      this.progress.set(e.host, "deploying");
+      this.recorder?.root(e.host, e.root, "running");
+      const call = this.connections.get(e.host)!.peer.call<{ changed?: boolean }>("deploy", {
+        root: e.root,
+        predictOnly: !!this.opts.predictOnly,
+      });
+      const job: Promise<void> = call.then(
+        (result) => {
+          this.recorder?.root(e.host, e.root, "ok", result?.changed);
+          this.progress.rootDone(e.host);
+          done(k);
+        },
+        (err) => {
+          this.recorder?.root(e.host, e.root, "failed");
+          this.progress.set(e.host, "failed");
+          errors.push(
+            ...rpcErrors(err, e.host, `deploying ${e.root}`, !!this.opts.debug, {
+              root: e.root,
+              projectDir: this.env.connectMethod === "local" ? this.env.baseDir : undefined,
+            }),
+          );
+        },
+      ).finally(() => {
+        busyHosts.delete(e.host);
+        running.delete(job);
+      });
+      running.add(job);
+    };
+    while (errors.length === 0) {
+      for (let next = ready(); next.length; next = ready()) {
+        const skip = next.find((e) => e.hostIgnore || e.ignore || !this.connections.has(e.host));
+        if (!skip) {
+          for (const e of next) {
+            if (!busyHosts.has(e.host) && busyHosts.size < this.jobs) start(e);
+          }
+          break;
+        }
+        const hostIgnored = skip.hostIgnore || !this.connections.has(skip.host);
+        output.line(
+          `${skip.host}: Skipping component ${skip.root} ... (${hostIgnored ? "Host ignored" : "Component ignored"})`,
+          { icon: "⏭️", red: skip.hostIgnore },
+        );
+        this.recorder?.root(skip.host, skip.root, "skipped");
+        started.add(key(skip.host, skip.root));
+        done(key(skip.host, skip.root));
+      }
+      if (running.size === 0) {
+        if (waiting.size) {
+          const left = [...waiting.keys()].map((k) => `${byKey.get(k)!.host}:${byKey.get(k)!.root}`);
+          errors.push(new DeploymentError(`Could not schedule: ${left.join(", ")}`));
+        }
+        break;
+      }
+      await Promise.race(running);
+    }
+    await Promise.all(running);
+    if (errors.length) throw new StepFailed(errors);
+  }
+
+  summarize(): Promise<void> {
+    output.section("Summary");
+    const connect = this.timings.get("connect") ?? 0;
+    const deployT = this.timings.get("deploy") ?? 0;
+    if (this.opts.consistencyOnly) output.line(`Consistency check took total=${formatDuration(connect)}`);
+    else {
+      output.line(
+        `Deployment took total=${formatDuration(connect + deployT)}, connect=${formatDuration(connect)}, deploy=${
+          formatDuration(deployT)
+        }`,
+      );
+    }
+    return Promise.resolve();
+  }
+
+  async disconnect(): Promise<void> {
+    this.progress.clear();
+    output.debug("main: Disconnecting from nodes ...", { icon: null });
+    await Promise.all([...this.connections.values()].map((c) => c.close().catch(() => {})));
+    this.connections.clear();
+  }
+}
+
+/** How a host's turn at the deployment lock ended: locked, held by another deployment, or no lock taken. */
+export type LockOutcome = "locked" | "held" | "none";
+
+/**
+ * Orders the deployment locks of one run: a host takes its lock only after every host before it (in the given
+ * order, the same in every controller) has settled. Two controllers deploying the same hosts at once therefore never
+ * hold one lock each (which would fail both): whoever gets the first host's lock gets all of them.
+ */
+export class LockTurns {
+  #order: string[];
+  #settled = new Map<string, { promise: Promise<LockOutcome>; resolve: (o: LockOutcome) => void; done: boolean }>();
+
+  constructor(names: string[]) {
+    this.#order = [...names];
+    for (const name of names) {
+      let resolve!: (o: LockOutcome) => void;
+      const promise = new Promise<LockOutcome>((r) => resolve = r);
+      this.#settled.set(name, { promise, resolve, done: false });
+    }
+  }
+
+  /** Waits for the hosts before `name`; false when one of them found its lock held by another deployment. */
+  async wait(name: string): Promise<boolean> {
+    const before = this.#order.slice(0, Math.max(0, this.#order.indexOf(name)));
+    const outcomes = await Promise.all(before.map((n) => this.#settled.get(n)!.promise));
+    return !outcomes.includes("held");
+  }
+
+  /** Records how `name`'s turn ended (only the first call counts). */
+  settle(name: string, outcome: LockOutcome): void {
+    const entry = this.#settled.get(name);
+    if (!entry || entry.done) return;
+    entry.done = true;
+    entry.resolve(outcome);
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}

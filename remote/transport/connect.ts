@@ -1,0 +1,163 @@
+/**
+ * Starting agents: how the controller gets an {@linkcode AgentConnection} to a host.
+ * `local` runs `batou agent` as a child process; ssh hosts go through `ssh.ts`.
+ * Both speak the same JSON-RPC protocol.
+ *
+ * @module
+ */
+import { PROTOCOL_VERSION, RpcPeer } from "../contract/protocol.ts";
+import { type Format, output } from "../../core/model/output.ts";
+import type { Host } from "../../core/model/host.ts";
+import { fromFileUrl } from "../contract/paths.ts";
+
+/** What the agent says about itself in the handshake. */
+export interface HelloInfo {
+  protocol: number;
+  version: string;
+  pid: number;
+  user: string;
+  uid: number | null;
+  home: string | null;
+  hostname: string;
+  os: string;
+  arch: string;
+}
+
+/** A running agent and the connection to it. */
+export interface AgentConnection {
+  host: Host;
+  peer: RpcPeer;
+  hello: HelloInfo;
+  /** How it was reached (`local`, `ssh`, ...). */
+  via: string;
+  /** Closes the connection and waits for the agent to exit. */
+  close(): Promise<void>;
+  /** Stderr of the agent process seen so far (for error messages). */
+  stderr(): string;
+}
+
+/** Whether this program runs as a `deno compile` binary. */
+export function isCompiled(): boolean {
+  return import.meta.url.includes("/deno-compile-");
+}
+
+/** The command line that starts this very program in agent mode on this machine. */
+export function localAgentCommand(): string[] {
+  if (isCompiled()) return [Deno.execPath(), "agent"];
+  const main = Deno.mainModule.startsWith("file:") ? fromFileUrl(Deno.mainModule) : Deno.mainModule;
+  return [Deno.execPath(), "run", `--v8-flags=${AGENT_V8_FLAGS}`, "-A", "--quiet", "--no-prompt", main, "agent"];
+}
+
+/**
+ * V8 flags for the agent (given to `deno run` in source mode; a compiled batou has them built in). An agent lives
+ * for about a second and runs mostly cold code, where V8's optimizing compilers cost more than they save: tier-up
+ * to Maglev/TurboFan (and on-stack replacement) only after ten times V8's default invocation counts, so short runs
+ * stay in the interpreter and baseline code while the hot loops of a long run are still optimized (rendering a
+ * 100,000-line template is as fast as with the defaults; `--no-opt --no-maglev` saved a little more but made it
+ * 1.5x slower). `--single-threaded-gc` and a larger young generation were tried too: no gain, 10-20 MB more memory.
+ *
+ * W1 no-op H=4 (5 runs each, same machine): agent CPU ~150 -> ~132 ms per host; first-deploy agent peak RSS
+ * unchanged (121 MB).
+ */
+export const AGENT_V8_FLAGS: string = [
+  "--invocation-count-for-maglev=4000",
+  "--invocation-count-for-turbofan=30000",
+  "--invocation-count-for-maglev-osr=1000",
+  "--invocation-count-for-osr=5000",
+].join(",");
+
+/**
+ * Prefixes `line` with `<host>: ` unless it already names the host at its start (after an icon or indentation),
+ * so that the output of several hosts stays attributable line by line.
+ */
+export function prefixHostLine(hostName: string, line: string): string {
+  const start = line.replace(/^[^\p{L}\p{N}]*/u, "");
+  if (start.startsWith(`${hostName}:`) || start.startsWith(`${hostName} `)) return line;
+  return line ? `${hostName}: ${line}` : `${hostName}:`;
+}
+
+/**
+ * Replays an agent's `output` notification into the local output. Each notification is one complete line and is
+ * written with one call, so lines of different hosts never mix. With `prefixHost` (more than one host connected)
+ * lines that do not start with the host name get `<host>: ` in front.
+ */
+export function replayOutput(host: Host, params: Record<string, unknown>, prefixHost = false): void {
+  const fmt = (params.fmt ?? {}) as Format;
+  if (params.cmd === "sep") {
+    output.backend.sep(String(params.char ?? "="), String(params.title ?? ""), fmt);
+    return;
+  }
+  const text = output.mask(String(params.text ?? ""));
+  for (const line of text.split("\n")) output.backend.line(prefixHost ? prefixHostLine(host.name, line) : line, fmt);
+}
+
+/** Collects a child's stderr as text, keeping the last 64 KiB; `ended` resolves when the stream has ended. */
+export function collectStderr(stream: ReadableStream<Uint8Array>): (() => string) & { ended: Promise<void> } {
+  let text = "";
+  const ended = (async () => {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of stream) {
+        text = (text + decoder.decode(chunk, { stream: true })).slice(-65536);
+        if (output.enableDebug) output.debug(decoder.decode(chunk).trimEnd());
+      }
+    } catch { /* closed */ }
+  })();
+  return Object.assign(() => text, { ended });
+}
+
+/** Does the protocol handshake; throws a clear error on a version mismatch or a dead agent. */
+export async function handshake(peer: RpcPeer, host: Host, stderr: () => string): Promise<HelloInfo> {
+  let hello: HelloInfo;
+  try {
+    hello = await peer.call<HelloInfo>("hello", { protocol: PROTOCOL_VERSION });
+  } catch (e) {
+    const detail = stderr().trim();
+    throw new Error(
+      `Could not start batou on host \`${host.fqdn}\`: ${(e as Error).message}${detail ? `\n${detail}` : ""}`,
+    );
+  }
+  if (hello.protocol !== PROTOCOL_VERSION) {
+    throw new Error(
+      `The agent on ${host.fqdn} speaks protocol ${hello.protocol}, this batou speaks ${PROTOCOL_VERSION} ` +
+        `(agent version ${hello.version})`,
+    );
+  }
+  return hello;
+}
+
+/** Starts `batou agent` as a local child process in `cwd`; `prefixOutput` as in {@linkcode replayOutput}. */
+export async function startLocalAgent(host: Host, cwd: string, prefixOutput = false): Promise<AgentConnection> {
+  const [cmd, ...args] = localAgentCommand();
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { BATOU_AGENT: "1" },
+  }).spawn();
+  const stderr = collectStderr(child.stderr);
+  const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
+    if (method === "output") replayOutput(host, params, prefixOutput);
+  });
+  const status = child.status;
+  const hello = await handshake(peer, host, stderr);
+  return {
+    host,
+    peer,
+    hello,
+    via: "local",
+    stderr,
+    async close() {
+      await peer.close();
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* gone */ }
+      }, 5000);
+      await status;
+      clearTimeout(timer);
+    },
+  };
+}
