@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "../core/runtime/path.ts";
 import { fileURLToPath } from "node:url";
 import { output } from "../core/model/output.ts";
 import { lstatOrNull } from "../core/runtime/fsops.ts";

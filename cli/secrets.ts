@@ -9,7 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { extname, join, resolve } from "node:path";
+import { extname, join, resolve } from "../core/runtime/path.ts";
 import { ConfigDocument } from "../core/formats/configparser.ts";
 import { Environment, environmentNames } from "../core/model/environment.ts";
 import {

@@ -21,7 +21,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "../core/runtime/path.ts";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { output } from "../core/model/output.ts";

@@ -59,11 +59,6 @@ interface ExtractMarker {
   files: string[];
 }
 
-/** SHA-256 of a file, hex (streamed: archives are big). */
-function sha256File(path: string): Promise<string> {
-  return sha256FileHex(path);
-}
-
 /** `name` without its first `strip` segments, or null when nothing is left. Rejects unsafe names. */
 export function stripPath(name: string, strip: number): string | null {
   const segments = name.split("/").filter((s) => s !== "" && s !== ".");
@@ -135,7 +130,7 @@ export class Extractor extends Component {
       throw e;
     }
     if (marker.strip !== this.strip) throw new UpdateNeeded("strip changed");
-    if (marker.archiveSha256 !== (await sha256File(this.archive))) throw new UpdateNeeded("the archive changed");
+    if (marker.archiveSha256 !== (await sha256FileHex(this.archive))) throw new UpdateNeeded("the archive changed");
     for (const file of marker.files ?? []) {
       if (!(await lstatOrNull(join(this.target!, file)))) throw new UpdateNeeded(`${file} is missing`);
     }
@@ -143,7 +138,7 @@ export class Extractor extends Component {
 
   override async update(): Promise<void> {
     await Deno.mkdir(this.target!, { recursive: true });
-    const digest = await sha256File(this.archive);
+    const digest = await sha256FileHex(this.archive);
     const files = await this.extract();
     const marker: ExtractMarker = { archiveSha256: digest, strip: this.strip, files: files.sort() };
     await writeFileAtomic(this.markerPath, new TextEncoder().encode(JSON.stringify(marker, null, 1) + "\n"));

@@ -27,14 +27,10 @@ import { joinCommand } from "../core/model/cmd.ts";
 import { ConfigurationError, UpdateNeeded } from "../core/model/errors.ts";
 import { parseLiteral } from "../core/formats/literal.ts";
 import { File } from "./file.ts";
+import { pyRepr } from "../core/formats/pyrepr.ts";
 
 /** The resource key under which every {@linkcode CronJob} provides itself. */
 export const CRONJOB_KEY = "batou.lib.cron:CronJob";
-
-/** Python's repr of a string (for messages). */
-function pyRepr(value: string): string {
-  return "'" + value.replaceAll("\\", "\\\\").replaceAll("'", "\\'") + "'";
-}
 
 /** Options of {@linkcode CronJob}. */
 export interface CronJobOptions {

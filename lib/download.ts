@@ -24,6 +24,7 @@
  * ```
  * @module
  */
+import { toBase64 } from "../core/formats/base64.ts";
 import { basename, dirname, join } from "../core/runtime/path.ts";
 import { Component, statTime } from "../core/model/component.ts";
 import { ConfigurationError, UpdateNeeded } from "../core/model/errors.ts";
@@ -193,7 +194,7 @@ export class Download extends Component {
       const user = decodeURIComponent(url.username);
       const password = decodeURIComponent(url.password);
       const bytes = new TextEncoder().encode(`${user}:${password}`);
-      headers.set("Authorization", `Basic ${btoa(String.fromCharCode(...bytes))}`);
+      headers.set("Authorization", `Basic ${toBase64(bytes)}`);
       url.username = "";
       url.password = "";
     }

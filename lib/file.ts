@@ -51,26 +51,12 @@ import {
 import { applySync, planSync } from "./dirsync.ts";
 import { decodeText, EncodeError, encodeText, isSupportedEncoding } from "../core/formats/textcodec.ts";
 import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
+import { pyRepr } from "../core/formats/pyrepr.ts";
 
 export { ensurePathNonexistent, writeFileAtomic } from "../core/runtime/fsops.ts";
 export { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
 
 // ---------------------------------------------------------------------------------------------- helpers
-
-/** Python's `repr()` of a string, as batou shows namevars in breadcrumbs. */
-function pyRepr(value: string): string {
-  const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
-  let out = "";
-  for (const ch of value) {
-    if (ch === "\\") out += "\\\\";
-    else if (ch === quote) out += "\\" + ch;
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch === "\t") out += "\\t";
-    else out += ch;
-  }
-  return quote + out + quote;
-}
 
 function crumb(component: Component, shown: string): string {
   return shown ? `${component.constructor.name}(${pyRepr(shown)})` : component.constructor.name;

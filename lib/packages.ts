@@ -26,10 +26,7 @@
 import { Component } from "../core/model/component.ts";
 import { joinCommand } from "../core/model/cmd.ts";
 import { UpdateNeeded } from "../core/model/errors.ts";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+import { sleep } from "../core/runtime/sleep.ts";
 
 function requireRoot(what: string): void {
   if (Deno.uid() !== 0) throw new Error(`${what} needs root: deploy as root (service_user) or do it by hand.`);

@@ -35,10 +35,7 @@ import { ConfigurationError, UpdateNeeded } from "../core/model/errors.ts";
 import { output } from "../core/model/output.ts";
 import { Directory, File } from "./file.ts";
 import { RuntimeError } from "./git.ts";
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+import { sleep } from "../core/runtime/sleep.ts";
 
 /** Options of {@linkcode Supervisor}. */
 export interface SupervisorOptions {

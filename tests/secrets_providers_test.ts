@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { type AgeIdentitySource, identitiesFromStrings, loadIdentities } from "../core/secrets/age.ts";
-import { fromBase64 } from "../core/secrets/openssh.ts";
+import { fromBase64 } from "../core/formats/base64.ts";
 import {
   AGE_KEYS_BANNER,
   detectProvider,

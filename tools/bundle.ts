@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "../core/runtime/path.ts";
 import { parseArgs } from "node:util";
 import { buildBundle } from "../remote/transport/bootstrap.ts";
 

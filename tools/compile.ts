@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "../core/runtime/path.ts";
 import { parseArgs } from "node:util";
 import { BUILD_INFO_PATH, type BuildInfo, VERSION } from "../core/runtime/version.ts";
 import { assetName, RELEASE_TARGETS, type ReleaseTarget } from "../cli/release_files.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "../core/runtime/path.ts";
 
 const repo = resolve(import.meta.dirname!, "..");
 const example = Deno.args[0] ?? "hello-world";

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { join, resolve } from "../core/runtime/path.ts";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import * as openpgp from "openpgp";

@@ -13,14 +13,10 @@
  *
  * @module
  */
+import { compareStrings } from "../runtime/compare.ts";
 
 /** `true`: must resolve; `false`: must not be used; `"optional"`: `null` when it does not resolve. */
 export type RequireFlag = boolean | "optional";
-
-/** Code-unit string order, like Python's `<` on `str`. */
-function byString(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /** Right-justifies `key` to 15 characters like batou's `output.tabular`. */
 function tabular(key: string, value: string, separator = ": "): string[] {
@@ -53,7 +49,7 @@ export class NetLoc {
 
   /** Orders by string form (not a networking order, but predictable). */
   compare(other: NetLoc | string): number {
-    return byString(this.toString(), String(other));
+    return compareStrings(this.toString(), String(other));
   }
 
   /** Comparator for `Array.prototype.sort`. */
@@ -385,7 +381,7 @@ export class Address {
 
   /** Orders by the connect address string. */
   compare(other: Address): number {
-    return byString(this.toString(), other.toString());
+    return compareStrings(this.toString(), other.toString());
   }
 
   /** Comparator for `Array.prototype.sort`. */

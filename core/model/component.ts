@@ -39,6 +39,7 @@ import { type Sha256Hasher, sha256Hasher } from "../runtime/sha256.ts";
 import type { Host } from "./host.ts";
 import type { Environment } from "./environment.ts";
 import { isAbsolute, join, normalize } from "../runtime/path.ts";
+import { pyRepr } from "../formats/pyrepr.ts";
 
 export { attribute } from "./attribute.ts";
 
@@ -127,12 +128,6 @@ export function markLibraryComponents(exports: Record<string, unknown>): void {
 /** Clears the list of constructed components (done before each root is prepared). */
 export function resetInstances(): Component[] {
   return instances.splice(0, instances.length);
-}
-
-/** A value that Python's repr would show with quotes. */
-function pyRepr(value: unknown): string {
-  if (typeof value === "string") return "'" + value.replaceAll("\\", "\\\\").replaceAll("'", "\\'") + "'";
-  return String(value);
 }
 
 /** Finds the first stack frame outside batou's own modules (the user's `new X()` call). */
@@ -331,7 +326,9 @@ export class Component {
   /** `ClassName` or `ClassName('namevar')`. */
   get breadcrumb(): string {
     const value = this.namevar;
-    return value ? `${this.constructor.name}(${pyRepr(value)})` : this.constructor.name;
+    return value
+      ? `${this.constructor.name}(${typeof value === "string" ? pyRepr(value) : String(value)})`
+      : this.constructor.name;
   }
 
   /** The breadcrumbs from the top component down to this one, joined with ` > `. */

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { compareStrings } from "../runtime/compare.ts";
 
 /** A directed graph: node → nodes its outgoing edges point to. */
 export type Graph<T> = Map<T, Set<T>>;
@@ -67,11 +68,6 @@ export function removeNodesWithoutOutgoingEdges<T>(graph: Graph<T>): void {
   }
 }
 
-/** Sorts node names by plain code-unit order (like Python's `sorted` on ASCII). */
-function byString(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /**
  * The graph contains at least one cycle. `graph` holds what was left when the
  * sort got stuck, with the nodes without outgoing edges removed: the cycle(s)
@@ -100,9 +96,9 @@ export class CycleError<T> extends Error {
   format(nameOf: (node: T) => string): string {
     const entries = [...this.graph].map(([node, targets]) => ({
       name: nameOf(node),
-      targets: [...targets].map(nameOf).sort(byString),
+      targets: [...targets].map(nameOf).sort(compareStrings),
     }));
-    entries.sort((a, b) => byString(a.name, b.name));
+    entries.sort((a, b) => compareStrings(a.name, b.name));
     const lines: string[] = [];
     for (const entry of entries) {
       lines.push(`${entry.name} depends on`);

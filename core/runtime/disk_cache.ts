@@ -22,12 +22,18 @@
 import { join } from "./path.ts";
 import { sha256Hex } from "./sha256.ts";
 
-/** A cache directory `name` below `$BATOU_CACHE_DIR`, else below `~/.cache/batou`; null without either. */
-export function cacheDir(name: string): string | null {
+/** batou's cache directory: `$BATOU_CACHE_DIR`, else `~/.cache/batou`; null without either. */
+export function cacheRoot(): string | null {
   const explicit = Deno.env.get("BATOU_CACHE_DIR");
-  if (explicit) return join(explicit, name);
+  if (explicit) return explicit;
   const home = Deno.env.get("HOME");
-  return home ? join(home, ".cache", "batou", name) : null;
+  return home ? join(home, ".cache", "batou") : null;
+}
+
+/** A cache directory `name` below {@linkcode cacheRoot}; null without one. */
+export function cacheDir(name: string): string | null {
+  const root = cacheRoot();
+  return root === null ? null : join(root, name);
 }
 
 /** The key of an entry: the SHA-256 (hex) of the JSON of everything its text depends on. */

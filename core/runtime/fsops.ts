@@ -152,6 +152,25 @@ export async function writeFileAtomic(path: string, data: Uint8Array, opts: Atom
 }
 
 /**
+ * Lets `produce` write a file (a bundler, a compressor) and moves it to `path` only when it has succeeded: it writes
+ * a temporary name beside `path` (the extension kept last, since some producers choose their format by it), which
+ * is renamed over `path` or removed on failure. The parent directories are created (mode 0700). For bytes in hand
+ * use {@linkcode writeFileAtomic}, which also fsyncs and keeps the replaced file's mode and owner.
+ */
+export async function produceAtomically(path: string, produce: (tmp: string) => Promise<void>): Promise<void> {
+  await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const dot = path.lastIndexOf(".");
+  const [stem, ext] = dot > path.lastIndexOf("/") ? [path.slice(0, dot), path.slice(dot)] : [path, ""];
+  const tmp = `${stem}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}${ext}`;
+  try {
+    await produce(tmp);
+    await Deno.rename(tmp, path);
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+/**
  * `error` with `what` (e.g. `Cannot write /etc/app.conf`) in front of its message: the operating system's messages
  * (`No space left on device (os error 28)`, `Permission denied (os error 13)`) do not name the file. The class and
  * the `code` are kept, the original is the `cause`.

@@ -16,8 +16,8 @@ import { registerErrorClass, ReportingError } from "../model/errors.ts";
 import { armor, Decrypter, Encrypter, type Identity, type Recipient, Stanza } from "age-encryption";
 import { ed25519, x25519 } from "@noble/curves/ed25519.js";
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
+import { fromBase64, toBase64 } from "../formats/base64.ts";
 import {
-  fromBase64,
   IncorrectPassphraseError,
   isSshPrivateKeyText,
   parseSshPrivateKeyFile,
@@ -27,7 +27,6 @@ import {
   rsaOaepPublicKey,
   type SshPrivateKey,
   type SshPublicKey,
-  toBase64,
 } from "./openssh.ts";
 
 export type { Identity as AgeIdentity, Recipient as AgeRecipient } from "age-encryption";

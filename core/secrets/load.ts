@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../runtime/path.ts";
 import type { Environment } from "../model/environment.ts";
 import { output } from "../model/output.ts";
 import type { SecretsData } from "./providers.ts";

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { fromBase64, fromBase64Url, toBase64, toBase64Url } from "../formats/base64.ts";
 import { createDecipheriv, createPrivateKey } from "node:crypto";
 import { bcryptPbkdf } from "./bcrypt_pbkdf.ts";
 
@@ -89,31 +90,6 @@ export interface SshPrivateKeyFile {
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
-
-/** Standard base64 with padding. */
-export function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-/** Decodes standard base64 (padding optional, whitespace ignored). */
-export function fromBase64(text: string): Uint8Array {
-  let clean = text.replace(/\s+/g, "");
-  if (clean.length % 4 !== 0) clean += "=".repeat(4 - (clean.length % 4));
-  const raw = atob(clean);
-  const out = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
-  return out;
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  return toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array {
-  return fromBase64(text.replace(/-/g, "+").replace(/_/g, "/"));
-}
 
 function stripLeadingZeros(bytes: Uint8Array): Uint8Array {
   let i = 0;

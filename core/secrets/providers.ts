@@ -20,7 +20,7 @@ import { writeFileAtomic } from "../runtime/fsops.ts";
 import { FileLockedError, registerErrorClass, ReportingError } from "../model/errors.ts";
 import { type AgeIdentitySource, decryptAge, encryptAge, loadIdentities, type PassphraseProvider } from "./age.ts";
 import { encryptGpg, gpgDecryptFile, gpgKeysChanged, type GpgOptions } from "./gpg.ts";
-import { fromBase64, toBase64 } from "./openssh.ts";
+import { fromBase64, toBase64 } from "../formats/base64.ts";
 
 /** The kinds of encrypted secrets configuration. */
 export type SecretProviderKind = "age" | "gpg" | "age-diffable";

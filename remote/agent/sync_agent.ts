@@ -26,13 +26,12 @@
 import { dirname, join } from "../../core/runtime/path.ts";
 import type { RpcHandler } from "../contract/protocol.ts";
 import { lstatOrNull, naming } from "../../core/runtime/fsops.ts";
-import { sha256HexAsync } from "../../core/runtime/sha256.ts";
+import { sha256FileHex, sha256HexAsync } from "../../core/runtime/sha256.ts";
 import {
   isExcludedPath,
   type ManifestEntry,
   mapLimit,
   permissionBits,
-  sha256File,
   targetDirMode,
   TEMP_PREFIX,
   validateSyncPath,
@@ -228,7 +227,7 @@ async function planSync(root: string, manifest: ManifestEntry[], margin: number)
     }
     const started = Date.now();
     const abs = join(root, t.path);
-    const sha256 = await sha256File(abs, t.info.size);
+    const sha256 = await sha256FileHex(abs, t.info.size);
     plan.hashed++;
     const after = cacheKey(await Deno.lstat(abs));
     if (key && sameKey(key, after) && key.ctimeMs < started - margin) cache[t.path] = { ...key, sha256 };
@@ -457,7 +456,7 @@ async function applyPut(
       if (entry.last) {
         chunks.delete(rel);
         try {
-          checkHash(rel, entry.sha256, await sha256File(state.tmp));
+          checkHash(rel, entry.sha256, await sha256FileHex(state.tmp));
           await Deno.chmod(state.tmp, permissionBits(entry.mode));
         } catch (e) {
           await Deno.remove(state.tmp).catch(() => {});

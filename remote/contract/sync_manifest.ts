@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { sha256FileHex, sha256Hex } from "../../core/runtime/sha256.ts";
+import { sha256Hex } from "../../core/runtime/sha256.ts";
 
 /** One entry of a project manifest; `path` is relative, `/`-separated, never `.` or `..`. */
 export type ManifestEntry =
@@ -67,14 +67,6 @@ export function validateSyncPath(relPath: unknown): string {
 /** Hex SHA-256 of a byte string (synchronous; see core/runtime/sha256.ts). */
 export function sha256Bytes(data: Uint8Array): string {
   return sha256Hex(data);
-}
-
-/**
- * Hex SHA-256 of a file's content; files above 4 MiB (by `sizeHint`, or unknown size) are read as a stream
- * (core/runtime/sha256.ts `sha256FileHex`).
- */
-export function sha256File(path: string, sizeHint = Infinity): Promise<string> {
-  return sha256FileHex(path, sizeHint);
 }
 
 /** Permission bits of a `Deno.FileInfo` mode. */

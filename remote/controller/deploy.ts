@@ -8,7 +8,7 @@
  */
 import { normalizeStack } from "../../core/runtime/script.ts";
 import { compareStrings } from "../../core/runtime/compare.ts";
-import { join, relative } from "node:path";
+import { join, relative } from "../../core/runtime/path.ts";
 import { Environment, type SecretsData } from "../../core/model/environment.ts";
 import { ConfigParseError } from "../../core/formats/configparser.ts";
 import {

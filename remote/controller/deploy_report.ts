@@ -22,7 +22,7 @@
  * @module
  */
 import { compareStrings } from "../../core/runtime/compare.ts";
-import { dirname } from "node:path";
+import { dirname } from "../../core/runtime/path.ts";
 import type { Environment } from "../../core/model/environment.ts";
 import { writeFileAtomic } from "../../core/runtime/fsops.ts";
 import { ReportingError, UnexpectedError } from "../../core/model/errors.ts";

@@ -45,7 +45,7 @@ import type { Environment } from "../../core/model/environment.ts";
 import type { Host } from "../../core/model/host.ts";
 import { ConfigurationError } from "../../core/model/errors.ts";
 import { output } from "../../core/model/output.ts";
-import { statOrNull } from "../../core/runtime/fsops.ts";
+import { produceAtomically, statOrNull } from "../../core/runtime/fsops.ts";
 import { VERSION } from "../../core/runtime/version.ts";
 import {
   AGENT_V8_FLAGS,
@@ -67,6 +67,8 @@ import {
   type SshOptions,
   vagrantSshConfig,
 } from "./ssh.ts";
+import { cacheRoot } from "../../core/runtime/disk_cache.ts";
+import { sleep } from "../../core/runtime/sleep.ts";
 
 /** One file shipped to the target. */
 export interface Artifact {
@@ -92,30 +94,9 @@ export interface AgentPayload {
 
 /** The controller's cache directory: `$BATOU_CACHE_DIR`, else `~/.cache/batou`. */
 export function localCacheDir(): string {
-  const explicit = Deno.env.get("BATOU_CACHE_DIR");
-  if (explicit) return explicit;
-  const home = Deno.env.get("HOME");
-  if (!home) throw new Error("HOME is not set; set BATOU_CACHE_DIR");
-  return join(home, ".cache", "batou");
-}
-
-async function ensureDir(path: string): Promise<void> {
-  await Deno.mkdir(path, { recursive: true, mode: 0o700 });
-}
-
-/** Writes `data` to `path` atomically (temporary file beside it, then rename). */
-async function writeAtomic(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  await ensureDir(dirname(path));
-  // The suffix stays last: `deno bundle` picks its output format by the file extension.
-  const dot = path.lastIndexOf(".");
-  const [stem, ext] = dot > path.lastIndexOf("/") ? [path.slice(0, dot), path.slice(dot)] : [path, ""];
-  const tmp = `${stem}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}${ext}`;
-  try {
-    await write(tmp);
-    await Deno.rename(tmp, path);
-  } finally {
-    await Deno.remove(tmp).catch(() => {});
-  }
+  const root = cacheRoot();
+  if (root === null) throw new Error("HOME is not set; set BATOU_CACHE_DIR");
+  return root;
 }
 
 /**
@@ -145,7 +126,7 @@ export async function sha256File(path: string): Promise<string> {
     if (/^[0-9a-f]{64}$/.test(known)) return known;
   } catch { /* not yet */ }
   const hex = await (await hashing()).sha256FileHex(real, st.size);
-  await writeAtomic(memo, (tmp) => Deno.writeTextFile(tmp, hex + "\n")).catch(() => {});
+  await produceAtomically(memo, (tmp) => Deno.writeTextFile(tmp, hex + "\n")).catch(() => {});
   return hex;
 }
 
@@ -154,7 +135,7 @@ export async function gzipped(a: Artifact): Promise<string> {
   const path = join(localCacheDir(), "gz", `${a.sha256}.gz`);
   if (await statOrNull(path)) return path;
   output.debug(`main: compressing ${a.name} (${a.size} bytes) for upload ...`);
-  await writeAtomic(path, async (tmp) => {
+  await produceAtomically(path, async (tmp) => {
     using src = await Deno.open(a.path);
     const dst = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
     await src.readable.pipeThrough(new CompressionStream("gzip")).pipeTo(dst.writable);
@@ -250,7 +231,7 @@ export async function buildBundle(repoDir: string, opts: BundleOptions = {}): Pr
   const path = join(localCacheDir(), "bundles", `${kind}-${VERSION}-${src.slice(0, 16)}${suffix}`);
   if (await statOrNull(path)) return path;
   output.debug(`main: bundling the agent into ${path} ...`);
-  await writeAtomic(path, async (tmp) => {
+  await produceAtomically(path, async (tmp) => {
     // --keep-names: class names travel in the protocol (error types) and show in breadcrumbs.
     const args = ["bundle", "--quiet", "--platform", "deno", "--keep-names", ...(opts.minify ? ["--minify"] : [])];
     const result = await new Deno.Command(Deno.execPath(), {
@@ -666,10 +647,6 @@ export const HELLO_TIMEOUT_MS = 120_000;
 
 /** What the start script said (a status line), or that its session ended. */
 type StartEvent = { status: BootstrapStatus } | { ended: Deno.CommandStatus };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * The agent's start on one target: the start script's session (for ssh the connection's first session, see

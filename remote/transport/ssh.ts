@@ -29,6 +29,7 @@
  */
 import { ReportingError, type ReportWriter, type SortKey } from "../../core/model/errors.ts";
 import { output } from "../../core/model/output.ts";
+import { sleep } from "../../core/runtime/sleep.ts";
 
 /** The `ConnectTimeout` (seconds) given to ssh when the environment configures no `timeout`. */
 export const DEFAULT_CONNECT_TIMEOUT = 10;
@@ -261,10 +262,6 @@ export interface SshOptions {
   backoff?: (attempt: number) => number;
   /** Further `-o` options, e.g. `["Port=2222"]`. */
   options?: string[];
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function defaultBackoff(attempt: number): number {

@@ -22,6 +22,7 @@
  * @module
  */
 import { join } from "../../core/runtime/path.ts";
+import { sha256FileHex } from "../../core/runtime/sha256.ts";
 import type { RpcPeer } from "../contract/protocol.ts";
 import {
   isExcludedName,
@@ -29,7 +30,6 @@ import {
   type ManifestEntry,
   mapLimit,
   permissionBits,
-  sha256File,
 } from "../contract/sync_manifest.ts";
 import type { PutEntry, SyncPlan } from "../agent/sync_agent.ts";
 
@@ -94,7 +94,7 @@ export async function buildManifest(
       if (info.isSymlink) return { path: rel, type: "symlink", target: await Deno.readLink(abs) };
       if (info.isDirectory) return { path: rel, type: "dir", mode };
       if (!info.isFile) return null;
-      return { path: rel, type: "file", mode, size: info.size, sha256: await sha256File(abs, info.size) };
+      return { path: rel, type: "file", mode, size: info.size, sha256: await sha256FileHex(abs, info.size) };
     });
     for (const entry of entries) {
       if (!entry) continue;
