@@ -109,7 +109,7 @@ function renderTemplate(
 export class UnicodeEncodeError extends ConfigurationError {
   override name = "UnicodeEncodeError";
 }
-registerErrorClass(UnicodeEncodeError);
+registerErrorClass("UnicodeEncodeError", UnicodeEncodeError);
 
 async function lookupId(kind: "passwd" | "group", name: string): Promise<number | null> {
   const result = await runCmd(["getent", kind, name], { ignoreReturnCode: true });

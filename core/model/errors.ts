@@ -42,7 +42,18 @@ export interface ErrorJSON {
   affectedHostname?: string | null;
 }
 
+/** Error classes by their transport tag, and the tag of each registered class (see {@linkcode registerErrorClass}). */
 const registry = new Map<string, new () => ReportingError>();
+const tags = new Map<unknown, string>();
+
+/** The tag of the nearest registered class of `error` ("UnexpectedError" when none is). */
+function tagOf(error: ReportingError): string {
+  for (let c: unknown = error.constructor; typeof c === "function"; c = Object.getPrototypeOf(c)) {
+    const tag = tags.get(c);
+    if (tag) return tag;
+  }
+  return "UnexpectedError";
+}
 
 /**
  * Shortens an error stack to the innermost frame in the user's project (outside batou itself). With `projectDir`,
@@ -110,7 +121,7 @@ export class ReportingError extends Error {
 
   /** Serializes the error for the agent protocol. */
   toJSON(): ErrorJSON {
-    return { type: this.constructor.name, fields: this.fields(), affectedHostname: this.affectedHostname };
+    return { type: tagOf(this), fields: this.fields(), affectedHostname: this.affectedHostname };
   }
 
   /** Whether two errors are the same apart from the host they happened on. */
@@ -820,43 +831,50 @@ export class UnexpectedError extends ReportingError {
   }
 }
 
-for (
-  const cls of [
-    ConfigurationError,
-    ComponentUsageError,
-    ConfigFileError,
-    MissingEnvironment,
-    ComponentLoadingError,
-    MissingComponent,
-    SuperfluousSection,
-    SuperfluousComponentSection,
-    SuperfluousSecretsSection,
-    UnknownHostSecretsSection,
-    DuplicateOverride,
-    DuplicateHostError,
-    InvalidIPAddressError,
-    TemplatingError,
-    AttributeExpansionError,
-    ConversionError,
-    MissingOverrideAttributes,
-    UnknownComponentOptions,
-    DuplicateComponent,
-    UnknownComponentConfigurationError,
-    UnusedResources,
-    UnsatisfiedResources,
-    CycleErrorDetected,
-    NonConvergingWorkingSet,
-    DeploymentError,
-    CmdExecutionError,
-    FileLockedError,
-    UnexpectedError,
-  ] as (new () => ReportingError)[]
-) registry.set(cls.name, cls);
-
-/** Registers an error class defined elsewhere (secrets, lib) for transport. */
-export function registerErrorClass(cls: new () => ReportingError): void {
-  registry.set(cls.name, cls);
+/**
+ * Registers an error class for transport between agent and controller under `tag`, an explicit name that survives
+ * minification (a bundler may rename classes, so `constructor.name` is never used). Subclasses that are not
+ * registered travel as their nearest registered ancestor. A tag names one class only.
+ */
+export function registerErrorClass(tag: string, cls: new () => ReportingError): void {
+  const known = registry.get(tag);
+  if (known && known !== cls) throw new Error(`error tag ${tag} is registered for another class`);
+  registry.set(tag, cls);
+  tags.set(cls, tag);
 }
+
+// The keys are the tags: property names stay as written when a bundler renames the classes.
+const BATOU_ERRORS: Record<string, new () => ReportingError> = {
+  ConfigurationError,
+  ComponentUsageError,
+  ConfigFileError,
+  MissingEnvironment,
+  ComponentLoadingError,
+  MissingComponent,
+  SuperfluousSection,
+  SuperfluousComponentSection,
+  SuperfluousSecretsSection,
+  UnknownHostSecretsSection,
+  DuplicateOverride,
+  DuplicateHostError,
+  InvalidIPAddressError,
+  TemplatingError,
+  AttributeExpansionError,
+  ConversionError,
+  MissingOverrideAttributes,
+  UnknownComponentOptions,
+  DuplicateComponent,
+  UnknownComponentConfigurationError,
+  UnusedResources,
+  UnsatisfiedResources,
+  CycleErrorDetected,
+  NonConvergingWorkingSet,
+  DeploymentError,
+  CmdExecutionError,
+  FileLockedError,
+  UnexpectedError,
+};
+for (const [tag, cls] of Object.entries(BATOU_ERRORS)) registerErrorClass(tag, cls);
 
 /** Sorts errors by their sort keys, as batou does before reporting. */
 export function sortErrors<T extends { sortKey?: SortKey }>(errors: T[]): T[] {

@@ -640,4 +640,4 @@ export async function decryptAge(
   );
 }
 
-registerErrorClass(AgeDecryptError);
+registerErrorClass("AgeDecryptError", AgeDecryptError);

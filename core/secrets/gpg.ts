@@ -234,4 +234,4 @@ export async function gpgKeysChanged(
   return before.size !== now.size || [...now].some((id) => !before.has(id));
 }
 
-registerErrorClass(GPGCallError);
+registerErrorClass("GPGCallError", GPGCallError);

@@ -849,4 +849,4 @@ export async function writeSecretFile(
   });
 }
 
-registerErrorClass(SecretsError);
+registerErrorClass("SecretsError", SecretsError);
