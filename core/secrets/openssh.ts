@@ -13,7 +13,17 @@
 
 import { fromBase64, fromBase64Url, toBase64, toBase64Url } from "../formats/base64.ts";
 import { createDecipheriv, createPrivateKey } from "node:crypto";
-import { bcryptPbkdf } from "./bcrypt_pbkdf.ts";
+import bcrypt from "bcrypt-pbkdf";
+
+/** OpenSSH's bcrypt_pbkdf (the `bcrypt-pbkdf` package): `keyLength` bytes from a passphrase and salt. */
+export function bcryptPbkdf(pass: Uint8Array, salt: Uint8Array, keyLength: number, rounds: number): Uint8Array {
+  const key = new Uint8Array(keyLength);
+  const pbkdf = (bcrypt as { pbkdf(...args: unknown[]): number }).pbkdf;
+  if (pbkdf(pass, pass.length, salt, salt.length, key, keyLength, rounds) !== 0) {
+    throw new SshKeyError(`bcrypt_pbkdf: invalid parameters (${keyLength} bytes, ${rounds} rounds)`);
+  }
+  return key;
+}
 
 /** Any problem with an SSH key: malformed, unsupported type or cipher. */
 export class SshKeyError extends Error {
