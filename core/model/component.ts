@@ -23,6 +23,7 @@ import {
   AttributeExpansionError,
   ConfigurationError,
   ConversionError,
+  DeploymentStopped,
   isUpdateSignal,
   MissingOverrideAttributes,
   SilentConfigurationError,
@@ -575,8 +576,12 @@ export class Component {
 
   // ---------------------------------------------------------------- deploy phase
 
-  /** Deploys sub-components, then verifies this one and updates it when needed. */
+  /**
+   * Deploys sub-components, then verifies this one and updates it when needed. After {@linkcode requestDeployStop}
+   * it throws {@linkcode DeploymentStopped} instead: every component boundary is a safe point to stop at.
+   */
   async deploy(predictOnly = false): Promise<void> {
+    if (stopReason !== null) throw DeploymentStopped.before(this.breadcrumbs, stopReason);
     this.changed = false;
     const started = performance.now();
     const subStart = performance.now();
@@ -831,6 +836,16 @@ function scopeApplies(scope: string, source: Component, target: Component, posit
     return s !== undefined && s < position.get(target)!;
   }
   throw new Error(`Unknown event scope: ${scope}`);
+}
+
+let stopReason: string | null = null;
+
+/**
+ * Asks every deployment in this process to stop at the next component boundary (the component being verified or
+ * updated finishes first); `reason` is shown, e.g. "interrupted". `null` allows deployments again.
+ */
+export function requestDeployStop(reason: string | null): void {
+  stopReason = reason;
 }
 
 /** Counts every `add()`: an event index built at another count may be stale. */
