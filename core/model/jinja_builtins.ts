@@ -26,6 +26,7 @@ import {
   percentFormat,
   PyError,
   PyFloat,
+  pyFixed,
   repr,
   str,
   toInt,
@@ -163,7 +164,10 @@ export function strFormat(fmt: string, a: Args, env: Env): string {
       v = a.kwargs.get(name);
     }
     for (const part of path.match(/\.[A-Za-z_]\w*|\[[^\]]*\]/g) ?? []) {
-      if (part[0] === ".") v = env.getattr(v, part.slice(1));
+      if (part[0] === ".") {
+        if (isDict(v)) throw new PyError("AttributeError", `'dict' object has no attribute '${part.slice(1)}'`);
+        v = env.getattr(v, part.slice(1));
+      }
       else {
         const k = part.slice(1, -1);
         v = getitem(v, /^\d+$/.test(k) ? Number(k) : k);
@@ -532,25 +536,29 @@ function rejectOrSelect(env: Env, value: unknown, a: Args, select: boolean, attr
 
 function indent(text: string, width: unknown, first: unknown, blank: unknown): string {
   const pad = typeof width === "string" ? width : " ".repeat(num(width));
-  const nl = "\n";
-  let t = text + nl;
+  // As Jinja2: a newline is added before splitting into lines (so a trailing newline is not indented).
+  const lines = STR_METHODS.splitlines((text + "\n") as never, NONE, NO_ENV) as string[];
   let rv: string;
-  if (truthy(blank)) rv = t.split(nl).join(nl + pad);
+  if (truthy(blank)) rv = lines.join("\n" + pad);
   else {
-    const lines = t.split(nl);
-    const head = lines.shift()!;
-    rv = head;
-    if (lines.length) rv += nl + lines.map((l) => (l ? pad + l : l)).join(nl);
+    rv = lines.shift() ?? "";
+    if (lines.length) rv += "\n" + lines.map((l) => (l ? pad + l : l)).join("\n");
   }
-  t = rv.slice(0, rv.length - nl.length);
-  if (t.endsWith(pad) && truthy(blank)) t = t.slice(0, -pad.length);
-  return truthy(first) ? pad + t : t;
+  return truthy(first) ? pad + rv : rv;
 }
+
+const NONE: Args = { args: [], kwargs: new Map() };
+const NO_ENV = null as unknown as Env;
 
 /** The filters: `value` and the call's arguments. */
 export const FILTERS: Record<string, (env: Env, value: unknown, a: Args) => unknown> = {
   abs: (_e, v) => (isFloat(v) ? float(Math.abs(num(v))) : Math.abs(num(v))),
-  attr: (e, v, a) => e.getattr(v, str(a.args[0])),
+  attr: (e, v, a) => {
+    // getattr only: a dict's keys are not attributes.
+    const name = str(a.args[0]);
+    if (isDict(v) && !method(v, name, e)) return new Undefined(`'dict object' has no attribute '${name}'`);
+    return e.getattr(v, name);
+  },
   batch: (_e, v, a) => {
     const [n, fill] = params(a, ["linecount", "fill_with"], [REQUIRED, null], "batch");
     const items = iterate(v);
@@ -678,15 +686,16 @@ export const FILTERS: Record<string, (env: Env, value: unknown, a: Args) => unkn
     return [...iterate(v)].reverse();
   },
   round: (_e, v, a) => {
-    const [p, method] = params(a, ["precision", "method"], [0, "common"], "round");
+    const [p, how] = params(a, ["precision", "method"], [0, "common"], "round");
+    if (how === "common") {
+      // Python's round(): an int stays an int, a float is rounded half to even.
+      if (!isFloat(v)) return num(v);
+      return float(Number(pyFixed(num(v), num(p))));
+    }
     const f = 10 ** num(p);
-    const x = num(v) * f;
-    let r: number;
-    if (method === "common") r = Math.sign(x) * Math.round(Math.abs(x));
-    else if (method === "ceil") r = Math.ceil(x);
-    else if (method === "floor") r = Math.floor(x);
-    else throw new PyError("FilterArgumentError", "method must be common, ceil or floor");
-    return float(Number((r / f).toFixed(Math.max(0, num(p)))));
+    if (how === "ceil") return float(Math.ceil(num(v) * f) / f);
+    if (how === "floor") return float(Math.floor(num(v) * f) / f);
+    throw new PyError("FilterArgumentError", "method must be common, ceil or floor");
   },
   safe: (_e, v) => v,
   select: (e, v, a) => rejectOrSelect(e, v, a, true, false),
@@ -820,7 +829,9 @@ export const TESTS: Record<string, (env: Env, value: unknown, a: Args) => boolea
   test: (_e, v) => typeof v === "string" && Object.hasOwn(TESTS, v),
 };
 TESTS.equalto = TESTS.eq;
-TESTS["=="] = TESTS.eq;
+for (const [op, name] of [["==", "eq"], ["!=", "ne"], ["<", "lt"], ["<=", "le"], [">", "gt"], [">=", "ge"]]) {
+  TESTS[op] = TESTS[name];
+}
 TESTS.greaterthan = TESTS.gt;
 TESTS.lessthan = TESTS.lt;
 for (const name of Object.keys(TESTS)) KNOWN_TESTS.add(name);

@@ -38,7 +38,7 @@ interface Token {
 }
 
 const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
-const FLOAT = /(?:\d(?:_?\d)*)?\.\d(?:_?\d)*(?:[eE][+-]?\d(?:_?\d)*)?|\d(?:_?\d)*[eE][+-]?\d(?:_?\d)*/y;
+const FLOAT = /\d(?:_?\d)*\.\d(?:_?\d)*(?:[eE][+-]?\d(?:_?\d)*)?|\d(?:_?\d)*[eE][+-]?\d(?:_?\d)*/y;
 const INT = /\d(?:_?\d)*/y;
 const STRING = /'(?:[^'\\]|\\[^])*'|"(?:[^"\\]|\\[^])*"/y;
 const OPS = ["**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "<", ">", "=", ".", ",", ":", "|", "(",
@@ -170,9 +170,14 @@ function lexInside(
     while (pos < source.length && /\s/.test(source[pos])) {
       if (source[pos] === "\n") {
         if (lineStatement && depth === 0) {
-          out.push({ k: "end", v: "", l: line() });
-          addLines(1);
-          return pos + 1;
+          // Jinja2 ends a line statement with `\s*(\n|$)`: the blank lines after it go too.
+          let end = pos;
+          while (end < source.length && /\s/.test(source[end])) end++;
+          const run = source.slice(pos, end);
+          const upto = end === source.length ? run.length : run.lastIndexOf("\n") + 1;
+          endLineStatement(out, line());
+          addLines((run.slice(0, upto).match(/\n/g) ?? []).length);
+          return pos + upto;
         }
         addLines(1);
       }
@@ -180,7 +185,7 @@ function lexInside(
     }
     if (pos >= source.length) {
       if (lineStatement) {
-        out.push({ k: "end", v: "", l: line() });
+        endLineStatement(out, line());
         return pos;
       }
       throw new TemplateSyntaxError(`unexpected end of template, expected '${close}'`, line());
@@ -217,6 +222,13 @@ function lexInside(
     out.push({ k: "op", v: op, l: line() });
     pos += op.length;
   }
+}
+
+/** Ends a line statement; a colon at its end is allowed (`@@ if x:`), as in Jinja2. */
+function endLineStatement(out: Token[], line: number): void {
+  const last = out[out.length - 1];
+  if (last.k === "op" && last.v === ":") out.pop();
+  out.push({ k: "end", v: "", l: line });
 }
 
 /** Filters of Jinja2 that batou's engine knows; the others fail at parse time. */
@@ -413,7 +425,7 @@ class Parser {
       this.expectEnd();
       return { t: "set", target, e, l };
     }
-    const filters = this.parseFilterChain();
+    const filters = this.parseFilterChain(false);
     this.expectEnd();
     const body = this.subparse(["endset"], { name: "set", line: l });
     this.next();
@@ -456,9 +468,9 @@ class Parser {
     return { t: "callblock", call, params, body, l };
   }
 
-  private parseFilterChain(): Node[] {
+  private parseFilterChain(bare = true): Node[] {
     const filters: Node[] = [];
-    let first = true;
+    let first = bare;
     while (first ? !this.is("end") : this.skip("op", "|")) {
       first = false;
       filters.push(this.parseFilter({ t: "const", v: null }));
@@ -711,11 +723,8 @@ class Parser {
         const l = this.next().l;
         const neg = this.skip("name", "not");
         const nt = this.next();
-        let n = nt.v;
-        if (nt.k === "op" && ["==", "!=", "<", ">", "<=", ">="].includes(n)) {
-          n = { "==": "eq", "!=": "ne", "<": "lt", ">": "gt", "<=": "le", ">=": "ge" }[n]!;
-        } else if (nt.k !== "name") this.fail("expected test name", nt);
-        if (n === "none" || n === "true" || n === "false") n = n; // names that are also constants
+        const n = nt.v;
+        if (nt.k !== "name") this.fail(`expected a test name, got ${this.describe(nt)}`, nt);
         if (!KNOWN_TESTS.has(n)) this.fail(`no test named '${n}'`, nt);
         let call: ReturnType<Parser["parseArgs"]> = { args: [], kwargs: [], star: null, dstar: null };
         if (this.is("op", "(")) call = this.parseArgs();

@@ -63,6 +63,18 @@ class Scope {
   }
 }
 
+/** The expression as written (`component.port`), for messages. */
+function written(n: Node): string {
+  if (n.t === "name") return n.n;
+  if (n.t === "attr") return `${written(n.o)}.${n.n}`;
+  return "value";
+}
+
+/** Whether the tree reads the variable `name` (a macro takes extra arguments only if it reads `varargs`). */
+function uses(body: Node[], name: string): boolean {
+  return JSON.stringify(body).includes(`"t":"name","n":${JSON.stringify(name)}`);
+}
+
 function objName(v: unknown): string {
   return `'${typeName(v)} object'`;
 }
@@ -78,7 +90,7 @@ export function getattr(obj: unknown, name: string): unknown {
   if (obj !== null && typeof obj === "object" && !isDict(obj) && !Array.isArray(obj)) {
     if (name in obj) {
       const v = (obj as Record<string, unknown>)[name];
-      if (typeof v === "function") return v.bind(obj);
+      if (typeof v === "function") return INTERNAL.has(v) ? v : v.bind(obj);
       if (v !== undefined) return v;
     }
   }
@@ -289,7 +301,10 @@ class Renderer {
         } else if (dflt) inner.vars.set(name, this.expr(dflt, inner));
         else inner.vars.set(name, new Undefined(`parameter '${name}' was not provided`));
       });
-      inner.vars.set("varargs", a.args.slice(params.length));
+      if (a.args.length > params.length && !uses(n.body, "varargs")) {
+        throw new PyError("TypeError", `macro '${n.name}' takes not more than ${params.length} argument(s)`);
+      }
+      inner.vars.set("varargs", tuple(a.args.slice(params.length)));
       if (kwargs.has("caller")) {
         inner.vars.set("caller", kwargs.get("caller"));
         kwargs.delete("caller");
@@ -362,8 +377,10 @@ class Renderer {
         }
         return m;
       }
-      case "attr":
-        return getattr(this.expr(n.o, scope), n.n);
+      case "attr": {
+        const v = getattr(this.expr(n.o, scope), n.n);
+        return v instanceof Undefined ? new Undefined(`'${written(n)}' is undefined`) : v;
+      }
       case "item":
         return item(this.expr(n.o, scope), this.expr(n.k, scope));
       case "slice": {
@@ -386,8 +403,8 @@ class Renderer {
       }
       case "cond":
         if (truthy(this.expr(n.test, scope))) return this.expr(n.a, scope);
-        return n.b ? this.expr(n.b, scope) : new Undefined("the inline if-expression on line " + n.l +
-          " evaluated to false and no else section was defined.");
+        // Jinja2 renders a missing else as an empty (default) Undefined, even with StrictUndefined.
+        return n.b ? this.expr(n.b, scope) : "";
       case "or": {
         const a = this.expr(n.a, scope);
         return truthy(a) ? a : this.expr(n.b, scope);

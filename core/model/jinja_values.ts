@@ -316,6 +316,25 @@ function pad(s: string, width: number, align: string, fill = " "): string {
 
 function fixed(x: number, prec: number): string {
   if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
+  return pyFixed(x, prec);
+}
+
+/**
+ * `x` with `prec` decimals as Python rounds it: the exact binary value, ties to even (JavaScript's `toFixed`
+ * rounds ties up: `(2.25).toFixed(1)` is "2.3", Python's `'%.1f' % 2.25` is "2.2").
+ */
+export function pyFixed(x: number, prec: number): string {
+  if (prec > 60 || Math.abs(x) >= 1e21) return x.toFixed(Math.min(prec, 100));
+  const long = Math.abs(x).toFixed(Math.min(100, prec + 40));
+  const dot = long.indexOf(".");
+  const cut = dot + 1 + prec;
+  const rest = long.slice(cut);
+  if (/^50*$/.test(rest)) {
+    const kept = (prec === 0 ? long.slice(0, dot) : long.slice(0, cut));
+    const lastDigit = Number(kept[kept.length - 1]);
+    const sign = x < 0 ? "-" : "";
+    if (lastDigit % 2 === 0) return sign + kept;
+  }
   return x.toFixed(prec);
 }
 
