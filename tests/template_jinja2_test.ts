@@ -73,17 +73,31 @@ Deno.test("templates render byte-identical to Jinja2 (batou's settings), or fail
     const jinja = reference.results[i];
     const ctx = { ...structuredClone(context), ...structuredClone(c.context ?? {}) };
     const mine = ours(c.template, ctx, `corpus ${c.id}`);
-    const show = (r: { out?: string; error?: string }) => (r.error !== undefined ? `error ${r.error}` : JSON.stringify(r.out));
+    const show = (
+      r: { out?: string; error?: string },
+    ) => (r.error !== undefined ? `error ${r.error}` : JSON.stringify(r.out));
     if (c.error !== undefined) {
       if (mine.error !== undefined && mine.error.includes(c.error) && mine.error.includes(`corpus ${c.id}`)) errors++;
-      else different.push(`${c.id} ${JSON.stringify(c.template)}: expected an error with ${JSON.stringify(c.error)}; batou: ${show(mine)}; Jinja2: ${show(jinja)}`);
+      else {different.push(
+          `${c.id} ${JSON.stringify(c.template)}: expected an error with ${JSON.stringify(c.error)}; batou: ${
+            show(mine)
+          }; Jinja2: ${show(jinja)}`,
+        );}
     } else if (jinja.error !== undefined) {
-      different.push(`${c.id} ${JSON.stringify(c.template)}: Jinja2 fails (${jinja.error}); mark the case with "error"; batou: ${show(mine)}`);
+      different.push(
+        `${c.id} ${JSON.stringify(c.template)}: Jinja2 fails (${jinja.error}); mark the case with "error"; batou: ${
+          show(mine)
+        }`,
+      );
     } else if (mine.out === jinja.out) identical++;
-    else different.push(`${c.id} ${JSON.stringify(c.template)}:\n    Jinja2: ${show(jinja)}\n    batou:  ${show(mine)}`);
+    else {different.push(
+        `${c.id} ${JSON.stringify(c.template)}:\n    Jinja2: ${show(jinja)}\n    batou:  ${show(mine)}`,
+      );}
   });
   Deno.removeSync(CACHE, { recursive: true });
-  console.log(`Jinja2 ${reference.jinja2}: ${identical} identical, ${errors} errors-as-expected, ${different.length} different`);
+  console.log(
+    `Jinja2 ${reference.jinja2}: ${identical} identical, ${errors} errors-as-expected, ${different.length} different`,
+  );
   if (different.length) throw new Error(`templates rendered differently from Jinja2:\n  ${different.join("\n  ")}`);
   if (cases.length < 300) throw new Error(`the corpus has only ${cases.length} cases`);
 });

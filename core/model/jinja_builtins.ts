@@ -25,8 +25,8 @@ import {
   num,
   percentFormat,
   PyError,
-  PyFloat,
   pyFixed,
+  PyFloat,
   repr,
   str,
   toInt,
@@ -104,8 +104,8 @@ function stripChars(text: string, chars: unknown, left: boolean, right: boolean)
   const cs = [...text];
   let a = 0;
   let b = cs.length;
-  if (left) while (a < b && set.has(cs[a])) a++;
-  if (right) while (b > a && set.has(cs[b - 1])) b--;
+  if (left) { while (a < b && set.has(cs[a])) a++; }
+  if (right) { while (b > a && set.has(cs[b - 1])) b--; }
   return cs.slice(a, b).join("");
 }
 
@@ -167,8 +167,7 @@ export function strFormat(fmt: string, a: Args, env: Env): string {
       if (part[0] === ".") {
         if (isDict(v)) throw new PyError("AttributeError", `'dict' object has no attribute '${part.slice(1)}'`);
         v = env.getattr(v, part.slice(1));
-      }
-      else {
+      } else {
         const k = part.slice(1, -1);
         v = getitem(v, /^\d+$/.test(k) ? Number(k) : k);
       }
@@ -240,7 +239,10 @@ export function method(obj: unknown, name: string, env: Env): Callable | undefin
     : isDict(obj)
     ? DICT_METHODS[name]
     : undefined;
-  if (!fn || !Object.hasOwn(typeof obj === "string" ? STR_METHODS : Array.isArray(obj) ? LIST_METHODS : DICT_METHODS, name)) {
+  if (
+    !fn ||
+    !Object.hasOwn(typeof obj === "string" ? STR_METHODS : Array.isArray(obj) ? LIST_METHODS : DICT_METHODS, name)
+  ) {
     return undefined;
   }
   return (a: Args) => fn(obj as never, a, env);
@@ -284,6 +286,7 @@ const STR_METHODS: Record<string, Method> = {
   splitlines: (t: string, a) => {
     const [keep] = params(a, ["keepends"], [false], "splitlines");
     const out: string[] = [];
+    // deno-lint-ignore no-control-regex
     const re = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/g;
     let last = 0;
     for (const m of t.matchAll(re)) {
@@ -565,7 +568,7 @@ export const FILTERS: Record<string, (env: Env, value: unknown, a: Args) => unkn
     const out: unknown[][] = [];
     for (let i = 0; i < items.length; i += num(n)) out.push(items.slice(i, i + num(n)));
     const last = out[out.length - 1];
-    if (fill !== null && last) while (last.length < num(n)) last.push(fill);
+    if (fill !== null && last) { while (last.length < num(n)) last.push(fill); }
     return out;
   },
   capitalize: (_e, v) => STR_METHODS.capitalize(str(v) as never, { args: [], kwargs: new Map() }, _e),
@@ -606,7 +609,12 @@ export const FILTERS: Record<string, (env: Env, value: unknown, a: Args) => unkn
   },
   format: (_e, v, a) => percentFormat(str(v), a.kwargs.size ? Object.fromEntries(a.kwargs) : tuple(a.args)),
   groupby: (e, v, a) => {
-    const [attribute, dflt, cs] = params(a, ["attribute", "default", "case_sensitive"], [REQUIRED, null, false], "groupby");
+    const [attribute, dflt, cs] = params(
+      a,
+      ["attribute", "default", "case_sensitive"],
+      [REQUIRED, null, false],
+      "groupby",
+    );
     const k = sortKey(truthy(cs));
     const get = (x: unknown) => {
       const r = attrPath(e, x, attribute);
@@ -839,7 +847,9 @@ for (const name of Object.keys(TESTS)) KNOWN_TESTS.add(name);
 /** Jinja2's `range()`. */
 function range(a: Args): number[] {
   const n = a.args.map((x) => {
-    if (!isNumber(x) || isFloat(x)) throw new PyError("TypeError", `'${typeName(x)}' object cannot be interpreted as an integer`);
+    if (!isNumber(x) || isFloat(x)) {
+      throw new PyError("TypeError", `'${typeName(x)}' object cannot be interpreted as an integer`);
+    }
     return num(x);
   });
   const [start, stop, step] = n.length === 1 ? [0, n[0], 1] : [n[0], n[1], n[2] ?? 1];
@@ -847,7 +857,9 @@ function range(a: Args): number[] {
   const out: number[] = [];
   for (let i = start; step > 0 ? i < stop : i > stop; i += step) {
     out.push(i);
-    if (out.length > 100000) throw new PyError("OverflowError", "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
+    if (out.length > 100000) {
+      throw new PyError("OverflowError", "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
+    }
   }
   return out;
 }

@@ -41,8 +41,33 @@ const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
 const FLOAT = /\d(?:_?\d)*\.\d(?:_?\d)*(?:[eE][+-]?\d(?:_?\d)*)?|\d(?:_?\d)*[eE][+-]?\d(?:_?\d)*/y;
 const INT = /\d(?:_?\d)*/y;
 const STRING = /'(?:[^'\\]|\\[^])*'|"(?:[^"\\]|\\[^])*"/y;
-const OPS = ["**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "<", ">", "=", ".", ",", ":", "|", "(",
-  ")", "[", "]", "{", "}"];
+const OPS = [
+  "**",
+  "//",
+  "==",
+  "!=",
+  "<=",
+  ">=",
+  "+",
+  "-",
+  "*",
+  "/",
+  "%",
+  "~",
+  "<",
+  ">",
+  "=",
+  ".",
+  ",",
+  ":",
+  "|",
+  "(",
+  ")",
+  "[",
+  "]",
+  "{",
+  "}",
+];
 const LINE_STATEMENT = /^[ \t\v]*@@/gm;
 
 /** Python's string-literal escapes, as Jinja2 decodes them. */
@@ -109,6 +134,7 @@ function tokenize(source: string): Token[] {
     }
     if (!m) {
       pushData(source.slice(pos), false);
+      advance(source.slice(pos));
       break;
     }
     const text = source.slice(pos, m.index);
@@ -150,7 +176,8 @@ function tokenize(source: string): Token[] {
     lstripNext = out[out.length - 1].v === "-";
     pos = p;
   }
-  out.push({ k: "eof", v: "", l: line });
+  // The end of a template that ends with a newline is on its last line.
+  out.push({ k: "eof", v: "", l: source.endsWith("\n") && line > 1 ? line - 1 : line });
   return out;
 }
 
@@ -188,7 +215,8 @@ function lexInside(
         endLineStatement(out, line());
         return pos;
       }
-      throw new TemplateSyntaxError(`unexpected end of template, expected '${close}'`, line());
+      const last = source.endsWith("\n") ? line() - 1 : line();
+      throw new TemplateSyntaxError(`unexpected end of template, expected '${close}'`, last);
     }
     if (!lineStatement) {
       if (source.startsWith("-" + close, pos)) {
@@ -236,10 +264,28 @@ export const KNOWN_FILTERS = new Set<string>();
 /** Tests of Jinja2 that batou's engine knows. */
 export const KNOWN_TESTS = new Set<string>();
 /** Jinja2 builtins that batou's engine deliberately does not have. */
-const UNSUPPORTED_FILTERS = new Set(["random", "pprint", "urlize", "filesizeformat", "xmlattr", "urlencode", "wordcount"]);
+const UNSUPPORTED_FILTERS = new Set([
+  "random",
+  "pprint",
+  "urlize",
+  "filesizeformat",
+  "xmlattr",
+  "urlencode",
+  "wordcount",
+]);
 
-const BLOCK_UNSUPPORTED = new Set(["include", "import", "from", "extends", "block", "trans", "autoescape", "do", "break",
-  "continue"]);
+const BLOCK_UNSUPPORTED = new Set([
+  "include",
+  "import",
+  "from",
+  "extends",
+  "block",
+  "trans",
+  "autoescape",
+  "do",
+  "break",
+  "continue",
+]);
 
 class Parser {
   private i = 0;
@@ -643,7 +689,7 @@ class Parser {
           return { t: "dict", pairs, l: t.l };
         }
     }
-    this.fail(`unexpected ${this.describe(t)}`, t);
+    this.fail(`expected an expression, got ${this.describe(t)}`, t);
   }
   private parsePostfix(e: Node): Node {
     while (true) {
@@ -730,7 +776,7 @@ class Parser {
         if (this.is("op", "(")) call = this.parseArgs();
         else if (
           ["name", "int", "float", "str"].includes(this.tok.k) && !["else", "or", "and", "if", "is", "in", "not"]
-            .includes(this.tok.v) || this.is("op", "[") || this.is("op", "{") || this.is("op", "-")
+              .includes(this.tok.v) || this.is("op", "[") || this.is("op", "{") || this.is("op", "-")
         ) {
           call.args = [this.parsePostfix(this.parsePrimaryOrNeg())];
         }

@@ -51,13 +51,12 @@ class Scope {
   readonly vars = new Map<string, unknown>();
   constructor(readonly parent: Scope | null, readonly context: Record<string, unknown> | null = null) {}
   lookup(name: string): unknown {
-    for (let s: Scope | null = this; s; s = s.parent) {
-      if (s.vars.has(name)) return s.vars.get(name);
-      if (s.context && Object.hasOwn(s.context, name)) {
-        const v = s.context[name];
-        return v === undefined ? new Undefined(`'${name}' is undefined`) : v;
-      }
+    if (this.vars.has(name)) return this.vars.get(name);
+    if (this.context && Object.hasOwn(this.context, name)) {
+      const v = this.context[name];
+      return v === undefined ? new Undefined(`'${name}' is undefined`) : v;
     }
+    if (this.parent) return this.parent.lookup(name);
     if (Object.hasOwn(GLOBALS, name)) return GLOBALS[name];
     return new Undefined(`'${name}' is undefined`);
   }

@@ -330,7 +330,7 @@ export function pyFixed(x: number, prec: number): string {
   const cut = dot + 1 + prec;
   const rest = long.slice(cut);
   if (/^50*$/.test(rest)) {
-    const kept = (prec === 0 ? long.slice(0, dot) : long.slice(0, cut));
+    const kept = prec === 0 ? long.slice(0, dot) : long.slice(0, cut);
     const lastDigit = Number(kept[kept.length - 1]);
     const sign = x < 0 ? "-" : "";
     if (lastDigit % 2 === 0) return sign + kept;
@@ -485,7 +485,6 @@ export function formatSpec(v: unknown, spec: string): string {
     if (!type) {
       if (isFloat(v)) {
         s = prec === null ? str(v) : general(num(v), prec, false, false);
-        if (prec !== null && !s.includes(".") && !s.includes("e") && false) s += "";
         type = "";
       } else s = String(num(v));
       if (signC === "+" && num(v) >= 0) s = "+" + s;

@@ -17,7 +17,7 @@ import { renderTemplate } from "./jinja_render.ts";
 import { cacheDir, cacheKey, DiskCache } from "../runtime/disk_cache.ts";
 
 /** Bumped whenever the parsed form of templates (the tree stored in the cache) changes. */
-export const TEMPLATE_FORMAT = "batou-jinja-tree-1";
+export const TEMPLATE_FORMAT = "batou-jinja-tree-2";
 
 /** A template ready to render. */
 export interface CompiledTemplate {
