@@ -85,7 +85,7 @@ Deno.test("template cache: a changed source is compiled again, never served the 
 
 Deno.test("template cache: expand() reports template errors with their line", () => {
   const cases: [string, string][] = [
-    ["a\n{% if %}\n", "TemplateSyntaxError: unexpected end of statement block (line 2)"],
+    ["a\n{% if %}\n", "TemplateSyntaxError: expected an expression, got end of statement block (line 2)"],
     ["x {{ nope }}", "UndefinedError: 'nope' is undefined (line 1)"],
     ["{{ a | nosuch }}", "TemplateSyntaxError: no filter named 'nosuch' (line 1)"],
     ["@@ if nope\nx\n@@ endif\n", "UndefinedError: 'nope' is undefined (line 1)"],
