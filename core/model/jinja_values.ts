@@ -50,7 +50,7 @@ export function isTuple(v: unknown): boolean {
   return Array.isArray(v) && TUPLES.has(v);
 }
 
-/** Marks strings that are already rendered markup (a macro's output); they render as they are. */
+/** Throws the UndefinedError of an undefined value. */
 export function fail(v: Undefined): never {
   throw new UndefinedError(v.hint);
 }
