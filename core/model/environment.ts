@@ -66,6 +66,11 @@ export interface ConfigureScope {
   hosts?: ReadonlySet<string>;
   /** Print logs and warnings only for roots of these hosts; for all when absent. */
   report?: ReadonlySet<string>;
+  /**
+   * With `hosts`: when their roots use resources, configure nothing further and set {@linkcode
+   * Environment.needsWholeModel} (the caller lacks the data of the other roots and will try again with it).
+   */
+  noFallback?: boolean;
 }
 
 /** What one run of the configure loop found, printed by the environment once the run is final. */
@@ -169,6 +174,8 @@ export class Environment {
   exceptions: ReportingError[] = [];
   /** After {@linkcode configure}: the hosts whose roots were configured, or null for all of them. */
   configuredHosts: string[] | null = null;
+  /** Set by a `noFallback` configure whose roots use resources: it needs the whole model's data. */
+  needsWholeModel = false;
   components = new Map<string, ComponentDefinition>();
   rootComponents: RootComponent[] = [];
 
@@ -548,6 +555,11 @@ export class Environment {
         return this.#finish(pass, scope.report);
       }
       this.resources.clear();
+      if (scope.noFallback) {
+        this.needsWholeModel = true;
+        this.configuredHosts = null;
+        return [];
+      }
     }
     this.configuredHosts = null;
     return this.#finish(await this.#configureRoots(this.rootComponents), scope.report);

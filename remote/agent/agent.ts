@@ -54,6 +54,8 @@ export interface ConfigureParams {
   scope?: string[] | null;
   /** Print logs and warnings only for roots of these hosts; for all when absent. */
   report?: string[] | null;
+  /** The secrets cover only the roots in `scope`: when they use resources, answer `needsWholeModel` instead. */
+  partial?: boolean;
 }
 
 /** What the agent's `configure` method returns. */
@@ -62,6 +64,8 @@ export interface ConfigureResult {
   errors: unknown[];
   /** The hosts whose roots were configured, or null for all of them. */
   configuredHosts: string[] | null;
+  /** A `partial` configure whose roots use resources: nothing was configured, call again with all the data. */
+  needsWholeModel?: boolean;
 }
 
 /** One root's dependencies as the controller schedules them. */
@@ -270,7 +274,9 @@ export class Agent {
     const errors = await env.configure({
       hosts: p.scope ? new Set(p.scope) : undefined,
       report: p.report ? new Set(p.report) : undefined,
+      noFallback: !!p.partial,
     });
+    if (env.needsWholeModel) return { errors: [], configuredHosts: null, needsWholeModel: true };
     return {
       errors: sortErrors(errors).map((e) => (e as ReportingError).toJSON()),
       configuredHosts: env.configuredHosts,

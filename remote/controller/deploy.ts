@@ -31,6 +31,7 @@ import { type ConfigureParams, type ConfigureResult, type RootDependency, rootDe
 import { ConnectionLost, RpcError } from "../contract/protocol.ts";
 import { verifyRepository } from "./repository.ts";
 import { secretValues } from "../../core/secrets/load.ts";
+import { type ScopedSecrets, scopedSecrets } from "./secret_scope.ts";
 import { ReportRecorder, writeJsonAtomic } from "./deploy_report.ts";
 import { traceRpc } from "../transport/rpc_trace.ts";
 import { Progress } from "./progress.ts";
@@ -205,6 +206,8 @@ class DeploymentRun {
   color: Format;
   /** Secret values masked in every output line, here and on the agents. */
   maskValues: string[] = [];
+  /** The decrypted secrets (null without any), to send each host only its own (remote/controller/secret_scope.ts). */
+  secrets: SecretsData | null = null;
   /** The per-host status line on a terminal. */
   progress = new Progress();
   /** Records the run for `--report` (null without). */
@@ -420,6 +423,7 @@ class DeploymentRun {
       if (!(e instanceof ConfigParseError)) throw e;
       throw ConfigFileError.at(relative(this.env.baseDir, e.file) || e.file, e.line, e.reason);
     }
+    this.secrets = secrets;
     if (secrets) {
       this.env.loadSecrets(secrets);
       this.maskValues = secretValues(secrets);
@@ -588,18 +592,36 @@ class DeploymentRun {
     scope: string[] | null,
     report: string[] | null,
   ): Promise<{ errors: ReportingError[]; configuredHosts: string[] | null }> {
+    // With a scope the agent first gets only its own roots' secrets; it asks for all when its roots use resources.
+    if (scope) {
+      const own = scopedSecrets(this.env, this.secrets, new Set(scope));
+      const result = await this.callConfigure(conn, scope, report, { ...own, partial: true });
+      if (!result.needsWholeModel) return result;
+    }
     const hostData: Record<string, Record<string, string>> = {};
     for (const [name, h] of this.env.hosts) hostData[name] = h.data;
+    return await this.callConfigure(conn, scope, report, {
+      overrides: this.env.overrides,
+      hostData,
+      secretData: [...this.env.secretData],
+      maskValues: this.maskValues,
+    });
+  }
+
+  /** One `configure` call with these secret-bearing parameters. */
+  async callConfigure(
+    conn: AgentConnection,
+    scope: string[] | null,
+    report: string[] | null,
+    data: ScopedSecrets & { partial?: boolean },
+  ): Promise<{ errors: ReportingError[]; configuredHosts: string[] | null; needsWholeModel: boolean }> {
     const params: ConfigureParams = {
       environment: this.env.name,
       host: conn.host.name,
-      overrides: this.env.overrides,
+      ...data,
       resolveOverride: this.env.resolveOverride,
       resolveV6Override: this.env.resolveV6Override,
       secretFiles: this.env.secretFiles,
-      secretData: [...this.env.secretData],
-      maskValues: this.maskValues,
-      hostData,
       timeout: this.opts.timeout ?? null,
       platform: this.opts.platform ?? null,
       debug: !!this.opts.debug,
@@ -611,6 +633,7 @@ class DeploymentRun {
     return {
       errors: (result.errors as ErrorJSON[]).map(errorFromJSON),
       configuredHosts: result.configuredHosts ?? null,
+      needsWholeModel: !!result.needsWholeModel,
     };
   }
 

@@ -1,0 +1,64 @@
+/**
+ * What of the environment's secrets one host's agent may receive: the overrides of the roots it configures, the
+ * secret host data of its own hosts and the masking words of those values (issue 15). Secret files are not scoped:
+ * a component reads them by name, so the controller cannot tell which roots use them.
+ *
+ * @module
+ */
+import type { Environment, SecretsData } from "../../core/model/environment.ts";
+import { secretValues } from "../../core/secrets/load.ts";
+
+/** The secret-bearing parts of the agent's `configure` parameters. */
+export interface ScopedSecrets {
+  overrides: Record<string, Record<string, string>>;
+  hostData: Record<string, Record<string, string>>;
+  secretData: string[];
+  maskValues: string[];
+}
+
+/**
+ * The overrides, host data and masking words for an agent that configures the roots of `hosts` only. Plain
+ * (environment.cfg) overrides and host data of other hosts are kept: every host receives the project anyway.
+ */
+export function scopedSecrets(
+  env: Environment,
+  secrets: SecretsData | null,
+  hosts: ReadonlySet<string>,
+): ScopedSecrets {
+  const roots = new Set(env.rootComponents.filter((r) => hosts.has(r.host.name)).map((r) => r.name));
+  const foreign = (component: string) => !roots.has(component) && secrets?.overrides[component] !== undefined;
+  const overrides: Record<string, Record<string, string>> = {};
+  for (const [component, values] of Object.entries(env.overrides)) {
+    if (!foreign(component)) overrides[component] = values;
+    else overrides[component] = withoutKeys(values, secrets!.overrides[component]);
+  }
+  const hostData: Record<string, Record<string, string>> = {};
+  for (const [name, h] of env.hosts) {
+    const secret = secrets?.hostData[name];
+    hostData[name] = hosts.has(name) || !secret ? h.data : withoutKeys(h.data, secret);
+  }
+  if (!secrets) return { overrides, hostData, secretData: [...env.secretData], maskValues: [] };
+  const scoped = {
+    overrides: Object.fromEntries(Object.entries(secrets.overrides).filter(([c]) => roots.has(c))),
+    hostData: Object.fromEntries(Object.entries(secrets.hostData).filter(([h]) => hosts.has(h))),
+    secretFiles: secrets.secretFiles,
+  };
+  const maskValues = secretValues(scoped);
+  const all = new Set(secretValues(secrets));
+  const kept = new Set(maskValues);
+  const words = (values: Iterable<string>) => [...values].flatMap((v) => v.split(/\s+/));
+  const ownWords = new Set([...words(maskValues), ...words(Object.values(scoped.secretFiles))]);
+  // A masking word goes to the host when it belongs to its own secrets (or to no secret value at all).
+  const secretData = [...env.secretData].filter((w) => ownWords.has(w) || kept.has(w) || !isPartOf(w, all));
+  return { overrides, hostData, secretData, maskValues };
+}
+
+/** `values` without the keys of `drop` whose value is the same (a plain value set in environment.cfg stays). */
+function withoutKeys(values: Record<string, string>, drop: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).filter(([k, v]) => drop[k] !== v));
+}
+
+function isPartOf(word: string, values: ReadonlySet<string>): boolean {
+  for (const v of values) if (v.includes(word)) return true;
+  return false;
+}
