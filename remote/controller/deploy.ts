@@ -42,6 +42,33 @@ function isStop(err: unknown): boolean {
   return err instanceof RpcError && err.errors.some((j) => j.type === "DeploymentStopped");
 }
 
+/**
+ * What is wrong with an agent's `rootDependencies` answer for `host` (null when nothing is): it must be a list of
+ * `{host, root, dependencies: [host, root][]}` about roots of `host` only, naming roots that exist.
+ */
+export function checkDependencyAnswer(
+  host: string,
+  answer: unknown,
+  exists: (host: string, root: string) => boolean,
+): string | null {
+  if (!Array.isArray(answer)) return "it is not a list";
+  for (const entry of answer) {
+    const e = entry as Partial<RootDependency> | null;
+    if (!e || typeof e.host !== "string" || typeof e.root !== "string" || !Array.isArray(e.dependencies)) {
+      return "an entry is not {host, root, dependencies}";
+    }
+    if (e.host !== host) return `it speaks for the root ${e.root} of host ${e.host}, which ${host} does not deploy`;
+    if (!exists(e.host, e.root)) return `it names the root ${e.root}, which the environment does not have`;
+    for (const d of e.dependencies) {
+      if (!Array.isArray(d) || d.length !== 2 || typeof d[0] !== "string" || typeof d[1] !== "string") {
+        return `a dependency of ${e.root} is not [host, root]`;
+      }
+      if (!exists(d[0], d[1])) return `${e.root} waits for ${d[0]}: ${d[1]}, which the environment does not have`;
+    }
+  }
+  return null;
+}
+
 /** Options of {@linkcode deploy}, from the command line. */
 export interface DeployOptions {
   environment: string;
@@ -631,16 +658,40 @@ class DeploymentRun {
   }
 
   /**
-   * Every root with the roots it waits for: from the first agent that configured the whole model (its roots use
-   * resources, or a local check), else from the environment itself: then no root used a resource, so none waits.
+   * Every root with the roots it waits for. The controller's own environment gives the roots, their hosts and what
+   * is ignored; the dependencies come from the agents that configured the whole model (their roots use resources),
+   * each asked about its own host's roots only. A host is untrusted: an answer about a root it does not deploy, an
+   * unknown root or a malformed answer is an error naming the host, never part of the schedule.
    */
   async rootDependencies(): Promise<RootDependency[]> {
+    const roots = rootDependencyList(this.env);
     const full = [...this.connections.values()].filter((c) => this.configuredHosts.get(c.host.name) === null);
-    const reference = this.firstHost(full.map((c) => c.host));
-    if (reference !== undefined) {
-      return await this.connections.get(reference)!.peer.call<RootDependency[]>("rootDependencies");
-    }
-    return rootDependencyList(this.env);
+    if (!full.length) return roots;
+    const key = (host: string, root: string) => `${host}\u0000${root}`;
+    const known = new Map(roots.map((r) => [key(r.host, r.root), r]));
+    const errors: unknown[] = [];
+    await Promise.all(full.map(async (conn) => {
+      const host = conn.host.name;
+      let answer: unknown;
+      try {
+        answer = await conn.peer.call("rootDependencies", { host });
+      } catch (e) {
+        errors.push(...rpcErrors(e, host, "computing the schedule", !!this.opts.debug));
+        return;
+      }
+      const problem = checkDependencyAnswer(host, answer, (h, r) => known.has(key(h, r)));
+      if (problem) {
+        const e = new DeploymentError(`${host}: the agent's answer for the schedule was rejected: ${problem}`);
+        e.affectedHostname = host;
+        errors.push(e);
+        return;
+      }
+      for (const entry of answer as RootDependency[]) {
+        known.get(key(entry.host, entry.root))!.dependencies = entry.dependencies.map(([h, r]) => [h, r]);
+      }
+    }));
+    if (errors.length) throw new StepFailed(errors);
+    return roots;
   }
 
   /**
