@@ -624,7 +624,7 @@ export class Typed extends Component {
   deepStrictEqual(errorNames(errors), ["ConversionError", "NonConvergingWorkingSet"]);
   const text = reportText(errors[0]);
   ok(text.includes("      Attribute: Typed.port"), text);
-  ok(text.includes('     Conversion: Number("eighty")'), text);
+  ok(text.includes("     Conversion: Number('eighty')"), text);
   // Once the port is fine, the expansion error comes next, then the unknown key.
   await project.write({
     "environments/test.cfg":

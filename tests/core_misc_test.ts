@@ -203,7 +203,11 @@ Deno.test("literal: Python literals become JS values", () => {
   deepStrictEqual(parseLiteral("(1,)"), [1]);
   deepStrictEqual(parseLiteral("()"), []);
   deepStrictEqual(parseLiteral("  [ 1 , 2 , ]  "), [1, 2]);
-  deepStrictEqual(parseLiteral('{"json": [1, 2.5, true, null]}'), { json: [1, 2.5, true, null] });
+  deepStrictEqual(parseLiteral('{"json": [1, 2.5, True, None]}'), { json: [1, 2.5, true, null] });
+  // batou's literal_eval rejects JSON's spellings: they are unknown names in Python.
+  for (const word of ["true", "false", "null", "[1, true]"]) {
+    throws(() => parseLiteral(word), /unknown name (true|false|null) \(Python writes (True|False|None)\)/);
+  }
 });
 
 Deno.test("literal: more of Python's literal syntax: hex/octal/binary, escapes, sets", () => {

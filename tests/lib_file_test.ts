@@ -24,6 +24,7 @@ import {
 import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
 import { glob } from "../core/runtime/fsops.ts";
 import { exists } from "./support/fs.ts";
+import { reportText } from "./core_test_helpers.ts";
 import { TestProject, withProject } from "./support/project.ts";
 
 /** A root component class `MyComponent` whose configure runs `fn`; `fields` are set on it first. */
@@ -754,6 +755,9 @@ Deno.test("Mode converts strings; None and bad strings are clear errors", async 
     ok(bad[0] instanceof ConversionError);
     strictEqual(bad[0].message, "Mode-string should be between `---------` and `rwxrwxrwx`.");
     strictEqual((bad[0] as ConversionError).key, "mode");
+    // The report names the value as batou (Python) shows it: convert_mode('wrongmode').
+    const wrong = await p.configureErrors(root((c) => c.add(new Mode("path", { mode: "wrongmode" }))));
+    ok(reportText(wrong[0]).includes("Conversion: convert_mode('wrongmode')"), reportText(wrong[0]));
   });
   strictEqual(convertMode("rwxr-x---"), 0o750);
   strictEqual(parseMode("---------"), 0);
