@@ -11,6 +11,7 @@ import { output } from "./core/model/output.ts";
 import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/controller/early_connect.ts";
 import { DEPLOY_OPTIONS, type EarlyDeployArguments, earlyDeployArguments } from "./cli/deploy_args.ts";
+import { hostPatterns } from "./core/model/host_selection.ts";
 
 /** `parseArgs` of `node:util`, loaded on first use (after `batou deploy` started its ssh connections). */
 async function parseArgs<T extends import("node:util").ParseArgsConfig>(
@@ -40,6 +41,7 @@ options:
 
 const DEPLOY_USAGE = `usage: batou deploy ENV [-P|--predict-only] [-c|--consistency-only] [-L|--local] [-D|--dirty]
                     [-j|--jobs N] [-t|--timeout S] [-p|--platform P] [-d|--debug] [--report FILE]
+                    [--hosts H[,H...]]
 
   ENV                     the environment (environments/ENV/environment.cfg or environments/ENV.cfg)
   -P, --predict-only      only predict what would change; changes nothing
@@ -51,6 +53,8 @@ const DEPLOY_USAGE = `usage: batou deploy ENV [-P|--predict-only] [-c|--consiste
   -p, --platform P        override the platform
   -d, --debug             debug output and stack traces
   --report FILE           write a JSON record of the run to FILE (also when the run fails)
+  --hosts H[,H...]        only these hosts (names or globs such as 'web*'; repeatable); the model is still
+                          configured as a whole, so resources from other hosts are resolved as usual
 `;
 
 /** A wrong command line: printed with the usage, exit code 2. */
@@ -75,8 +79,10 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
   }
   const environment = positionals[0].replace(/\.cfg$/, "");
   // Started already when the early reading of the command line was sure and agrees (see main()); else now.
-  const started = early?.environment === environment && early.timeout === timeout;
-  if (!values.local && !started) startEarlyConnections(projectDir(), environment, timeout);
+  const hosts = values.hosts ?? [];
+  const started = early?.environment === environment && early.timeout === timeout &&
+    early.hosts.join("\n") === hosts.join("\n");
+  if (!values.local && !started) startEarlyConnections(projectDir(), environment, timeout, hosts);
   try {
     return await deployWith({
       environment,
@@ -87,6 +93,7 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
       dirty: values.dirty,
       jobs,
       timeout,
+      hosts: hostPatterns(hosts),
       platform: values.platform ?? null,
       debug: debug || !!values.debug,
       report: values.report === undefined ? null : resolve(projectDir(), values.report),
@@ -144,7 +151,7 @@ async function cmdGraph(args: string[]): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const early = earlyDeployArguments(argv);
-  if (early) startEarlyConnections(projectDir(), early.environment, early.timeout);
+  if (early) startEarlyConnections(projectDir(), early.environment, early.timeout, early.hosts);
   let debug = false;
   while (argv[0] === "-d" || argv[0] === "--debug") {
     debug = true;
