@@ -35,6 +35,7 @@ import { ReportRecorder, writeJsonAtomic } from "./deploy_report.ts";
 import { traceRpc } from "../transport/rpc_trace.ts";
 import { Progress } from "./progress.ts";
 import { selectHosts } from "../../core/model/host_selection.ts";
+import { projectTargetDirectory, resolveSyncSource, type SyncSource } from "./sync_source.ts";
 
 /** Options of {@linkcode deploy}, from the command line. */
 export interface DeployOptions {
@@ -58,8 +59,8 @@ export interface DeployOptions {
   loadSecrets?: (env: Environment) => Promise<SecretsData | null>;
   /** Connects to a remote host (ssh, vagrant); local connections need none. */
   connectRemote?: (env: Environment, host: Host) => Promise<AgentConnection>;
-  /** Syncs the project to a connected remote agent. */
-  syncProject?: (conn: AgentConnection, env: Environment) => Promise<void>;
+  /** Syncs `source` (the project, or the repository it is in) to a connected remote agent's target directory. */
+  syncProject?: (conn: AgentConnection, env: Environment, source: SyncSource) => Promise<void>;
   /** Write a JSON record of the run here (see deploy_report.ts), also when the run fails. */
   report?: string | null;
 }
@@ -198,6 +199,8 @@ class DeploymentRun {
   recorder: ReportRecorder | null = null;
   /** `--hosts`: the selected host names (null: all hosts). */
   selected: Set<string> | null = null;
+  /** What remote hosts get (update_method, repository_root); null for local deployments. */
+  syncSource: SyncSource | null = null;
 
   constructor(readonly opts: DeployOptions) {
     this.env = new Environment(opts.environment, {
@@ -351,6 +354,9 @@ class DeploymentRun {
     output.step("main", "Verifying repository ...", { icon: "🔍" });
     const repoErrors = await verifyRepository(this.env, !!this.opts.dirty);
     if (repoErrors.length) throw new StepFailed(repoErrors);
+    const { source, errors: sourceErrors } = await resolveSyncSource(this.env, (m) => output.warn(m));
+    if (sourceErrors.length) throw new StepFailed(sourceErrors);
+    this.syncSource = source;
     output.step("main", "Loading secrets ...", { icon: "🔑" });
     let secrets: SecretsData | null = null;
     try {
@@ -491,10 +497,17 @@ class DeploymentRun {
       await conn.peer.call("ensureBase", { targetDirectory: this.env.targetDirectory });
       await this.lockInTurn(conn, turns);
       this.progress.set(host.name, "syncing");
+      const source = this.syncSource ?? { root: this.env.baseDir, base: "", tracked: null, method: "rsync" };
       if (this.opts.syncProject) {
-        await this.opts.syncProject(conn, this.env).catch((e) => {
+        await this.opts.syncProject(conn, this.env, source).catch((e) => {
           if (!(e instanceof ConnectionLost)) throw e;
           throw new StepFailed(rpcErrors(e, host.name, "syncing the project", !!this.opts.debug));
+        });
+      }
+      // The project within what was sent (batou's deployment_base): the agent works there from now on.
+      if (source.base) {
+        await conn.peer.call("ensureBase", {
+          targetDirectory: projectTargetDirectory(this.env.targetDirectory, source),
         });
       }
     } catch (e) {
