@@ -24,3 +24,6 @@ export * from "./supervisor.ts";
 export * from "./logrotate.ts";
 export * from "./python.ts";
 export * from "./packages.ts";
+export { Clone as HgClone, hg, type HgCloneOptions } from "./mercurial.ts";
+export * from "./svn.ts";
+export * from "./cmmi.ts";
