@@ -27,3 +27,4 @@ export * from "./packages.ts";
 export { Clone as HgClone, hg, type HgCloneOptions } from "./mercurial.ts";
 export * from "./svn.ts";
 export * from "./cmmi.ts";
+export * from "./debian.ts";
