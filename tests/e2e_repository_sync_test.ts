@@ -40,7 +40,9 @@ Deno.test("update_method and repository_root: the repository is sent, the projec
       ".gitignore": "local-only.txt\n.batou-lock\nwork/\n",
       "deploy/components/hello/component.ts": HELLO,
       "deploy/ssh_config": await Deno.readTextFile(fixture.sshConfig),
-      "deploy/environments/prod/environment.cfg": env("update_method = git-bundle\nrepository_url = ssh://x/y"),
+      "deploy/environments/prod/environment.cfg": env(
+        "update_method = git-bundle\nrepository_url = ssh://x/y\nbranch = release",
+      ),
       "deploy/environments/prod/secret-token.txt": "do not send\n",
     });
     await git(repo, "init", "-q", "-b", "main");
@@ -52,6 +54,7 @@ Deno.test("update_method and repository_root: the repository is sent, the projec
     const r = await batou(project, ["deploy", "prod"]);
     assertEquals(r.code, 0, r.output);
     assertStringIncludes(r.output, "repository_url = ssh://x/y has no effect");
+    assertStringIncludes(r.output, "branch = release: the working tree is sent, which is on branch main");
     assertEquals(await Deno.readTextFile(remote("shared/lib.txt")), "shared\n");
     assertEquals(await Deno.readTextFile(remote("deploy/work/hello/hello")), "hello from host1\n");
     assert(await exists(remote("deploy/components/hello/component.ts")), r.output);

@@ -84,6 +84,12 @@ export async function resolveSyncSource(
     const files = git ? await tool("git ls-files -z", root) : await tool("hg files -0", root);
     if (files === null) return fail(`Cannot list the tracked files of ${root} (update_method = ${method})`);
     tracked = withParents(files.split("\0"));
+    if (git && env.branch) {
+      const current = (await tool("git rev-parse --abbrev-ref HEAD", root))?.trim();
+      if (current && current !== env.branch) {
+        warn(`branch = ${env.branch}: the working tree is sent, which is on branch ${current}`);
+      }
+    }
   }
   try {
     root = await Deno.realPath(root);
