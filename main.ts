@@ -10,6 +10,7 @@ import { VERSION, versionLine } from "./core/runtime/version.ts";
 import { output } from "./core/model/output.ts";
 import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/controller/early_connect.ts";
+import { Interrupt } from "./remote/controller/interrupt.ts";
 import { DEPLOY_OPTIONS, type EarlyDeployArguments, earlyDeployArguments } from "./cli/deploy_args.ts";
 import { hostPatterns } from "./core/model/host_selection.ts";
 
@@ -64,6 +65,9 @@ function projectDir(): string {
   return Deno.env.get("INIT_CWD") || Deno.cwd();
 }
 
+/** The signal handling of `batou deploy`, installed in main() when the early reading starts connections. */
+let deployInterrupt: Interrupt | null = null;
+
 async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArguments | null): Promise<number> {
   const { values, positionals } = await parseArgs({ args, allowPositionals: true, options: DEPLOY_OPTIONS });
   if (values.help) {
@@ -83,8 +87,11 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
   const started = early?.environment === environment && early.timeout === timeout &&
     early.hosts.join("\n") === hosts.join("\n");
   if (!values.local && !started) startEarlyConnections(projectDir(), environment, timeout, hosts);
+  const interrupt = deployInterrupt ?? new Interrupt();
+  interrupt.install();
   try {
     return await deployWith({
+      interrupt,
       environment,
       baseDir: projectDir(),
       predictOnly: values["predict-only"],
@@ -100,6 +107,7 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
     });
   } finally {
     await closeEarlyConnections();
+    interrupt.uninstall();
   }
 }
 
@@ -151,7 +159,12 @@ async function cmdGraph(args: string[]): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const early = earlyDeployArguments(argv);
-  if (early) startEarlyConnections(projectDir(), early.environment, early.timeout, early.hosts);
+  if (early) {
+    // Signals are handled from now on: a Ctrl-C while loading still closes the early connections cleanly.
+    deployInterrupt = new Interrupt();
+    deployInterrupt.install();
+    startEarlyConnections(projectDir(), early.environment, early.timeout, early.hosts);
+  }
   let debug = false;
   while (argv[0] === "-d" || argv[0] === "--debug") {
     debug = true;

@@ -23,6 +23,7 @@ import {
   AttributeExpansionError,
   ConfigurationError,
   ConversionError,
+  DeploymentStopped,
   isUpdateSignal,
   MissingOverrideAttributes,
   SilentConfigurationError,
@@ -458,6 +459,7 @@ export class Component {
   /** Adds a sub-component: it is configured at once and deploys before this one. Returns it. */
   add<T extends Component | null | undefined>(component: T): T {
     if (!component) return component;
+    treeVersion++;
     this.#subComponents.push(component);
     this.use(component);
     return component;
@@ -593,8 +595,12 @@ export class Component {
 
   // ---------------------------------------------------------------- deploy phase
 
-  /** Deploys sub-components, then verifies this one and updates it when needed. */
+  /**
+   * Deploys sub-components, then verifies this one and updates it when needed. After {@linkcode requestDeployStop}
+   * it throws {@linkcode DeploymentStopped} instead: every component boundary is a safe point to stop at.
+   */
   async deploy(predictOnly = false): Promise<void> {
+    if (stopReason !== null) throw DeploymentStopped.before(this.breadcrumbs, stopReason);
     this.changed = false;
     const started = performance.now();
     const subStart = performance.now();
@@ -669,21 +675,20 @@ export class Component {
   async #triggerEvent(event: string, predictOnly: boolean): Promise<void> {
     const top = this.root.component;
     if (!top) return;
-    const order = [...top.recursiveSubComponents()];
-    for (const target of order) {
-      const handlers = (target.constructor as ComponentClass).events ?? {};
-      for (const [method, [ev, scope]] of Object.entries(handlers)) {
-        if (ev !== event) continue;
-        if (!checkEventScope(scope, this, target, order)) continue;
-        if (predictOnly) {
-          output.annotate(`Trigger ${event}: ${target}.${method}`);
-        } else {
-          const fn = (target as unknown as Record<string, (s: Component) => unknown>)[method];
-          if (typeof fn !== "function") {
-            throw new Error(`Event handler ${target.constructor.name}.${method} is not a method`);
-          }
-          await fn.call(target, this);
+    // batou walks the whole tree for every updating component (quadratic in a big root); the index lists the
+    // handlers once, in the same pre-order, with each component's position for the precursor scope.
+    const index = eventIndex(this.root, top);
+    for (const { target, method, event: ev, scope } of index.handlers) {
+      if (ev !== event) continue;
+      if (!scopeApplies(scope, this, target, index.position)) continue;
+      if (predictOnly) {
+        output.annotate(`Trigger ${event}: ${target}.${method}`);
+      } else {
+        const fn = (target as unknown as Record<string, (s: Component) => unknown>)[method];
+        if (typeof fn !== "function") {
+          throw new Error(`Event handler ${target.constructor.name}.${method} is not a method`);
         }
+        await fn.call(target, this);
       }
     }
   }
@@ -887,17 +892,55 @@ function describeValue(value: unknown): string {
   return name && name !== "Object" ? `an instance of ${name}` : "a plain object";
 }
 
-/** Whether a handler on `target` with `scope` fires for an event from `source`. */
-export function checkEventScope(scope: string, source: Component, target: Component, order: Component[]): boolean {
+/** Whether a handler on `target` with `scope` fires for an event from `source` (`position`: pre-order index). */
+function scopeApplies(scope: string, source: Component, target: Component, position: Map<Component, number>): boolean {
   if (scope === "*") return true;
   if (scope === "precursor") {
-    for (const c of order) {
-      if (c === target) return false;
-      if (c === source) return true;
-    }
-    return false;
+    const s = position.get(source);
+    return s !== undefined && s < position.get(target)!;
   }
   throw new Error(`Unknown event scope: ${scope}`);
+}
+
+let stopReason: string | null = null;
+
+/**
+ * Asks every deployment in this process to stop at the next component boundary (the component being verified or
+ * updated finishes first); `reason` is shown, e.g. "interrupted". `null` allows deployments again.
+ */
+export function requestDeployStop(reason: string | null): void {
+  stopReason = reason;
+}
+
+/** Counts every `add()`: an event index built at another count may be stale. */
+let treeVersion = 0;
+
+/** A root's event handlers in pre-order, and each component's pre-order position. */
+interface EventIndex {
+  version: number;
+  top: Component;
+  handlers: { target: Component; method: string; event: string; scope: string }[];
+  position: Map<Component, number>;
+}
+
+const eventIndexes = new WeakMap<RootComponent, EventIndex>();
+
+/** The event index of `root` (whose top component is `top`), built once while its tree does not change. */
+function eventIndex(root: RootComponent, top: Component): EventIndex {
+  const known = eventIndexes.get(root);
+  if (known && known.version === treeVersion && known.top === top) return known;
+  const index: EventIndex = { version: treeVersion, top, handlers: [], position: new Map() };
+  let i = 0;
+  for (const target of top.recursiveSubComponents()) {
+    index.position.set(target, i++);
+    const events = (target.constructor as ComponentClass).events;
+    if (!events) continue;
+    for (const [method, [event, scope]] of Object.entries(events)) {
+      index.handlers.push({ target, method, event, scope });
+    }
+  }
+  eventIndexes.set(root, index);
+  return index;
 }
 
 /** A file's time for `key` (`mtime`, `ctime`/`birthtime`, `atime`) in ms, or null when missing. */

@@ -14,8 +14,8 @@
  */
 import { compareStrings } from "../runtime/compare.ts";
 import { join } from "../runtime/path.ts";
-import { ConfigDocument, ConfigParseError } from "../formats/configparser.ts";
-import { environmentConfigPath } from "./environment_file.ts";
+import { type ConfigDocument, ConfigParseError } from "../formats/configparser.ts";
+import { environmentConfigPath, readEnvironmentConfig } from "./environment_file.ts";
 import {
   ConfigFileError,
   ConfigurationError,
@@ -246,7 +246,9 @@ export class Environment {
     this.exceptions.push(...loaded.errors);
     let config: ConfigDocument;
     try {
-      config = ConfigDocument.parse(Deno.readTextFileSync(join(this.baseDir, path)), path);
+      const read = readEnvironmentConfig(this.baseDir, this.name);
+      if (!read) throw MissingEnvironment.of(this.name);
+      config = read.config;
     } catch (e) {
       if (e instanceof ConfigParseError) {
         this.exceptions.push(ConfigFileError.at(e.file, e.line, e.reason));

@@ -22,10 +22,9 @@
  *
  * @module
  */
-import { join } from "../../core/runtime/path.ts";
 import { parseBoolean } from "../../core/model/attribute.ts";
-import { ConfigDocument } from "../../core/formats/configparser.ts";
-import { environmentConfigPath } from "../../core/model/environment_file.ts";
+import type { ConfigDocument } from "../../core/formats/configparser.ts";
+import { readEnvironmentConfig } from "../../core/model/environment_file.ts";
 import { Host } from "../../core/model/host.ts";
 import {
   beginRemoteAgent,
@@ -51,11 +50,11 @@ function flag(value: string | undefined): boolean | undefined {
  * when there are none or this reader is unsure (the deployment then connects as usual).
  */
 export function earlyTargets(baseDir: string, environment: string, timeout: number | null): RemoteAgentTarget[] | null {
-  const path = environmentConfigPath(baseDir, environment);
-  if (!path) return null;
   let config: ConfigDocument;
   try {
-    config = ConfigDocument.parse(Deno.readTextFileSync(join(baseDir, path)), path);
+    const read = readEnvironmentConfig(baseDir, environment);
+    if (!read) return null;
+    config = read.config;
   } catch {
     return null;
   }
