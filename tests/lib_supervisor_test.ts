@@ -247,6 +247,20 @@ Deno.test("Eventlistener: a real supervisor event listener gets its events", asy
   await requireTools("python3");
   await withSupervisor(async (p) => {
     const seen = join(p.workdir, "seen");
+    const listening = class MyComponent extends Component {
+      override configure() {
+        this.add(new Supervisor());
+        this.add(
+          new Eventlistener("watch", {
+            command: "/usr/bin/python3",
+            args: join(this.workdir, "listener.py"),
+            events: ["PROCESS_STATE_RUNNING", "TICK_5"],
+            options: { startsecs: 1 },
+          }),
+        );
+        this.add(new Program("sleeper", { command: "/bin/sleep", args: "1000", options: { startsecs: 1 } }));
+      }
+    };
     await p.writeWorkdir(
       "listener.py",
       `import sys
@@ -259,22 +273,7 @@ while True:
     sys.stdout.write("RESULT 2\\nOK"); sys.stdout.flush()
 `,
     );
-    await p.configure(
-      class MyComponent extends Component {
-        override configure() {
-          this.add(new Supervisor());
-          this.add(
-            new Eventlistener("watch", {
-              command: "/usr/bin/python3",
-              args: join(this.workdir, "listener.py"),
-              events: ["PROCESS_STATE_RUNNING", "TICK_5"],
-              options: { startsecs: 1 },
-            }),
-          );
-          this.add(new Program("sleeper", { command: "/bin/sleep", args: "1000", options: { startsecs: 1 } }));
-        }
-      },
-    );
+    await p.configure(listening);
     await p.deploy();
     const conf = await Deno.readTextFile(join(p.workdir, "etc/supervisor.d/watch.conf"));
     ok(conf.startsWith("[eventlistener:watch]\n") && conf.includes("events = PROCESS_STATE_RUNNING,TICK_5\n"), conf);
@@ -284,22 +283,7 @@ while True:
       text = await Deno.readTextFile(seen).catch(() => "");
     }
     ok(text.includes("PROCESS_STATE_RUNNING") || text.includes("TICK_5"), text);
-    await p.configure(
-      class MyComponent extends Component {
-        override configure() {
-          this.add(new Supervisor());
-          this.add(
-            new Eventlistener("watch", {
-              command: "/usr/bin/python3",
-              args: join(this.workdir, "listener.py"),
-              events: ["PROCESS_STATE_RUNNING", "TICK_5"],
-              options: { startsecs: 1 },
-            }),
-          );
-          this.add(new Program("sleeper", { command: "/bin/sleep", args: "1000", options: { startsecs: 1 } }));
-        }
-      },
-    );
+    await p.configure(listening);
     await p.deploy();
     strictEqual(p.component.changed, false, "a running listener is left alone");
   });
