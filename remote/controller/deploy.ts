@@ -34,6 +34,8 @@ import { secretValues } from "../../core/secrets/load.ts";
 import { ReportRecorder, writeJsonAtomic } from "./deploy_report.ts";
 import { traceRpc } from "../transport/rpc_trace.ts";
 import { Progress } from "./progress.ts";
+import { selectHosts } from "../../core/model/host_selection.ts";
+import { projectTargetDirectory, resolveSyncSource, type SyncSource } from "./sync_source.ts";
 import { Interrupt } from "./interrupt.ts";
 
 /** Whether a failed deploy call is the agent stopping as asked, or its connection ending while it stopped. */
@@ -81,6 +83,8 @@ export interface DeployOptions {
   timeout?: number | null;
   platform?: string | null;
   debug?: boolean;
+  /** `--hosts`: connect and deploy only the hosts these names or globs match (all when absent or empty). */
+  hosts?: string[] | null;
   /** The batou modules served to component files. */
   modules: Record<string, unknown>;
   /** The program's version, shown in the first line. */
@@ -89,8 +93,8 @@ export interface DeployOptions {
   loadSecrets?: (env: Environment) => Promise<SecretsData | null>;
   /** Connects to a remote host (ssh, vagrant); local connections need none. */
   connectRemote?: (env: Environment, host: Host) => Promise<AgentConnection>;
-  /** Syncs the project to a connected remote agent. */
-  syncProject?: (conn: AgentConnection, env: Environment) => Promise<void>;
+  /** Syncs `source` (the project, or the repository it is in) to a connected remote agent's target directory. */
+  syncProject?: (conn: AgentConnection, env: Environment, source: SyncSource) => Promise<void>;
   /** Write a JSON record of the run here (see deploy_report.ts), also when the run fails. */
   report?: string | null;
   /** Ctrl-C and SIGTERM, installed by the caller (main.ts does it before the early connections start). */
@@ -236,6 +240,10 @@ class DeploymentRun {
   progress = new Progress();
   /** Records the run for `--report` (null without). */
   recorder: ReportRecorder | null = null;
+  /** `--hosts`: the selected host names (null: all hosts). */
+  selected: Set<string> | null = null;
+  /** What remote hosts get (update_method, repository_root); null for local deployments. */
+  syncSource: SyncSource | null = null;
   /** Ctrl-C and SIGTERM (see interrupt.ts). */
   interrupt: Interrupt;
   /** Per root (`host: root`) once scheduled: how it ended, or "running". */
@@ -434,10 +442,14 @@ class DeploymentRun {
     output.step("main", `Loading environment \`${this.opts.environment}\`...`, { icon: "📦" });
     this.env.load(this.opts.modules);
     if (this.env.exceptions.length) throw new StepFailed(this.env.exceptions);
+    this.selectHosts();
     output.step("main", `Number of jobs: ${this.jobs}`, { icon: "⚙️", debug: true });
     output.step("main", "Verifying repository ...", { icon: "🔍" });
     const repoErrors = await verifyRepository(this.env, !!this.opts.dirty);
     if (repoErrors.length) throw new StepFailed(repoErrors);
+    const { source, errors: sourceErrors } = await resolveSyncSource(this.env, (m) => output.warn(m));
+    if (sourceErrors.length) throw new StepFailed(sourceErrors);
+    this.syncSource = source;
     output.step("main", "Loading secrets ...", { icon: "🔑" });
     let secrets: SecretsData | null = null;
     try {
@@ -455,14 +467,44 @@ class DeploymentRun {
     if (this.env.exceptions.length) throw new StepFailed(this.env.exceptions);
   }
 
+  /**
+   * Applies `--hosts`: every pattern must match a host (by name or fully qualified name) and at least one selected
+   * host must not be ignored. The model is still configured as a whole where resources need it.
+   */
+  selectHosts(): void {
+    const patterns = this.opts.hosts ?? [];
+    if (!patterns.length) return;
+    const { selected, unmatched } = selectHosts(this.env.hosts.values(), patterns);
+    const known = [...this.env.hosts.keys()].sort(compareStrings).join(", ");
+    if (unmatched.length) {
+      const which = unmatched.map((p) => `\`${p}\``).join(", ");
+      throw new ConfigurationError(
+        `--hosts: no host matches ${which} in environment \`${this.env.name}\` (hosts: ${known})`,
+      );
+    }
+    if (![...selected].some((name) => !this.env.hosts.get(name)!.ignore)) {
+      throw new ConfigurationError(`--hosts: every selected host is ignored in environment \`${this.env.name}\``);
+    }
+    this.selected = selected;
+    const left = [...this.env.hosts.keys()].filter((n) => !selected.has(n)).sort(compareStrings);
+    output.step("main", `Selected hosts: ${[...selected].sort(compareStrings).join(", ")}`, { icon: "🎯" });
+    if (left.length) output.line(`Not selected (--hosts): ${left.join(", ")}`, { icon: "⏭️" });
+  }
+
+  /** Whether `host` is part of this run (`--hosts`). */
+  isSelected(host: Host): boolean {
+    return this.selected === null || this.selected.has(host.name);
+  }
+
   get jobs(): number {
-    const nonIgnored = [...this.env.hosts.values()].filter((h) => !h.ignore).length;
+    const nonIgnored = [...this.env.hosts.values()].filter((h) => !h.ignore && this.isSelected(h)).length;
     return this.env.jobs ?? Math.max(1, nonIgnored);
   }
 
   /** Hosts to connect, sorted by name; with -c -L only the first. */
   hostsToConnect(): Host[] {
-    const hosts = [...this.env.hosts.values()].sort((a, b) => compareStrings(a.name, b.name));
+    const hosts = [...this.env.hosts.values()].filter((h) => this.isSelected(h))
+      .sort((a, b) => compareStrings(a.name, b.name));
     if (this.opts.local && this.opts.consistencyOnly) return hosts.filter((h) => !h.ignore).slice(0, 1);
     return hosts;
   }
@@ -548,10 +590,17 @@ class DeploymentRun {
       await conn.peer.call("ensureBase", { targetDirectory: this.env.targetDirectory });
       await this.lockInTurn(conn, turns);
       this.progress.set(host.name, "syncing");
+      const source = this.syncSource ?? { root: this.env.baseDir, base: "", tracked: null, method: "rsync" };
       if (this.opts.syncProject) {
-        await this.opts.syncProject(conn, this.env).catch((e) => {
+        await this.opts.syncProject(conn, this.env, source).catch((e) => {
           if (!(e instanceof ConnectionLost)) throw e;
           throw new StepFailed(rpcErrors(e, host.name, "syncing the project", !!this.opts.debug));
+        });
+      }
+      // The project within what was sent (batou's deployment_base): the agent works there from now on.
+      if (source.base) {
+        await conn.peer.call("ensureBase", {
+          targetDirectory: projectTargetDirectory(this.env.targetDirectory, source),
         });
       }
     } catch (e) {
@@ -771,8 +820,10 @@ class DeploymentRun {
           break;
         }
         const hostIgnored = skip.hostIgnore || !this.connections.has(skip.host);
+        const unselected = this.selected !== null && !this.selected.has(skip.host);
+        const why = unselected ? "Host not selected" : hostIgnored ? "Host ignored" : "Component ignored";
         output.line(
-          `${skip.host}: Skipping component ${skip.root} ... (${hostIgnored ? "Host ignored" : "Component ignored"})`,
+          `${skip.host}: Skipping component ${skip.root} ... (${why})`,
           { icon: "⏭️", red: skip.hostIgnore },
         );
         this.recorder?.root(skip.host, skip.root, "skipped");
