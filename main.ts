@@ -12,6 +12,7 @@ import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/controller/early_connect.ts";
 import { Interrupt } from "./remote/controller/interrupt.ts";
 import { DEPLOY_OPTIONS, type EarlyDeployArguments, earlyDeployArguments } from "./cli/deploy_args.ts";
+import { hostPatterns } from "./core/model/host_selection.ts";
 
 /** `parseArgs` of `node:util`, loaded on first use (after `batou deploy` started its ssh connections). */
 async function parseArgs<T extends import("node:util").ParseArgsConfig>(
@@ -41,6 +42,7 @@ options:
 
 const DEPLOY_USAGE = `usage: batou deploy ENV [-P|--predict-only] [-c|--consistency-only] [-L|--local] [-D|--dirty]
                     [-j|--jobs N] [-t|--timeout S] [-p|--platform P] [-d|--debug] [--report FILE]
+                    [--hosts H[,H...]]
 
   ENV                     the environment (environments/ENV/environment.cfg or environments/ENV.cfg)
   -P, --predict-only      only predict what would change; changes nothing
@@ -52,6 +54,8 @@ const DEPLOY_USAGE = `usage: batou deploy ENV [-P|--predict-only] [-c|--consiste
   -p, --platform P        override the platform
   -d, --debug             debug output and stack traces
   --report FILE           write a JSON record of the run to FILE (also when the run fails)
+  --hosts H[,H...]        only these hosts (names or globs such as 'web*'; repeatable); the model is still
+                          configured as a whole, so resources from other hosts are resolved as usual
 `;
 
 /** A wrong command line: printed with the usage, exit code 2. */
@@ -79,8 +83,10 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
   }
   const environment = positionals[0].replace(/\.cfg$/, "");
   // Started already when the early reading of the command line was sure and agrees (see main()); else now.
-  const started = early?.environment === environment && early.timeout === timeout;
-  if (!values.local && !started) startEarlyConnections(projectDir(), environment, timeout);
+  const hosts = values.hosts ?? [];
+  const started = early?.environment === environment && early.timeout === timeout &&
+    early.hosts.join("\n") === hosts.join("\n");
+  if (!values.local && !started) startEarlyConnections(projectDir(), environment, timeout, hosts);
   const interrupt = deployInterrupt ?? new Interrupt();
   interrupt.install();
   try {
@@ -94,6 +100,7 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
       dirty: values.dirty,
       jobs,
       timeout,
+      hosts: hostPatterns(hosts),
       platform: values.platform ?? null,
       debug: debug || !!values.debug,
       report: values.report === undefined ? null : resolve(projectDir(), values.report),
@@ -156,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
     // Signals are handled from now on: a Ctrl-C while loading still closes the early connections cleanly.
     deployInterrupt = new Interrupt();
     deployInterrupt.install();
-    startEarlyConnections(projectDir(), early.environment, early.timeout);
+    startEarlyConnections(projectDir(), early.environment, early.timeout, early.hosts);
   }
   let debug = false;
   while (argv[0] === "-d" || argv[0] === "--debug") {

@@ -16,6 +16,7 @@ const DEPLOY_OPTS = [
   "--platform",
   "--debug",
   "--report",
+  "--hosts",
   "-P",
   "-c",
   "-L",

@@ -312,6 +312,8 @@ export interface DirectoryOptions {
   source?: string | null;
   /** Names or paths not to copy (rsync-style patterns, see {@linkcode SyncDirectory}). */
   exclude?: string[];
+  /** With `source`: remove files the source does not have (rsync `--delete`; excluded files are kept). */
+  delete?: boolean;
 }
 
 /** A directory exists at `path`; with `source`, the files of that directory are copied into it. */
@@ -321,6 +323,7 @@ export class Directory extends Component {
   leading = false;
   source: string | null = null;
   exclude: string[] = [];
+  delete = false;
 
   constructor(path: string, options: DirectoryOptions = {}) {
     super(path, options as Record<string, unknown>);
@@ -329,7 +332,14 @@ export class Directory extends Component {
   override configure(): void {
     this.path = this.map(this.path);
     if (this.source) {
-      this.add(new SyncDirectory(this.path, { source: this.source, exclude: this.exclude, leading: this.leading }));
+      this.add(
+        new SyncDirectory(this.path, {
+          source: this.source,
+          exclude: this.exclude,
+          leading: this.leading,
+          delete: this.delete,
+        }),
+      );
     }
   }
 
@@ -384,12 +394,14 @@ export interface SyncDirectoryOptions {
   exclude?: string[];
   /** Create missing parent directories of the target. */
   leading?: boolean;
+  /** Remove entries of the target that the source does not have (rsync `--delete`); excluded ones are kept. */
+  delete?: boolean;
 }
 
 /**
  * Copies the content of `source` into the directory `path` (no rsync needed):
  * missing directories are created, files whose content or mode differ are
- * replaced, symlinks recreated. Extra files in the target are kept.
+ * replaced, symlinks recreated. Extra files in the target are kept, or removed with `delete: true`.
  */
 export class SyncDirectory extends Component {
   static override namevar = "path";
@@ -397,6 +409,7 @@ export class SyncDirectory extends Component {
   source: string | null = null;
   exclude: string[] = [];
   leading = false;
+  delete = false;
 
   constructor(path: string, options: SyncDirectoryOptions = {}) {
     super(path, options as Record<string, unknown>);
@@ -412,7 +425,7 @@ export class SyncDirectory extends Component {
 
   override async verify(): Promise<void> {
     if (!(await statOrNull(this.path))?.isDirectory) throw new UpdateNeeded(`${this.path} does not exist`);
-    const actions = await planSync(this.source!, this.path, this.exclude);
+    const actions = await planSync(this.source!, this.path, this.exclude, { delete: this.delete });
     if (actions.length) {
       output.debug(`sync ${this.source} -> ${this.path}:`);
       for (const a of actions) output.debug(`  ${a.kind} ${a.path} (${a.reason})`);
@@ -421,7 +434,7 @@ export class SyncDirectory extends Component {
   }
 
   override async update(): Promise<void> {
-    await applySync(this.source!, this.path, this.exclude, { leading: this.leading });
+    await applySync(this.source!, this.path, this.exclude, { leading: this.leading, delete: this.delete });
   }
 
   override get breadcrumb(): string {

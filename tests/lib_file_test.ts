@@ -24,6 +24,8 @@ import {
 import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
 import { glob } from "../core/runtime/fsops.ts";
 import { exists } from "./support/fs.ts";
+import { reportText } from "./core_test_helpers.ts";
+import { planSync } from "../lib/dirsync.ts";
 import { TestProject, withProject } from "./support/project.ts";
 
 /** A root component class `MyComponent` whose configure runs `fn`; `fields` are set on it first. */
@@ -167,6 +169,53 @@ Deno.test("Directory with source copies files, honours exclude and converges", a
     strictEqual(await Deno.readTextFile(join(target, "extra")), "kept");
     strictEqual(await dir.lastUpdated(), (await Deno.stat(join(target, "sub/three.txt"))).mtime!.getTime());
   });
+});
+
+Deno.test("Directory delete: true removes what the source no longer has, keeps excluded files", async () => {
+  await withProject(async (p) => {
+    await p.writeDefdir("source/keep", "k");
+    await p.writeDefdir("source/sub/gone.txt", "g");
+    await p.writeDefdir("source/old/deep.txt", "d");
+    let dir!: Directory;
+    const cls = root((c) =>
+      dir = c.add(new Directory("target", { source: "source", exclude: ["*.log"], delete: true }))
+    );
+    await p.configure(cls);
+    await p.deploy();
+    const target = join(p.workdir, "target");
+    deepStrictEqual(await listDir(target), ["keep", "old", "sub"]);
+
+    // Remove from the source; add strays to the target (one excluded, which is protected as rsync does).
+    await Deno.remove(join(p.defdir, "source/sub/gone.txt"));
+    await Deno.remove(join(p.defdir, "source/old"), { recursive: true });
+    await Deno.writeTextFile(join(target, "stray"), "s");
+    await Deno.writeTextFile(join(target, "app.log"), "l");
+    await Deno.symlink("keep", join(target, "link"));
+    await p.configure(cls);
+    await p.deploy();
+    strictEqual(dir.changed, true);
+    deepStrictEqual(await listDir(target), ["app.log", "keep", "sub"]);
+    deepStrictEqual(await listDir(join(target, "sub")), []);
+    // Converged: nothing more to do.
+    await p.configure(cls);
+    await p.deploy();
+    strictEqual(dir.changed, false);
+  });
+  // planSync lists the deletions without touching anything (predict mode shows them).
+  const src = await Deno.makeTempDir(), dst = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dst, "extra"), "");
+    deepStrictEqual(await planSync(src, dst, [], { delete: true }), [{
+      kind: "delete",
+      path: "extra",
+      reason: "extraneous",
+    }]);
+    deepStrictEqual(await planSync(src, dst), []);
+    ok(await exists(join(dst, "extra")));
+  } finally {
+    await Deno.remove(src, { recursive: true });
+    await Deno.remove(dst, { recursive: true });
+  }
 });
 
 Deno.test("File ensure=directory with source copies all files", async () => {
@@ -754,6 +803,9 @@ Deno.test("Mode converts strings; None and bad strings are clear errors", async 
     ok(bad[0] instanceof ConversionError);
     strictEqual(bad[0].message, "Mode-string should be between `---------` and `rwxrwxrwx`.");
     strictEqual((bad[0] as ConversionError).key, "mode");
+    // The report names the value as batou (Python) shows it: convert_mode('wrongmode').
+    const wrong = await p.configureErrors(root((c) => c.add(new Mode("path", { mode: "wrongmode" }))));
+    ok(reportText(wrong[0]).includes("Conversion: convert_mode('wrongmode')"), reportText(wrong[0]));
   });
   strictEqual(convertMode("rwxr-x---"), 0o750);
   strictEqual(parseMode("---------"), 0);

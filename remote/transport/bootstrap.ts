@@ -40,6 +40,7 @@
  *
  * @module
  */
+import { neutralizeControls } from "../../core/formats/terminal_text.ts";
 import { dirname, join } from "../../core/runtime/path.ts";
 import type { Environment } from "../../core/model/environment.ts";
 import type { Host } from "../../core/model/host.ts";
@@ -703,12 +704,13 @@ export class AgentStart {
     };
     const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
       wrote();
-      if (method === "output") replayOutput(host, params, !!this.opts.prefixOutput);
+      // A remote host's lines always carry its name (prefixOutput or not): it must not pass for the controller.
+      if (method === "output") replayOutput(host, params, true);
       else if (method === "garbage") {
         const line = String(params.line ?? "");
         const st = parseStatus(line);
         if (st) this.#push({ status: st });
-        else output.line(`${host.name}: ${line}`);
+        else output.line(`${host.name}: ${neutralizeControls(output.mask(line))}`);
       }
     });
     this.#peer = peer;
