@@ -440,6 +440,7 @@ export class Component {
   add<T extends Component | null | undefined>(component: T): T {
     if (!component) return component;
     this.#subComponents.push(component);
+    treeGeneration++;
     this.use(component);
     return component;
   }
@@ -633,21 +634,18 @@ export class Component {
   async #triggerEvent(event: string, predictOnly: boolean): Promise<void> {
     const top = this.root.component;
     if (!top) return;
-    const order = [...top.recursiveSubComponents()];
-    for (const target of order) {
-      const handlers = (target.constructor as ComponentClass).events ?? {};
-      for (const [method, [ev, scope]] of Object.entries(handlers)) {
-        if (ev !== event) continue;
-        if (!checkEventScope(scope, this, target, order)) continue;
-        if (predictOnly) {
-          output.annotate(`Trigger ${event}: ${target}.${method}`);
-        } else {
-          const fn = (target as unknown as Record<string, (s: Component) => unknown>)[method];
-          if (typeof fn !== "function") {
-            throw new Error(`Event handler ${target.constructor.name}.${method} is not a method`);
-          }
-          await fn.call(target, this);
+    const index = eventIndex(top);
+    for (const { target, method, event: ev, scope } of index.handlers) {
+      if (ev !== event) continue;
+      if (!index.admits(scope, this, target)) continue;
+      if (predictOnly) {
+        output.annotate(`Trigger ${event}: ${target}.${method}`);
+      } else {
+        const fn = (target as unknown as Record<string, (s: Component) => unknown>)[method];
+        if (typeof fn !== "function") {
+          throw new Error(`Event handler ${target.constructor.name}.${method} is not a method`);
         }
+        await fn.call(target, this);
       }
     }
   }
@@ -824,16 +822,58 @@ function describeValue(value: unknown): string {
 }
 
 /** Whether a handler on `target` with `scope` fires for an event from `source`. */
-export function checkEventScope(scope: string, source: Component, target: Component, order: Component[]): boolean {
-  if (scope === "*") return true;
-  if (scope === "precursor") {
-    for (const c of order) {
-      if (c === target) return false;
-      if (c === source) return true;
+/** Bumped whenever a sub-component is added anywhere: the event indexes built before are stale then. */
+let treeGeneration = 0;
+
+/** One declared event handler of a component in the tree. */
+interface EventHandlerEntry {
+  target: Component;
+  method: string;
+  event: string;
+  scope: string;
+}
+
+/** The event handlers of a tree in tree order, and each component's pre-order position for `precursor`. */
+class EventIndex {
+  readonly handlers: EventHandlerEntry[] = [];
+  readonly #position = new Map<Component, number>();
+
+  constructor(readonly top: Component, readonly generation: number) {
+    let i = 0;
+    for (const target of top.recursiveSubComponents()) {
+      this.#position.set(target, i++);
+      const declared = (target.constructor as ComponentClass).events;
+      if (!declared) continue;
+      for (const [method, [event, scope]] of Object.entries(declared)) {
+        this.handlers.push({ target, method, event, scope });
+      }
     }
-    return false;
   }
-  throw new Error(`Unknown event scope: ${scope}`);
+
+  /** In constant time: whether `scope` lets `source`'s event reach `target`. */
+  admits(scope: string, source: Component, target: Component): boolean {
+    if (scope === "*") return true;
+    if (scope === "precursor") {
+      const s = this.#position.get(source);
+      return s !== undefined && s < this.#position.get(target)!;
+    }
+    throw new Error(`Unknown event scope: ${scope}`);
+  }
+}
+
+const eventIndexes = new WeakMap<Component, EventIndex>();
+
+/**
+ * The event index of the tree under `top`, built once per tree (not per updating component: walking the whole
+ * tree for every update made a first deploy of n components O(n^2), issue 17).
+ */
+function eventIndex(top: Component): EventIndex {
+  let index = eventIndexes.get(top);
+  if (!index || index.generation !== treeGeneration) {
+    index = new EventIndex(top, treeGeneration);
+    eventIndexes.set(top, index);
+  }
+  return index;
 }
 
 /** A file's time for `key` (`mtime`, `ctime`/`birthtime`, `atime`) in ms, or null when missing. */
