@@ -7,7 +7,7 @@
 // component model, the library and the npm packages are loaded, and every command loads only what it uses.
 import { resolve } from "./core/runtime/path.ts";
 import { VERSION, versionLine } from "./core/runtime/version.ts";
-import { output } from "./core/model/output.ts";
+import { output, TerminalBackend } from "./core/model/output.ts";
 import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/controller/early_connect.ts";
 import { DEPLOY_OPTIONS, type EarlyDeployArguments, earlyDeployArguments } from "./cli/deploy_args.ts";
@@ -77,6 +77,9 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
   // Started already when the early reading of the command line was sure and agrees (see main()); else now.
   const started = early?.environment === environment && early.timeout === timeout;
   if (!values.local && !started) startEarlyConnections(projectDir(), environment, timeout);
+  // Remote deployments: the terminal is written asynchronously, so that reading the agents' output never waits
+  // for it (--local keeps synchronous writes: component code may print with console.log in between).
+  if (!values.local && output.backend instanceof TerminalBackend) output.backend.decouple();
   try {
     return await deployWith({
       environment,
@@ -209,5 +212,6 @@ if (import.meta.main) {
     }
   }
   await closeEarlyConnections(); // whatever the command line started early and nobody took
+  await output.drain();
   Deno.exit(code);
 }

@@ -40,6 +40,8 @@ export interface OutputBackend {
   sep(char: string, title: string, fmt: Format): void;
   /** Shows a transient status line below the output (terminals only; others ignore it). */
   status?(text: string): void;
+  /** Resolves when everything written so far has reached the writer (backends that queue writes). */
+  drain?(): Promise<void>;
 }
 
 const ANSI: Record<keyof Format, string> = {
@@ -132,10 +134,55 @@ export class TerminalBackend implements OutputBackend {
     return this.#color ? colorize(text, { cyan: true }) : text;
   }
 
+  #async: { write(p: Uint8Array): Promise<number> } | null = null;
+  #queue: string[] = [];
+  #flushing: Promise<void> | null = null;
+
+  /**
+   * From now on writes are queued and written asynchronously (when the writer can), so that a slow terminal does
+   * not stop the caller: the controller keeps reading its agents' RPC streams while the terminal catches up, and no
+   * agent waits for it (issue 17). Call {@linkcode drain} before the process exits.
+   */
+  decouple(): void {
+    const w = this.#writer as { write?(p: Uint8Array): Promise<number> };
+    if (typeof w.write === "function") this.#async = w as { write(p: Uint8Array): Promise<number> };
+  }
+
+  /** Resolves when the queued writes are written. */
+  drain(): Promise<void> {
+    return this.#flushing ?? Promise.resolve();
+  }
+
   #write(s: string) {
+    if (this.#async) {
+      this.#queue.push(s);
+      this.#flushing ??= this.#flush(this.#async);
+      return;
+    }
+    this.#writeSync(s);
+  }
+
+  #writeSync(s: string) {
     const data = this.#encoder.encode(s);
     let off = 0;
     while (off < data.length) off += this.#writer.writeSync(data.subarray(off));
+  }
+
+  async #flush(writer: { write(p: Uint8Array): Promise<number> }): Promise<void> {
+    try {
+      while (this.#queue.length) {
+        const data = this.#encoder.encode(this.#queue.join(""));
+        this.#queue.length = 0;
+        let off = 0;
+        while (off < data.length) off += await writer.write(data.subarray(off));
+      }
+    } catch {
+      // The terminal went away (a closed pipe): what is left is dropped, later writes fail where they are made.
+      this.#queue.length = 0;
+      this.#async = null;
+    } finally {
+      this.#flushing = null;
+    }
   }
 }
 
@@ -248,6 +295,11 @@ export class Output {
     const pending = this.#buffer;
     this.#buffer = [];
     for (const b of pending) this.line(b.text, b.opts);
+  }
+
+  /** Resolves when the backend has written everything (see {@linkcode TerminalBackend.decouple}). */
+  drain(): Promise<void> {
+    return this.backend.drain?.() ?? Promise.resolve();
   }
 
   /** Shows (or with "" removes) the transient status line, where the backend supports one. */
