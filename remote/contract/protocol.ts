@@ -59,6 +59,9 @@ export class RpcPeer {
   #closed: Promise<void>;
   #closedReason: Error | null = null;
   #writeChain: Promise<void> = Promise.resolve();
+  /** Encoded lines waiting for the next write, and that write (null when none is waiting). */
+  #queued: Uint8Array[] = [];
+  #batch: Promise<void> | null = null;
   /** Traffic counters. */
   readonly stats: RpcStats = { bytesSent: 0, bytesReceived: 0, calls: 0 };
   /** Called with every raw message line when set (debug tracing). */
@@ -107,8 +110,19 @@ export class RpcPeer {
   sendLine(line: string): Promise<void> {
     const data = this.#encoder.encode(line + "\n");
     this.stats.bytesSent += data.length;
-    this.#writeChain = this.#writeChain.then(() => this.#writer.write(data));
-    return this.#writeChain;
+    this.#queued.push(data);
+    // Lines sent while a write is under way go out together in the next write: one write per output line made
+    // a first deploy of 8,000 files spend ~17 s of the agent's time in stdout writes (issue 17).
+    if (!this.#batch) {
+      this.#batch = this.#writeChain.then(() => {
+        const lines = this.#queued;
+        this.#queued = [];
+        this.#batch = null;
+        return this.#writer.write(lines.length === 1 ? lines[0] : concatBytes(lines));
+      });
+      this.#writeChain = this.#batch;
+    }
+    return this.#batch;
   }
 
   /** Closes our sending side. */
@@ -233,4 +247,17 @@ export class AggregateReport extends Error {
   constructor(readonly errors: unknown[]) {
     super(`${errors.length} errors`);
   }
+}
+
+/** `parts` one after the other in one array. */
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }
