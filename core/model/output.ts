@@ -205,7 +205,7 @@ export class RecordingBackend implements OutputBackend {
   }
 }
 
-type Buffered = { text: string; opts: LineOptions };
+type Buffered = { text: string | (() => string); opts: LineOptions };
 
 /** Words whose appearance in any output is replaced by `*****`. */
 const MASK = "*****";
@@ -285,8 +285,8 @@ export class Output {
     this.line(message, { ...opts, debug: true });
   }
 
-  /** Defers a line until the next output call (or drops it on {@linkcode clearBuffer}). */
-  buffer(message: string, opts: LineOptions = {}): void {
+  /** Defers a line (or a function making it, called only to print it) until the next output call (or drops it on {@linkcode clearBuffer}). */
+  buffer(message: string | (() => string), opts: LineOptions = {}): void {
     this.#buffer.push({ text: message, opts });
   }
 
@@ -294,7 +294,7 @@ export class Output {
   flushBuffer(): void {
     const pending = this.#buffer;
     this.#buffer = [];
-    for (const b of pending) this.line(b.text, b.opts);
+    for (const b of pending) this.line(typeof b.text === "function" ? b.text() : b.text, b.opts);
   }
 
   /** Resolves when the backend has written everything (see {@linkcode TerminalBackend.decouple}). */
