@@ -10,6 +10,7 @@ import { VERSION, versionLine } from "./core/runtime/version.ts";
 import { output, TerminalBackend } from "./core/model/output.ts";
 import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/controller/early_connect.ts";
+import { Interrupt } from "./remote/controller/interrupt.ts";
 import { DEPLOY_OPTIONS, type EarlyDeployArguments, earlyDeployArguments } from "./cli/deploy_args.ts";
 
 /** `parseArgs` of `node:util`, loaded on first use (after `batou deploy` started its ssh connections). */
@@ -60,6 +61,9 @@ function projectDir(): string {
   return Deno.env.get("INIT_CWD") || Deno.cwd();
 }
 
+/** The signal handling of `batou deploy`, installed in main() when the early reading starts connections. */
+let deployInterrupt: Interrupt | null = null;
+
 async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArguments | null): Promise<number> {
   const { values, positionals } = await parseArgs({ args, allowPositionals: true, options: DEPLOY_OPTIONS });
   if (values.help) {
@@ -80,8 +84,11 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
   // Remote deployments: the terminal is written asynchronously, so that reading the agents' output never waits
   // for it (--local keeps synchronous writes: component code may print with console.log in between).
   if (!values.local && output.backend instanceof TerminalBackend) output.backend.decouple();
+  const interrupt = deployInterrupt ?? new Interrupt();
+  interrupt.install();
   try {
     return await deployWith({
+      interrupt,
       environment,
       baseDir: projectDir(),
       predictOnly: values["predict-only"],
@@ -96,6 +103,7 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
     });
   } finally {
     await closeEarlyConnections();
+    interrupt.uninstall();
   }
 }
 
@@ -147,7 +155,12 @@ async function cmdGraph(args: string[]): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const early = earlyDeployArguments(argv);
-  if (early) startEarlyConnections(projectDir(), early.environment, early.timeout);
+  if (early) {
+    // Signals are handled from now on: a Ctrl-C while loading still closes the early connections cleanly.
+    deployInterrupt = new Interrupt();
+    deployInterrupt.install();
+    startEarlyConnections(projectDir(), early.environment, early.timeout);
+  }
   let debug = false;
   while (argv[0] === "-d" || argv[0] === "--debug") {
     debug = true;

@@ -23,6 +23,7 @@ import {
   AttributeExpansionError,
   ConfigurationError,
   ConversionError,
+  DeploymentStopped,
   isUpdateSignal,
   MissingOverrideAttributes,
   SilentConfigurationError,
@@ -439,8 +440,8 @@ export class Component {
   /** Adds a sub-component: it is configured at once and deploys before this one. Returns it. */
   add<T extends Component | null | undefined>(component: T): T {
     if (!component) return component;
+    treeVersion++;
     this.#subComponents.push(component);
-    treeGeneration++;
     this.use(component);
     return component;
   }
@@ -575,8 +576,12 @@ export class Component {
 
   // ---------------------------------------------------------------- deploy phase
 
-  /** Deploys sub-components, then verifies this one and updates it when needed. */
+  /**
+   * Deploys sub-components, then verifies this one and updates it when needed. After {@linkcode requestDeployStop}
+   * it throws {@linkcode DeploymentStopped} instead: every component boundary is a safe point to stop at.
+   */
   async deploy(predictOnly = false): Promise<void> {
+    if (stopReason !== null) throw DeploymentStopped.before(this.breadcrumbs, stopReason);
     this.changed = false;
     const started = performance.now();
     const subStart = performance.now();
@@ -635,10 +640,12 @@ export class Component {
   async #triggerEvent(event: string, predictOnly: boolean): Promise<void> {
     const top = this.root.component;
     if (!top) return;
-    const index = eventIndex(top);
+    // batou walks the whole tree for every updating component (quadratic in a big root); the index lists the
+    // handlers once, in the same pre-order, with each component's position for the precursor scope.
+    const index = eventIndex(this.root, top);
     for (const { target, method, event: ev, scope } of index.handlers) {
       if (ev !== event) continue;
-      if (!index.admits(scope, this, target)) continue;
+      if (!scopeApplies(scope, this, target, index.position)) continue;
       if (predictOnly) {
         output.annotate(`Trigger ${event}: ${target}.${method}`);
       } else {
@@ -822,7 +829,16 @@ function describeValue(value: unknown): string {
   return name && name !== "Object" ? `an instance of ${name}` : "a plain object";
 }
 
-/** Whether a handler on `target` with `scope` fires for an event from `source`. */
+/** Whether a handler on `target` with `scope` fires for an event from `source` (`position`: pre-order index). */
+function scopeApplies(scope: string, source: Component, target: Component, position: Map<Component, number>): boolean {
+  if (scope === "*") return true;
+  if (scope === "precursor") {
+    const s = position.get(source);
+    return s !== undefined && s < position.get(target)!;
+  }
+  throw new Error(`Unknown event scope: ${scope}`);
+}
+
 /**
  * Changes into `dir`, creating it first when it is missing: the existing directory (the usual case) costs one
  * chdir instead of a mkdir and a chdir per component (issue 17, no-op of 8,000 files).
@@ -837,57 +853,44 @@ function enterWorkdir(dir: string): void {
   }
 }
 
-/** Bumped whenever a sub-component is added anywhere: the event indexes built before are stale then. */
-let treeGeneration = 0;
-
-/** One declared event handler of a component in the tree. */
-interface EventHandlerEntry {
-  target: Component;
-  method: string;
-  event: string;
-  scope: string;
-}
-
-/** The event handlers of a tree in tree order, and each component's pre-order position for `precursor`. */
-class EventIndex {
-  readonly handlers: EventHandlerEntry[] = [];
-  readonly #position = new Map<Component, number>();
-
-  constructor(readonly top: Component, readonly generation: number) {
-    let i = 0;
-    for (const target of top.recursiveSubComponents()) {
-      this.#position.set(target, i++);
-      const declared = (target.constructor as ComponentClass).events;
-      if (!declared) continue;
-      for (const [method, [event, scope]] of Object.entries(declared)) {
-        this.handlers.push({ target, method, event, scope });
-      }
-    }
-  }
-
-  /** In constant time: whether `scope` lets `source`'s event reach `target`. */
-  admits(scope: string, source: Component, target: Component): boolean {
-    if (scope === "*") return true;
-    if (scope === "precursor") {
-      const s = this.#position.get(source);
-      return s !== undefined && s < this.#position.get(target)!;
-    }
-    throw new Error(`Unknown event scope: ${scope}`);
-  }
-}
-
-const eventIndexes = new WeakMap<Component, EventIndex>();
+let stopReason: string | null = null;
 
 /**
- * The event index of the tree under `top`, built once per tree (not per updating component: walking the whole
- * tree for every update made a first deploy of n components O(n^2), issue 17).
+ * Asks every deployment in this process to stop at the next component boundary (the component being verified or
+ * updated finishes first); `reason` is shown, e.g. "interrupted". `null` allows deployments again.
  */
-function eventIndex(top: Component): EventIndex {
-  let index = eventIndexes.get(top);
-  if (!index || index.generation !== treeGeneration) {
-    index = new EventIndex(top, treeGeneration);
-    eventIndexes.set(top, index);
+export function requestDeployStop(reason: string | null): void {
+  stopReason = reason;
+}
+
+/** Counts every `add()`: an event index built at another count may be stale. */
+let treeVersion = 0;
+
+/** A root's event handlers in pre-order, and each component's pre-order position. */
+interface EventIndex {
+  version: number;
+  top: Component;
+  handlers: { target: Component; method: string; event: string; scope: string }[];
+  position: Map<Component, number>;
+}
+
+const eventIndexes = new WeakMap<RootComponent, EventIndex>();
+
+/** The event index of `root` (whose top component is `top`), built once while its tree does not change. */
+function eventIndex(root: RootComponent, top: Component): EventIndex {
+  const known = eventIndexes.get(root);
+  if (known && known.version === treeVersion && known.top === top) return known;
+  const index: EventIndex = { version: treeVersion, top, handlers: [], position: new Map() };
+  let i = 0;
+  for (const target of top.recursiveSubComponents()) {
+    index.position.set(target, i++);
+    const events = (target.constructor as ComponentClass).events;
+    if (!events) continue;
+    for (const [method, [event, scope]] of Object.entries(events)) {
+      index.handlers.push({ target, method, event, scope });
+    }
   }
+  eventIndexes.set(root, index);
   return index;
 }
 

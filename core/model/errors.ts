@@ -755,6 +755,26 @@ export class DeploymentError extends ReportingError {
   }
 }
 
+/**
+ * The deployment was asked to stop (Ctrl-C or SIGTERM on the controller, or the controller went away): raised at the
+ * next component boundary, before `breadcrumbs` is verified. Not a failure of the component.
+ */
+export class DeploymentStopped extends ReportingError {
+  override name = "DeploymentStopped";
+  /** The component that was not deployed. */
+  breadcrumbs = "";
+
+  static before(breadcrumbs: string, reason: string): DeploymentStopped {
+    const e = new DeploymentStopped(`Stopped (${reason}) before ${breadcrumbs}`);
+    e.breadcrumbs = breadcrumbs;
+    return e;
+  }
+
+  override get sortKey(): SortKey {
+    return [100];
+  }
+}
+
 /** A shell command failed. */
 export class CmdExecutionError extends DeploymentError {
   override name = "CmdExecutionError";
@@ -870,6 +890,7 @@ const BATOU_ERRORS: Record<string, new () => ReportingError> = {
   CycleErrorDetected,
   NonConvergingWorkingSet,
   DeploymentError,
+  DeploymentStopped,
   CmdExecutionError,
   FileLockedError,
   UnexpectedError,

@@ -19,6 +19,7 @@ import { AggregateReport, PROTOCOL_VERSION, type RpcHandler, RpcPeer } from "../
 import { expandHome } from "../contract/paths.ts";
 import { createSyncHandlers } from "./sync_agent.ts";
 import { naming } from "../../core/runtime/fsops.ts";
+import { requestDeployStop } from "../../core/model/component.ts";
 
 /** Sends output lines to the controller as `output` notifications. */
 export class ChannelBackend implements OutputBackend {
@@ -170,6 +171,7 @@ export class Agent {
   #baseDir: string | null = null;
   #lock: Deno.FsFile | null = null;
   #hostName = "";
+  #running = new Set<Promise<void>>();
 
   constructor(readonly modules: Record<string, unknown>, readonly version: string) {}
 
@@ -192,6 +194,7 @@ export class Agent {
       configure: (p) => this.configure(p as unknown as ConfigureParams),
       rootDependencies: () => this.rootDependencies(),
       deploy: (p) => this.deploy(String(p.root), Boolean(p.predictOnly)),
+      stop: (p) => this.stop(String(p.reason ?? "interrupted")),
       stats: () => agentStats(),
       ...createSyncHandlers(() => this.#requireBase()),
     };
@@ -285,7 +288,15 @@ export class Agent {
   }
 
   /** Deploys one root of this host. */
-  async deploy(rootName: string, predictOnly: boolean): Promise<{ changed: boolean }> {
+  deploy(rootName: string, predictOnly: boolean): Promise<{ changed: boolean }> {
+    const run = this.#deploy(rootName, predictOnly);
+    const settled = run.then(() => {}, () => {});
+    this.#running.add(settled);
+    settled.finally(() => this.#running.delete(settled));
+    return run;
+  }
+
+  async #deploy(rootName: string, predictOnly: boolean): Promise<{ changed: boolean }> {
     const env = this.#requireEnv();
     const root = env.getRoot(rootName, this.#hostName);
     try {
@@ -295,6 +306,20 @@ export class Agent {
       throw e;
     }
     return { changed: root.component?.changed ?? false };
+  }
+
+  /**
+   * Stops deploying at the next component boundary (the component being verified or updated finishes first); a
+   * root being deployed then fails with {@linkcode DeploymentStopped}, and later deploy calls fail at once.
+   */
+  stop(reason: string): { stopped: true } {
+    requestDeployStop(reason);
+    return { stopped: true };
+  }
+
+  /** Resolves when no root is being deployed. */
+  async idle(): Promise<void> {
+    while (this.#running.size) await Promise.all([...this.#running]);
   }
 
   /** Releases the lock. */
@@ -311,6 +336,7 @@ export async function runAgent(modules: Record<string, unknown>, version: string
   const agent = new Agent(modules, version);
   const peer = new RpcPeer(Deno.stdin.readable, Deno.stdout.writable, {});
   Object.assign(peer.handlers, agent.handlers());
+  peer.immediate.add("stop");
   output.backend = new ChannelBackend(peer);
   const toOutput = (...args: unknown[]) =>
     output.line(args.map((a) => typeof a === "string" ? a : Deno.inspect(a)).join(" "));
@@ -320,6 +346,10 @@ export async function runAgent(modules: Record<string, unknown>, version: string
   console.error = toOutput;
   console.debug = (...args: unknown[]) => output.debug(args.map(String).join(" "));
   await peer.closed;
+  // The controller went away (it was stopped, or its connection was lost): stop at the next component boundary,
+  // then release the lock. The caller exits the process, so nothing keeps running after the current component.
+  agent.stop("the controller went away");
+  await agent.idle();
   agent.release();
 }
 

@@ -62,6 +62,13 @@ export class RpcPeer {
   /** Encoded lines waiting for the next write, and that write (null when none is waiting). */
   #queued: Uint8Array[] = [];
   #batch: Promise<void> | null = null;
+  /** The requests being served, one after another (reading goes on meanwhile). */
+  #serving: Promise<void> = Promise.resolve();
+  /**
+   * Methods served as soon as they arrive instead of after the requests before them (e.g. the agent's `stop`, which
+   * must reach a deployment that is running).
+   */
+  readonly immediate = new Set<string>();
   /** Traffic counters. */
   readonly stats: RpcStats = { bytesSent: 0, bytesReceived: 0, calls: 0 };
   /** Called with every raw message line when set (debug tracing). */
@@ -183,8 +190,11 @@ export class RpcPeer {
         this.onNotification(msg.method, msg.params ?? {});
         return;
       }
-      // Requests are served one after another, in order (one deploy at a time per agent).
-      await this.#serve(msg.id, msg.method, msg.params ?? {});
+      // Requests are served one after another, in order (one deploy at a time per agent), while reading goes on: a
+      // notification, an immediate method or the end of the connection is seen while a request is being served.
+      const { id, method } = msg, params = msg.params ?? {};
+      if (this.immediate.has(method)) await this.#serve(id, method, params);
+      else this.#serving = this.#serving.then(() => this.#serve(id, method, params));
       return;
     }
     if (msg.id === undefined) return;

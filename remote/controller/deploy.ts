@@ -34,6 +34,13 @@ import { secretValues } from "../../core/secrets/load.ts";
 import { ReportRecorder, writeJsonAtomic } from "./deploy_report.ts";
 import { traceRpc } from "../transport/rpc_trace.ts";
 import { Progress } from "./progress.ts";
+import { Interrupt } from "./interrupt.ts";
+
+/** Whether a failed deploy call is the agent stopping as asked, or its connection ending while it stopped. */
+function isStop(err: unknown): boolean {
+  if (err instanceof ConnectionLost) return true;
+  return err instanceof RpcError && err.errors.some((j) => j.type === "DeploymentStopped");
+}
 
 /** Options of {@linkcode deploy}, from the command line. */
 export interface DeployOptions {
@@ -59,6 +66,15 @@ export interface DeployOptions {
   syncProject?: (conn: AgentConnection, env: Environment) => Promise<void>;
   /** Write a JSON record of the run here (see deploy_report.ts), also when the run fails. */
   report?: string | null;
+  /** Ctrl-C and SIGTERM, installed by the caller (main.ts does it before the early connections start). */
+  interrupt?: Interrupt;
+}
+
+/** The run was stopped by a signal (see interrupt.ts); the main loop reports what was done and what was not. */
+class RunInterrupted extends Error {
+  constructor() {
+    super("interrupted");
+  }
 }
 
 /** A step failed; its errors were collected and are reported by the main loop. */
@@ -193,8 +209,15 @@ class DeploymentRun {
   progress = new Progress();
   /** Records the run for `--report` (null without). */
   recorder: ReportRecorder | null = null;
+  /** Ctrl-C and SIGTERM (see interrupt.ts). */
+  interrupt: Interrupt;
+  /** Per root (`host: root`) once scheduled: how it ended, or "running". */
+  rootOutcomes = new Map<string, "running" | "ok" | "failed" | "interrupted" | "skipped">();
+  /** Every root of the schedule, in schedule order (`host: root`). */
+  scheduledRoots: string[] = [];
 
   constructor(readonly opts: DeployOptions) {
+    this.interrupt = opts.interrupt ?? new Interrupt();
     this.env = new Environment(opts.environment, {
       baseDir: opts.baseDir,
       platform: opts.platform,
@@ -226,6 +249,22 @@ class DeploymentRun {
 
   /** Runs the deployment; with `--report` writes the record afterwards, whatever happened. */
   async main(): Promise<number> {
+    const own = !this.opts.interrupt;
+    if (own) this.interrupt.install();
+    // Agents stop at their next component boundary; the schedule starts nothing new (see schedule()).
+    this.interrupt.onFirst(() => {
+      for (const conn of this.connections.values()) {
+        conn.peer.call("stop", { reason: "interrupted" }).catch(() => {});
+      }
+    });
+    try {
+      return await this.#main();
+    } finally {
+      if (own) this.interrupt.uninstall();
+    }
+  }
+
+  async #main(): Promise<number> {
     if (!this.recorder || !this.opts.report) return await this.run();
     let code = 1;
     this.recorder.tapOutput();
@@ -288,11 +327,16 @@ class DeploymentRun {
     try {
       for (const [name, step] of steps) {
         if (name === "deploy" && this.opts.consistencyOnly) continue;
+        if (this.interrupt.requested) return this.interrupted(name);
         const started = performance.now();
         try {
           await step();
           this.recorder?.step(name, performance.now() - started, true);
         } catch (e) {
+          if (e instanceof RunInterrupted) {
+            this.recorder?.step(name, performance.now() - started, false);
+            return this.interrupted(name);
+          }
           const errors = e instanceof StepFailed ? e.errors : [e];
           this.recorder?.step(name, performance.now() - started, false);
           this.recorder?.errors(errors);
@@ -310,6 +354,28 @@ class DeploymentRun {
         lock.close();
       } catch { /* closed */ }
     }
+  }
+
+  /** Says what a stopped run did and did not do (exit code 130). `step`: the step that did not complete. */
+  interrupted(step: string): number {
+    const signal = this.interrupt.requested ?? "SIGINT";
+    this.recorder?.interrupted(signal);
+    const by = (outcome: string) => this.scheduledRoots.filter((k) => this.rootOutcomes.get(k) === outcome);
+    const notRun = this.scheduledRoots.filter((k) => !this.rootOutcomes.has(k));
+    output.line("");
+    if (!this.scheduledRoots.length) output.line(`Stopped before the ${step} step completed: nothing was deployed.`);
+    for (
+      const [label, list] of [
+        ["Deployed", by("ok")],
+        ["Failed", by("failed")],
+        ["Stopped while deploying", by("interrupted")],
+        ["Not started", notRun],
+      ] as const
+    ) {
+      if (list.length) output.line(`${label} (${list.length}): ${list.join(", ")}`);
+    }
+    output.section(`${this.action} INTERRUPTED (${signal}, during ${step})`, { red: true });
+    return 130;
   }
 
   reportErrors(errors: unknown[]): void {
@@ -599,9 +665,13 @@ class DeploymentRun {
     const ready = () =>
       [...waiting].filter(([k, w]) => w.size === 0 && !started.has(k)).map(([k]) => byKey.get(k)!)
         .sort((a, b) => compareStrings(a.host, b.host) || compareStrings(a.root, b.root));
+    this.scheduledRoots = entries.map((e) => `${e.host}: ${e.root}`);
+    const outcome = (e: RootDependency, o: "running" | "ok" | "failed" | "interrupted" | "skipped") =>
+      this.rootOutcomes.set(`${e.host}: ${e.root}`, o);
     const start = (e: RootDependency) => {
       const k = key(e.host, e.root);
       started.add(k);
+      outcome(e, "running");
       busyHosts.add(e.host);
       output.line(`${e.host}: Scheduling component ${e.root} ...`, { icon: "⚪" });
       this.progress.set(e.host, "deploying");
@@ -612,11 +682,19 @@ class DeploymentRun {
       });
       const job: Promise<void> = call.then(
         (result) => {
+          outcome(e, "ok");
           this.recorder?.root(e.host, e.root, "ok", result?.changed);
           this.progress.rootDone(e.host);
           done(k);
         },
         (err) => {
+          if (this.interrupt.requested && isStop(err)) {
+            outcome(e, "interrupted");
+            this.recorder?.root(e.host, e.root, "interrupted");
+            this.progress.set(e.host, "interrupted");
+            return;
+          }
+          outcome(e, "failed");
           this.recorder?.root(e.host, e.root, "failed");
           this.progress.set(e.host, "failed");
           errors.push(
@@ -632,7 +710,7 @@ class DeploymentRun {
       });
       running.add(job);
     };
-    while (errors.length === 0) {
+    while (errors.length === 0 && !this.interrupt.requested) {
       for (let next = ready(); next.length; next = ready()) {
         const skip = next.find((e) => e.hostIgnore || e.ignore || !this.connections.has(e.host));
         if (!skip) {
@@ -647,6 +725,7 @@ class DeploymentRun {
           { icon: "⏭️", red: skip.hostIgnore },
         );
         this.recorder?.root(skip.host, skip.root, "skipped");
+        outcome(skip, "skipped");
         started.add(key(skip.host, skip.root));
         done(key(skip.host, skip.root));
       }
@@ -657,10 +736,11 @@ class DeploymentRun {
         }
         break;
       }
-      await Promise.race(running);
+      await Promise.race([...running, this.interrupt.signalled]);
     }
     await Promise.all(running);
     if (errors.length) throw new StepFailed(errors);
+    if (this.interrupt.requested) throw new RunInterrupted();
   }
 
   summarize(): Promise<void> {

@@ -7,7 +7,7 @@
  * {
  *   "batou": "0.1.0", "environment": "dev", "action": "deploy", "local": false,
  *   "started": "2025-01-01T10:00:00.000Z", "finished": "...", "duration": 1.52,
- *   "success": true, "exitCode": 0, "failedStep": null,
+ *   "success": true, "exitCode": 0, "failedStep": null, "interrupted": null,
  *   "hosts": [{ "name": "web1", "fqdn": "web1.example.com", "ignored": false, "connected": true }],
  *   "roots": [{ "host": "web1", "root": "hello", "status": "ok", "changed": true, "duration": 0.31 }],
  *   "changedComponents": [{ "host": "web1", "breadcrumbs": "Hello > File('work/hello/hello.txt')" }],
@@ -17,7 +17,8 @@
  * ```
  *
  * `action` is `deploy`, `predict` or `consistency-check`; a root's `status` is `ok`, `failed`, `skipped`
- * (ignored component or host) or `not-run` (the run stopped before it); durations are in seconds.
+ * (ignored component or host), `interrupted` (it was being deployed when the run was stopped) or `not-run` (the run
+ * stopped before it); `interrupted` names the signal that stopped the run (exit code 130); durations are in seconds.
  *
  * @module
  */
@@ -39,7 +40,7 @@ export interface ReportedError {
 export interface ReportedRoot {
   host: string;
   root: string;
-  status: "ok" | "failed" | "skipped" | "not-run";
+  status: "ok" | "failed" | "skipped" | "interrupted" | "not-run";
   changed: boolean | null;
   duration: number | null;
 }
@@ -56,6 +57,7 @@ export interface DeployReport {
   success: boolean;
   exitCode: number;
   failedStep: string | null;
+  interrupted: string | null;
   hosts: { name: string; fqdn: string; ignored: boolean; connected: boolean }[];
   roots: ReportedRoot[];
   changedComponents: { host: string; breadcrumbs: string }[];
@@ -112,6 +114,7 @@ export class ReportRecorder {
   #steps: DeployReport["steps"] = [];
   #errors: ReportedError[] = [];
   #failedStep: string | null = null;
+  #interrupted: string | null = null;
   #roots = new Map<string, ReportedRoot & { t0?: number }>();
   #changed: DeployReport["changedComponents"] = [];
   #connected = new Set<string>();
@@ -193,6 +196,11 @@ export class ReportRecorder {
     if (r.t0 !== undefined) r.duration = seconds(performance.now() - r.t0);
   }
 
+  /** The run was stopped by `signal`. */
+  interrupted(signal: string): void {
+    this.#interrupted = signal;
+  }
+
   /** The report of the run so far. */
   build(env: Environment | null, exitCode: number): DeployReport {
     const hosts = env ? [...env.hosts.values()] : [];
@@ -207,6 +215,7 @@ export class ReportRecorder {
       success: exitCode === 0,
       exitCode,
       failedStep: this.#failedStep,
+      interrupted: this.#interrupted,
       hosts: hosts.sort((a, b) => compareStrings(a.name, b.name)).map((h) => ({
         name: h.name,
         fqdn: h.fqdn,

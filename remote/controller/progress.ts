@@ -9,7 +9,15 @@ import { compareStrings } from "../../core/runtime/compare.ts";
 import { output } from "../../core/model/output.ts";
 
 /** What a host is doing. */
-export type HostPhase = "connecting" | "syncing" | "configuring" | "configured" | "deploying" | "done" | "failed";
+export type HostPhase =
+  | "connecting"
+  | "syncing"
+  | "configuring"
+  | "configured"
+  | "deploying"
+  | "done"
+  | "failed"
+  | "interrupted";
 
 /** Tracks each host's phase and redraws the status line. */
 export class Progress {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { trackChild } from "./children.ts";
 import { PROTOCOL_VERSION, RpcPeer } from "../contract/protocol.ts";
 import { type Format, output } from "../../core/model/output.ts";
 import type { Host } from "../../core/model/host.ts";
@@ -149,7 +150,9 @@ export async function startLocalAgent(host: Host, cwd: string, prefixOutput = fa
     stdout: "piped",
     stderr: "piped",
     env: { BATOU_AGENT: "1" },
+    detached: true,
   }).spawn();
+  trackChild(child);
   const stderr = collectStderr(child.stderr);
   const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
     if (method === "output") replayOutput(host, params, prefixOutput);

@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { trackChild } from "./children.ts";
 import { ReportingError, type ReportWriter, type SortKey } from "../../core/model/errors.ts";
 import { output } from "../../core/model/output.ts";
 import { sleep } from "../../core/runtime/sleep.ts";
@@ -404,7 +405,15 @@ export class SshConnection implements RemoteShell {
     if (this.#closed) throw new Error(`${this.label}: ssh connection is closed`);
     const args_ = this.#sessionArgs(master, script, args);
     if (master) output.debug(`${this.label}: ssh ${args_.slice(0, -1).join(" ")} <script>`);
-    return new Deno.Command("ssh", { args: args_, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+    const child = new Deno.Command("ssh", {
+      args: args_,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    })
+      .spawn();
+    return trackChild(child, () => Deno.removeSync(this.controlDir, { recursive: true }));
   }
 
   /**

@@ -1,0 +1,79 @@
+/**
+ * Ctrl-C and SIGTERM during `batou deploy`. The first signal asks the run to stop cleanly: no new root starts, every
+ * agent stops at its next component boundary, connections are closed, the run says what was done and what was not,
+ * writes its report and exits with 130. A second signal stops at once: every ssh process and local agent is killed
+ * and their control directories removed ({@linkcode abortConnections}), then the run ends the same way, and if it
+ * cannot within a few seconds the process exits with 130 anyway.
+ *
+ * ```ts
+ * const interrupt = new Interrupt();
+ * interrupt.install();
+ * try {
+ *   // ... interrupt.requested, await interrupt.signalled
+ * } finally {
+ *   interrupt.uninstall();
+ * }
+ * ```
+ *
+ * @module
+ */
+import { output } from "../../core/model/output.ts";
+import { abortConnections } from "../transport/children.ts";
+
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+/** How long a run may take to end after the second signal before the process exits regardless. */
+const HARD_STOP_GRACE_MS = 5000;
+
+/** The signals of one run. */
+export class Interrupt {
+  /** The first signal's name, once one came. */
+  requested: Deno.Signal | null = null;
+  /** Resolves with the first signal. */
+  readonly signalled: Promise<Deno.Signal>;
+  #resolve!: (s: Deno.Signal) => void;
+  #listeners: [Deno.Signal, () => void][] = [];
+  #onFirst: (() => void)[] = [];
+
+  constructor() {
+    this.signalled = new Promise((resolve) => this.#resolve = resolve);
+  }
+
+  /** Calls `fn` when the first signal comes (at once if it already came). */
+  onFirst(fn: () => void): void {
+    if (this.requested) fn();
+    else this.#onFirst.push(fn);
+  }
+
+  /** Starts listening (SIGINT and SIGTERM); a second call does nothing. */
+  install(): void {
+    if (this.#listeners.length) return;
+    for (const signal of SIGNALS) {
+      const listener = () => this.#received(signal);
+      Deno.addSignalListener(signal, listener);
+      this.#listeners.push([signal, listener]);
+    }
+  }
+
+  /** Stops listening: the signals have their default effect again. */
+  uninstall(): void {
+    for (const [signal, listener] of this.#listeners) Deno.removeSignalListener(signal, listener);
+    this.#listeners = [];
+  }
+
+  #received(signal: Deno.Signal): void {
+    if (this.requested === null) {
+      this.requested = signal;
+      output.line("");
+      output.error(
+        `${signal === "SIGINT" ? "Interrupted" : `Received ${signal}`}: no new component starts; the hosts stop ` +
+          "after the component they are deploying (press Ctrl-C again to stop at once).",
+      );
+      this.#resolve(signal);
+      for (const fn of this.#onFirst.splice(0)) fn();
+      return;
+    }
+    output.error(`Stopping at once (${signal}).`);
+    abortConnections();
+    setTimeout(() => Deno.exit(130), HARD_STOP_GRACE_MS);
+  }
+}

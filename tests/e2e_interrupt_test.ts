@@ -1,0 +1,186 @@
+/**
+ * Stopping a real ssh deployment of three hosts (issue 16): SIGINT or SIGTERM once stops cleanly at the next
+ * component boundary (message, exit code 130, report written, nothing left running), twice stops at once; in both
+ * cases no ssh client, agent or control directory is left behind, and a re-run converges.
+ */
+import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
+import { join } from "../core/runtime/path.ts";
+import { batou, type CliResult, REPO, writeFiles } from "./support/cli.ts";
+import { exists, waitForFile } from "./support/fs.ts";
+import { requireTools, type SshdFixture, startSshd } from "./support/sshd.ts";
+import { pgrep } from "./support/tools.ts";
+
+const PREFIX = "btint";
+const HOSTS = ["host1", "host2", "host3"];
+
+/** Per host one root: a file, a component that waits for `<shared>/release`, then a second file. */
+const COMPONENTS = {
+  "components/app/component.ts": `import { attribute, Component, File, UpdateNeeded } from "batou";
+class Hold extends Component {
+  dir = attribute(String, "/tmp");
+  override verify() {
+    throw new UpdateNeeded();
+  }
+  override async update() {
+    await Deno.writeTextFile(this.dir + "/pid-" + this.host.name, String(Deno.pid));
+    for (let i = 0; i < 300; i++) {
+      try {
+        await Deno.stat(this.dir + "/release");
+        return;
+      } catch { /* not yet */ }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+export class App extends Component {
+  dir = attribute(String, "/tmp");
+  override configure() {
+    this.add(new File("before", { content: "before\\n" }));
+    this.add(new Hold({ dir: this.dir }));
+    this.add(new File("after", { content: "after\\n" }));
+  }
+}
+`,
+};
+
+interface Run {
+  dir: string;
+  shared: string;
+  target: string;
+  base(host: string): string;
+  cleanup(): Promise<void>;
+}
+
+async function project(fixture: SshdFixture): Promise<Run> {
+  const dir = await Deno.makeTempDir({ prefix: "batou-e2e-int-" });
+  const shared = await Deno.makeTempDir({ prefix: "batou-e2e-int-shared-" });
+  await Deno.chmod(shared, 0o1777);
+  const target = `int-${crypto.randomUUID().slice(0, 8)}`;
+  await writeFiles(dir, {
+    ...COMPONENTS,
+    "ssh_config": await Deno.readTextFile(fixture.sshConfig),
+    "environments/prod/environment.cfg": `[environment]\ntarget_directory = ~/${target}\n\n[hosts]\n` +
+      HOSTS.map((h) => `${h} = app\n`).join("") + `\n[component:app]\ndir = ${shared}\n`,
+  });
+  const homes = new Map(fixture.hosts.map((h) => [h.name, h.home]));
+  return {
+    dir,
+    shared,
+    target,
+    base: (host) => join(homes.get(host)!, target),
+    async cleanup() {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.remove(shared, { recursive: true }).catch(() => {});
+      for (const h of homes.values()) await Deno.remove(join(h, target), { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+function spawnDeploy(p: Run): { child: Deno.ChildProcess; result: Promise<CliResult> } {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", join(REPO, "main.ts"), "deploy", "--report", "report.json", "prod"],
+    cwd: p.dir,
+    env: { NO_COLOR: "1", INIT_CWD: p.dir },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const result = child.output().then((out) => {
+    const stdout = new TextDecoder().decode(out.stdout), stderr = new TextDecoder().decode(out.stderr);
+    return { code: out.code, stdout, stderr, output: stdout + stderr };
+  });
+  return { child, result };
+}
+
+async function controlDirs(): Promise<Set<string>> {
+  const out = new Set<string>();
+  for await (const e of Deno.readDir("/tmp")) if (e.name.startsWith("batou-ssh-")) out.add(e.name);
+  return out;
+}
+
+/** Waits until no process runs as any test host's account (sshd sessions and agents end with the deployment). */
+async function targetsQuiet(fixture: SshdFixture): Promise<string> {
+  let left = "";
+  for (let i = 0; i < 100; i++) {
+    left = (await Promise.all(fixture.hosts.map((h) => pgrep(["-u", h.user])))).join("");
+    if (!left) return "";
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return left;
+}
+
+async function withRun(body: (fixture: SshdFixture, p: Run) => Promise<void>): Promise<void> {
+  await requireTools("ssh", "sshd", "pgrep");
+  const fixture = await startSshd({ hosts: HOSTS, userPrefix: PREFIX });
+  const p = await project(fixture);
+  try {
+    await body(fixture, p);
+  } finally {
+    await p.cleanup();
+    await fixture.stop();
+  }
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.test(`one ${signal}: the hosts finish their current component, stop, and the run says what it did`, async () => {
+    await withRun(async (fixture, p) => {
+      const dirsBefore = await controlDirs();
+      const run = spawnDeploy(p);
+      for (const h of HOSTS) await waitForFile(join(p.shared, `pid-${h}`), run.result);
+      run.child.kill(signal);
+      // The component being deployed finishes (it waits for this file), the next one does not start.
+      await new Promise((r) => setTimeout(r, 300));
+      await Deno.writeTextFile(join(p.shared, "release"), "");
+      const result = await run.result;
+      assertEquals(result.code, 130, result.output);
+      assertStringIncludes(result.output, "no new component starts");
+      assertStringIncludes(result.output, `DEPLOYMENT INTERRUPTED (${signal}, during deploy)`);
+      assertStringIncludes(result.output, "Stopped while deploying (3): host1: app, host2: app, host3: app");
+      for (const h of HOSTS) {
+        assertEquals(await Deno.readTextFile(join(p.base(h), "work/app/before")), "before\n");
+        assert(!(await exists(join(p.base(h), "work/app/after"))), `${h}: the component after the stop ran`);
+      }
+      const report = JSON.parse(await Deno.readTextFile(join(p.dir, "report.json")));
+      assertEquals(report.exitCode, 130);
+      assertEquals(report.interrupted, signal);
+      assertEquals(report.roots.map((r: { status: string }) => r.status), [
+        "interrupted",
+        "interrupted",
+        "interrupted",
+      ]);
+      assertEquals(report.errors, []);
+      // Nothing left behind: no ssh client of this project, no agent or session on the targets, no control dir.
+      assertEquals(await pgrep(["-f", join(p.dir, "ssh_config")]), "");
+      assertEquals(await targetsQuiet(fixture), "");
+      assertEquals([...await controlDirs()].filter((d) => !dirsBefore.has(d)), []);
+      // A re-run converges.
+      const again = await batou(p.dir, ["deploy", "prod"]);
+      assertEquals(again.code, 0, again.output);
+      for (const h of HOSTS) assertEquals(await Deno.readTextFile(join(p.base(h), "work/app/after")), "after\n");
+    });
+  });
+}
+
+Deno.test("a second signal stops at once: no ssh client or control directory left, agents end after their component", async () => {
+  await withRun(async (fixture, p) => {
+    const dirsBefore = await controlDirs();
+    const run = spawnDeploy(p);
+    for (const h of HOSTS) await waitForFile(join(p.shared, `pid-${h}`), run.result);
+    run.child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 200));
+    run.child.kill("SIGINT");
+    const result = await run.result;
+    assertEquals(result.code, 130, result.output);
+    assertStringIncludes(result.output, "Stopping at once");
+    const report = JSON.parse(await Deno.readTextFile(join(p.dir, "report.json")));
+    assertEquals(report.interrupted, "SIGINT");
+    assertEquals(await pgrep(["-f", join(p.dir, "ssh_config")]), "");
+    assertEquals([...await controlDirs()].filter((d) => !dirsBefore.has(d)), []);
+    // The agents lost their controller: they stop after the component they were in (released here).
+    await Deno.writeTextFile(join(p.shared, "release"), "");
+    assertEquals(await targetsQuiet(fixture), "");
+    for (const h of HOSTS) assert(!(await exists(join(p.base(h), "work/app/after"))), h);
+    const again = await batou(p.dir, ["deploy", "prod"]);
+    assertEquals(again.code, 0, again.output);
+  });
+});
