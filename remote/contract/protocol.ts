@@ -148,7 +148,9 @@ export class RpcPeer {
         const lines = this.#queued;
         this.#queued = [];
         this.#batch = null;
-        return this.#writer.write(lines.length === 1 ? lines[0] : concatBytes(lines));
+        let length = 0;
+        for (const l of lines) length += l.length;
+        return this.#writer.write(concatBytes(lines, length));
       });
       this.#writeChain = this.#batch;
     }
@@ -304,17 +306,4 @@ export class AggregateReport extends Error {
   constructor(readonly errors: unknown[]) {
     super(`${errors.length} errors`);
   }
-}
-
-/** `parts` one after the other in one array. */
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
