@@ -7,7 +7,7 @@
 // component model, the library and the npm packages are loaded, and every command loads only what it uses.
 import { resolve } from "./core/runtime/path.ts";
 import { VERSION, versionLine } from "./core/runtime/version.ts";
-import { output } from "./core/model/output.ts";
+import { output, TerminalBackend } from "./core/model/output.ts";
 import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/controller/early_connect.ts";
 import { Interrupt } from "./remote/controller/interrupt.ts";
@@ -87,6 +87,9 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
   const started = early?.environment === environment && early.timeout === timeout &&
     early.hosts.join("\n") === hosts.join("\n");
   if (!values.local && !started) startEarlyConnections(projectDir(), environment, timeout, hosts);
+  // Remote deployments: the terminal is written asynchronously, so that reading the agents' output never waits
+  // for it (--local keeps synchronous writes: component code may print with console.log in between).
+  if (!values.local && output.backend instanceof TerminalBackend) output.backend.decouple();
   const interrupt = deployInterrupt ?? new Interrupt();
   interrupt.install();
   try {
@@ -229,5 +232,6 @@ if (import.meta.main) {
     }
   }
   await closeEarlyConnections(); // whatever the command line started early and nobody took
+  await output.drain();
   Deno.exit(code);
 }

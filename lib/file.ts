@@ -494,6 +494,8 @@ export interface ManagedContentOptions {
   maxDiff?: number;
   /** Lines shown at each end of a longer diff (default 50). */
   maxDiffLead?: number;
+  /** Lines of a new file's content shown (default 10); the rest is counted, the full diff is in the diff file. */
+  maxNewDiff?: number;
 }
 
 /**
@@ -510,6 +512,7 @@ export class ManagedContentBase extends FileComponent {
   encoding: string | null = "utf-8";
   maxDiff = 200;
   maxDiffLead = 50;
+  maxNewDiff = 10;
   #delayed = false;
   #diffDir = "";
 
@@ -615,6 +618,11 @@ export class ManagedContentBase extends FileComponent {
     throw new UpdateNeeded(`${this.path} has different content`);
   }
 
+  /**
+   * Shows the diff from `current` to `wanted` (the full diff goes to a diff file). New content (the file is missing
+   * or empty, as Presence leaves it) shows at most {@linkcode maxNewDiff} lines and counts the rest: a first
+   * deploy of thousands of files would otherwise print all of them (issue 17).
+   */
   async #showDiff(current: Uint8Array, wanted: Uint8Array): Promise<void> {
     if (!this.encoding) {
       output.annotate("Not showing diff for binary data.", { yellow: true });
@@ -642,8 +650,18 @@ export class ManagedContentBase extends FileComponent {
       return;
     }
     const name = basename(this.path);
-    for (const line of formatDiff(name, lines, { max: this.maxDiff, lead: this.maxDiffLead, fullDiffPath: diffFile })) {
+    // The header: "---", "+++" and the one hunk of a new file.
+    const newShown = 3 + Math.max(0, this.maxNewDiff);
+    const left = current.length === 0 && lines.length > newShown ? lines.length - newShown : 0;
+    const shown = left ? lines.slice(0, newShown) : lines;
+    for (const line of formatDiff(name, shown, { max: this.maxDiff, lead: this.maxDiffLead, fullDiffPath: diffFile })) {
       output.annotate(line.text, line.color ? { [line.color]: true } : {});
+    }
+    if (left) {
+      output.annotate(`  ${name} ... ${left} more line${left === 1 ? "" : "s"} of the new file not shown,`, {
+        yellow: true,
+      });
+      output.line(`see ${diffFile} for the full diff.`, { yellow: true });
     }
   }
 

@@ -5,7 +5,8 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { join } from "../core/runtime/path.ts";
-import { batou, type CliResult, REPO, writeFiles } from "./support/cli.ts";
+import { batou, writeFiles } from "./support/cli.ts";
+import { type RunningDeploy, spawnBatou } from "./faults/harness.ts";
 import { exists, waitForFile } from "./support/fs.ts";
 import { requireTools, type SshdFixture, startSshd } from "./support/sshd.ts";
 import { pgrep } from "./support/tools.ts";
@@ -81,20 +82,8 @@ async function project(fixture: SshdFixture): Promise<Run> {
   };
 }
 
-function spawnDeploy(p: Run): { child: Deno.ChildProcess; result: Promise<CliResult> } {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", join(REPO, "main.ts"), "deploy", "--report", "report.json", "prod"],
-    cwd: p.dir,
-    env: { NO_COLOR: "1", INIT_CWD: p.dir, TMPDIR: p.tmp },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const result = child.output().then((out) => {
-    const stdout = new TextDecoder().decode(out.stdout), stderr = new TextDecoder().decode(out.stderr);
-    return { code: out.code, stdout, stderr, output: stdout + stderr };
-  });
-  return { child, result };
+function spawnDeploy(p: Run): RunningDeploy {
+  return spawnBatou(p.dir, ["deploy", "--report", "report.json", "prod"], { TMPDIR: p.tmp });
 }
 
 /** The ssh control directories left in the deployment's TMPDIR. */

@@ -552,6 +552,49 @@ Deno.test("A large diff is cut to first and last lines and written in full to .b
   });
 });
 
+Deno.test("A new file's diff shows its first maxNewDiff lines and counts the rest (issue 17)", async () => {
+  await withProject(async (p) => {
+    let content!: Content;
+    const text = Array.from({ length: 30 }, (_, i) => `line ${i}`).join("\n") + "\n";
+    await p.configure(root((c) => {
+      content = c.add(new Content("big", { content: text, maxNewDiff: 4 }));
+      c.add(new Content("small", { content: "a\nb\nc\nd\n", maxNewDiff: 4 }));
+    }));
+    await p.deploy();
+    const logs = await listDir(content.diffDir);
+    const bigLog = join(content.diffDir, logs.find((l) => l.endsWith("-big.diff"))!);
+    strictEqual(
+      await Deno.readTextFile(bigLog),
+      "---\n+++\n@@ -0,0 +1,30 @@\n" + text.replace(/^/gm, "+").slice(0, -1),
+    );
+    deepStrictEqual(p.lines, [
+      "🚀 localhost: MyComponent > Content('work/mycomponent/big')",
+      "  big ---",
+      "  big +++",
+      "  big @@ -0,0 +1,30 @@",
+      "  big +line 0",
+      "  big +line 1",
+      "  big +line 2",
+      "  big +line 3",
+      "  big ... 26 more lines of the new file not shown,",
+      `see ${bigLog} for the full diff.`,
+      "🚀 localhost: MyComponent > Content('work/mycomponent/small')",
+      "  small ---",
+      "  small +++",
+      "  small @@ -0,0 +1,4 @@",
+      "  small +a",
+      "  small +b",
+      "  small +c",
+      "  small +d",
+    ]);
+    // A changed file still shows its whole (bounded) diff.
+    p.clearOutput();
+    await p.configure(root((c) => c.add(new Content("big", { content: text.replace("line 20", "LINE 20") }))));
+    await p.deploy();
+    ok(p.lines.includes("  big -line 20") && p.lines.includes("  big +LINE 20"), p.lines.join("\n"));
+  });
+});
+
 Deno.test("sensitiveData: true hides the diff and writes no diff file", async () => {
   await withProject(async (p) => {
     await p.writeWorkdir("target.json", JSON.stringify({ bsdf: 2 }, null, 4));

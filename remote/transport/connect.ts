@@ -47,7 +47,20 @@ export function isCompiled(): boolean {
 export function localAgentCommand(): string[] {
   if (isCompiled()) return [Deno.execPath(), "agent"];
   const main = Deno.mainModule.startsWith("file:") ? fromFileUrl(Deno.mainModule) : Deno.mainModule;
-  return [Deno.execPath(), "run", `--v8-flags=${AGENT_V8_FLAGS}`, "-A", "--quiet", "--no-prompt", main, "agent"];
+  // BATOU_AGENT_CPU_PROF=<dir>: a local agent writes a V8 CPU profile there (deno's --cpu-prof), for profiling.
+  const prof = Deno.env.get("BATOU_AGENT_CPU_PROF");
+  const profile = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
+  return [
+    Deno.execPath(),
+    "run",
+    `--v8-flags=${AGENT_V8_FLAGS}`,
+    ...profile,
+    "-A",
+    "--quiet",
+    "--no-prompt",
+    main,
+    "agent",
+  ];
 }
 
 /**
