@@ -13,6 +13,7 @@
  */
 
 // C0 controls but tab and line feed, DEL, C1 controls, and the bidirectional embedding/override/isolate marks.
+// deno-lint-ignore no-control-regex -- matching control characters is what this module is for
 const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** `text` with every control character except `\n` and `\t` written as a visible escape (`\x1b`, `\r`, `\u202e`). */

@@ -117,6 +117,7 @@ Deno.test("terminal injection: control characters from a host are shown escaped,
     const r = await p.deploy();
     assertEquals(r.code, 0, r.output);
     assert(
+      // deno-lint-ignore no-control-regex -- the test looks for control characters
       !/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/.test(r.output),
       `control characters reached the terminal:\n${r.output}`,
     );
