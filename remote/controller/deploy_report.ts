@@ -23,7 +23,6 @@
  * @module
  */
 import { compareStrings } from "../../core/runtime/compare.ts";
-import { dirname } from "../../core/runtime/path.ts";
 import type { Environment } from "../../core/model/environment.ts";
 import { writeFileAtomic } from "../../core/runtime/fsops.ts";
 import { ReportingError, UnexpectedError } from "../../core/model/errors.ts";
@@ -101,9 +100,8 @@ export function reportedErrors(errors: unknown[]): ReportedError[] {
   return out;
 }
 
-/** Writes `data` as JSON to `path` atomically. */
+/** Writes `data` as JSON to `path` atomically (its folder must exist: a mistyped path creates nothing). */
 export async function writeJsonAtomic(path: string, data: unknown): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
   await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(data, null, 2) + "\n"));
 }
 
