@@ -34,8 +34,10 @@ export interface CorpusCaseSpec {
   args: string[];
   /** A line that must appear in the output exactly (usually the first `ERROR:` line). */
   expect: string;
-  /** The step named in `... FAILED (during <step>)`. */
-  step: CorpusStep;
+  /** The step named in `... FAILED (during <step>)`; omitted for commands other than `deploy` (e.g. `secrets`). */
+  step?: CorpusStep;
+  /** The exit code: 1 (the default) for a bad input, 2 for a usage error. */
+  code?: 1 | 2;
   /** Strings that must appear somewhere in the output (file:line, component, attribute, host). */
   mustMention: string[];
   /** Strings that must not appear anywhere in the output (e.g. secret values). */
@@ -139,9 +141,10 @@ export const STACK_LINE: RegExp = /^\s+at .*:\d+:\d+\)?$/;
 export function checkResult(spec: CorpusCaseSpec, result: CliResult): string[] {
   const problems: string[] = [];
   const lines = result.output.split("\n");
-  if (result.code !== 1) problems.push(`exit code ${result.code}, expected 1`);
+  const code = spec.code ?? 1;
+  if (result.code !== code) problems.push(`exit code ${result.code}, expected ${code}`);
   if (!lines.includes(spec.expect)) problems.push(`missing line ${JSON.stringify(spec.expect)}`);
-  if (!lines.some((l) => l.includes(`FAILED (during ${spec.step})`))) {
+  if (spec.step !== undefined && !lines.some((l) => l.includes(`FAILED (during ${spec.step})`))) {
     problems.push(`missing "FAILED (during ${spec.step})"`);
   }
   for (const m of spec.mustMention) {
