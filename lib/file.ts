@@ -38,6 +38,7 @@ import { expand as expandTemplate } from "../core/model/template.ts";
 import { yaml } from "../core/runtime/lazy.ts";
 import { containsSecret, formatDiff, unifiedDiffLines } from "../core/formats/diff.ts";
 import { runCmd } from "../core/model/cmd.ts";
+import { DIFF_FILES_KEPT, pruneDiffFiles } from "./diff_files.ts";
 import {
   ensurePathNonexistent,
   glob,
@@ -500,7 +501,7 @@ export class ManagedContentBase extends FileComponent {
   #delayed = false;
   #diffDir = "";
 
-  /** Where diffs are written: `<workdirBase>/.batou-diffs`. */
+  /** Where full diffs are written: `<workdirBase>/.batou-diffs` (the newest {@linkcode DIFF_FILES_KEPT} per name kept). */
   get diffDir(): string {
     return this.#diffDir;
   }
@@ -636,7 +637,7 @@ export class ManagedContentBase extends FileComponent {
 
   /**
    * Writes the full diff (its lines already masked) to `<diffDir>/<timestamp>-<name>.diff` (mode 0600) and returns
-   * its path. A file name that contains a secret is replaced by `sensitive`: nothing but the managed files may hold
+   * its path; only the newest {@linkcode DIFF_FILES_KEPT} diff files per name are kept (lib/diff_files.ts). A file name that contains a secret is replaced by `sensitive`: nothing but the managed files may hold
    * a secret on the target.
    */
   async #writeDiffFile(lines: string[]): Promise<string> {
@@ -655,6 +656,7 @@ export class ManagedContentBase extends FileComponent {
         } finally {
           file.close();
         }
+        await pruneDiffFiles(this.#diffDir, basename(path));
         return path;
       } catch (e) {
         if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
