@@ -26,6 +26,7 @@ import {
   DeploymentStopped,
   isUpdateSignal,
   MissingOverrideAttributes,
+  ReportingError,
   SilentConfigurationError,
   UnknownComponentOptions,
   UpdateNeeded,
@@ -621,6 +622,13 @@ export class Component {
         }
         this.changed = true;
       }
+    } catch (e) {
+      // The innermost failing component is named in the report (with where the project created it).
+      if (e instanceof ReportingError && !e.component && !(e instanceof DeploymentStopped)) {
+        e.component = this.breadcrumbs;
+        e.componentPlace = this.initLocation;
+      }
+      throw e;
     } finally {
       output.clearBuffer();
       if (restore !== null) Deno.chdir(restore);

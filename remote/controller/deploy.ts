@@ -18,6 +18,7 @@ import {
   errorFromJSON,
   type ErrorJSON,
   ReportingError,
+  reportWithPlace,
   type ReportWriter,
   simplifiedStack,
   sortErrors,
@@ -174,6 +175,7 @@ function rpcErrors(
   if (e instanceof RpcError && e.errors.length) {
     return e.errors.map((j: ErrorJSON) => {
       const err = errorFromJSON(j);
+      if (where.root !== undefined) err.affectedHostname ||= host; // the report and its "host" name it
       if (err instanceof UnexpectedError) {
         err.hostName ||= host;
         err.rootName ||= where.root ?? "";
@@ -386,9 +388,12 @@ class DeploymentRun {
     const reporting = errors.map((e) => toReporting(e, !!this.opts.debug));
     for (const e of sortErrors(reporting)) {
       output.line("");
-      e.report(output);
+      reportWithPlace(e, output);
       // Load errors are not merged per host (as configure errors are): name the host they concern here.
-      if (!(e instanceof ConfigureErrors) && e.affectedHostname && !(e instanceof UnexpectedError && e.hostName)) {
+      if (
+        !(e instanceof ConfigureErrors) && e.affectedHostname && !e.component &&
+        !(e instanceof UnexpectedError && e.hostName)
+      ) {
         output.tabular("Affected hosts", e.affectedHostname, { red: true });
       }
       if (this.opts.debug && !(e instanceof ConfigureErrors) && e.stack && e instanceof UnexpectedError === false) {

@@ -25,7 +25,7 @@
 import { compareStrings } from "../../core/runtime/compare.ts";
 import type { Environment } from "../../core/model/environment.ts";
 import { writeFileAtomic } from "../../core/runtime/fsops.ts";
-import { ReportingError, UnexpectedError } from "../../core/model/errors.ts";
+import { ReportingError, reportWithPlace, UnexpectedError } from "../../core/model/errors.ts";
 import { type Format, Output, output, type OutputBackend, RecordingBackend } from "../../core/model/output.ts";
 
 /** One error in the report. */
@@ -70,7 +70,7 @@ const seconds = (ms: number) => Math.round(ms) / 1000;
 function reportText(e: ReportingError): string {
   const rec = new RecordingBackend();
   try {
-    e.report(new Output(rec));
+    reportWithPlace(e, new Output(rec));
   } catch { /* fall back to the message */ }
   const text = rec.lines.map((l) => l.replace(/^ERROR: /, "")).join("\n").trim();
   return text || e.message;
