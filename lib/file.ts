@@ -232,6 +232,7 @@ export class File extends Component {
       );
       this.content = content.content;
     }
+    claimFile(this);
     if (this.owner !== null && this.owner !== undefined) this.add(new Owner(this.path, { owner: this.owner }));
     if (this.group !== null && this.group !== undefined) this.add(new Group(this.path, { group: this.group }));
   }
@@ -667,6 +668,38 @@ export class ManagedContentBase extends FileComponent {
   override async update(): Promise<void> {
     await writeFileAtomic(this.path, this.bytes);
   }
+}
+
+/** The files of each configured top component (a root's configure builds a fresh one): path -> File. */
+const claimedFiles = new WeakMap<object, Map<string, File>>();
+
+function sameContent(a: string | Uint8Array | null, b: string | Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  const enc = new TextEncoder();
+  const x = typeof a === "string" ? enc.encode(a) : a, y = typeof b === "string" ? enc.encode(b) : b;
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/**
+ * Records `file` as the manager of its path in its root; a second File of the same path with other content is a
+ * configuration error (it would rewrite the file twice on every deploy), naming both components and their places.
+ */
+function claimFile(file: File): void {
+  const top = file.root.component;
+  if (top === null) return;
+  let byPath = claimedFiles.get(top);
+  if (!byPath) claimedFiles.set(top, byPath = new Map());
+  const other = byPath.get(file.path);
+  if (other === undefined || other === file) {
+    byPath.set(file.path, file);
+    return;
+  }
+  if (other.ensure === file.ensure && sameContent(other.content, file.content)) return;
+  throw ConfigurationError.create(
+    `${projectPath(file, file.path)} is managed twice with different content: ` +
+      `${other.breadcrumbs} (${other.initLocation}) and ${file.breadcrumbs} (${file.initLocation}).`,
+    file,
+  );
 }
 
 /** Options of {@linkcode Content}. */
