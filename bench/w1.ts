@@ -7,7 +7,7 @@
  * 5 symlinks `l0..l4` to `f000..f004`.
  *
  * The template is written once, with placeholders for its three variables, and instantiated per tool (batou's
- * nunjucks context, Ansible's Jinja2 variables), so that every tool renders byte-identical files. The same text is
+ * template context, Ansible's Jinja2 variables), so that every tool renders byte-identical files. The same text is
  * rendered here in TypeScript for the rsync floor and for checking what the tools produced.
  *
  * @module
@@ -49,7 +49,7 @@ interface Spelling {
 
 const LINE_COUNT = 12;
 
-/** The W1 template with the variables spelled for one tool (Jinja2 syntax, also valid nunjucks). */
+/** The W1 template with the variables spelled for one tool (Jinja2 syntax). */
 function template(v: Spelling): string {
   const lines = [
     `# {{ ${v.name} }} on {{ ${v.host} }} -- managed by the W1 benchmark, do not edit`,

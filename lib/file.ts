@@ -143,7 +143,7 @@ export interface FileOptions {
   content?: string | Uint8Array | null;
   /** A file in the component's directory (or absolute); for `ensure: "directory"` a directory to copy. */
   source?: string;
-  /** Render the content with nunjucks (default true). */
+  /** Render the content as a template (Jinja2, see docs/templates.md; default true). */
   isTemplate?: boolean;
   /** The template's `component` (default: the File's parent). */
   templateContext?: TemplateContext | null;
@@ -706,7 +706,7 @@ function claimFile(file: File): void {
 export interface ContentOptions extends ManagedContentOptions {
   /** The content (a template unless `isTemplate: false`). Exclusive with `source`. */
   content?: string | Uint8Array | null;
-  /** Render with nunjucks (default true; never for binary content). */
+  /** Render as a template (Jinja2, see docs/templates.md; default true; never for binary content). */
   isTemplate?: boolean;
   /** The template's `component` (default: the parent component). */
   templateContext?: TemplateContext | null;

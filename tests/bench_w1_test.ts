@@ -1,5 +1,5 @@
 /**
- * The W1 benchmark's parts: the template renders the same bytes through batou's nunjucks as the TypeScript
+ * The W1 benchmark's parts: the template renders the same bytes through batou's template engine as the TypeScript
  * reference, the Ansible playbook covers the workload, the report and chart are produced from results, the agent
  * reports its memory, and W1 deploys over ssh with the figures the benchmark reads (a real sshd, one host).
  */
@@ -12,7 +12,7 @@ import { markdown, median, type Results, type Sample, svgChart } from "../bench/
 import { batouFigures, batouTool, type SeriesContext } from "../bench/tools.ts";
 import { requireTools, startSshd } from "./support/sshd.ts";
 
-Deno.test("W1 template: batou's nunjucks renders the reference bytes; only f000 uses the greeting", () => {
+Deno.test("W1 template: batou's engine renders the reference bytes; only f000 uses the greeting", () => {
   for (const name of ["f000", "f001", "f055"]) {
     const ctx = { host: { name: "h1" }, args: { name }, component: { greeting: "Hej" } };
     assertEquals(expand(BATOU_TEMPLATE, ctx), renderW1("h1", name, "Hej"));

@@ -1,13 +1,12 @@
 /**
  * core/runtime/bundle_require.ts: the built-ins a bundle's CommonJS packages require. node:path is core/runtime/path.ts (other
- * members from the real module), node:events the small EventEmitter, node:fs & co. stand-ins for the real modules,
+ * members from the real module), node:fs & co. stand-ins for the real modules,
  * everything else the real module; names that are no built-in throw as `require` does.
  */
 import * as nodePath from "node:path";
 import type * as nodeFs from "node:fs";
 import process from "node:process";
 import { registerBundleRequire, requireBuiltin } from "../core/runtime/bundle_require.ts";
-import { EventEmitter } from "../core/runtime/events.ts";
 import { join } from "../core/runtime/path.ts";
 import { assert, assertEquals } from "./support/assert.ts";
 
@@ -26,8 +25,7 @@ Deno.test("node:path is core/runtime/path.ts, with node:path's results and its o
   assertEquals(path.format({ dir: "/a", base: "b.txt" }), "/a/b.txt");
 });
 
-Deno.test("node:events is the small EventEmitter; node:fs a stand-in that behaves as the real module", async () => {
-  assert(requireBuiltin("node:events") === EventEmitter && requireBuiltin("events") === EventEmitter);
+Deno.test("node:fs is a stand-in that behaves as the real module", async () => {
   const fs = requireBuiltin("node:fs") as typeof nodeFs;
   assert(requireBuiltin("fs") === fs);
   const dir = await Deno.makeTempDir({ prefix: "batou-bundle-require-test-" });

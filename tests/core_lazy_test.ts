@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { assertEquals } from "./support/assert.ts";
-import { loadedPackages, LOADING, LOADS_ON_FIRST_USE, nunjucks, sucrase, yaml } from "../core/runtime/lazy.ts";
+import { loadedPackages, LOADING, LOADS_ON_FIRST_USE, sucrase, yaml } from "../core/runtime/lazy.ts";
 import { MINIFIED_REQUIRE_PRELUDE } from "../remote/transport/bootstrap.ts";
 import { REPO } from "./support/cli.ts";
 
@@ -12,10 +12,8 @@ Deno.test("lazy: from source every package works (loaded with createRequire)", (
   assertEquals(LOADING, "source");
   assertEquals(LOADS_ON_FIRST_USE, true);
   assertEquals(yaml().parse("a: [1, 2]"), { a: [1, 2] });
-  const { Environment, Template } = nunjucks();
-  assertEquals(new Template("{{ x }}!", new Environment(null, { autoescape: false })).render({ x: 1 }), "1!");
   assertEquals(sucrase().transform("const a: number = 1;", { transforms: ["typescript"] }).code, "const a = 1;");
-  assertEquals(loadedPackages(), ["sucrase", "yaml", "nunjucks"]);
+  assertEquals(loadedPackages(), ["sucrase", "yaml"]);
 });
 
 Deno.test("lazy: from source nothing is evaluated before its first use (a fresh process)", async () => {
@@ -34,24 +32,20 @@ Deno.test("lazy: from source nothing is evaluated before its first use (a fresh 
     assertEquals(steps.bundled, true); // LOADS_ON_FIRST_USE
     assertEquals(steps.atStart, []);
     assertEquals(steps.afterYaml, ["yaml"]);
-    assertEquals(steps.afterNunjucks, ["yaml", "nunjucks"]);
     assertEquals(steps.again, true);
-    assertEquals(steps.atEnd, ["sucrase", "yaml", "nunjucks"]);
+    assertEquals(steps.atEnd, ["sucrase", "yaml"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 const PROBE = (lazyUrl: string) => `
-import { loadedPackages, LOADS_ON_FIRST_USE, nunjucks, sucrase, yaml } from ${JSON.stringify(lazyUrl)};
+import { loadedPackages, LOADS_ON_FIRST_USE, sucrase, yaml } from ${JSON.stringify(lazyUrl)};
 const steps = { bundled: LOADS_ON_FIRST_USE, atStart: loadedPackages() };
 steps.yaml = yaml().parse("a: [1, 2]");
 steps.afterYaml = loadedPackages();
-const { Environment, Template } = nunjucks();
-steps.nunjucks = new Template("{{ x }}!", new Environment(null, { autoescape: false })).render({ x: 1 });
-steps.afterNunjucks = loadedPackages();
 steps.sucrase = sucrase().transform("const a: number = 1;", { transforms: ["typescript"] }).code;
-steps.again = yaml() === yaml() && nunjucks() === nunjucks() && sucrase() === sucrase();
+steps.again = yaml() === yaml() && sucrase() === sucrase();
 steps.atEnd = loadedPackages();
 console.log(JSON.stringify(steps));
 `;
@@ -84,11 +78,9 @@ Deno.test("lazy: in a minified bundle nothing is evaluated before its first use"
       atStart: [],
       yaml: { a: [1, 2] },
       afterYaml: ["yaml"],
-      nunjucks: "1!",
-      afterNunjucks: ["yaml", "nunjucks"],
       sucrase: "const a = 1;",
       again: true,
-      atEnd: ["sucrase", "yaml", "nunjucks"],
+      atEnd: ["sucrase", "yaml"],
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -45,6 +45,8 @@ export class App extends Component {
 
 interface Run {
   dir: string;
+  /** The deployment's TMPDIR: where its ssh control directories go (other test runs use /tmp at the same time). */
+  tmp: string;
   shared: string;
   target: string;
   base(host: string): string;
@@ -56,6 +58,7 @@ async function project(fixture: SshdFixture): Promise<Run> {
   const shared = await Deno.makeTempDir({ prefix: "batou-e2e-int-shared-" });
   await Deno.chmod(shared, 0o1777);
   const target = `int-${crypto.randomUUID().slice(0, 8)}`;
+  const tmp = await Deno.makeTempDir({ prefix: "bti-" });
   await writeFiles(dir, {
     ...COMPONENTS,
     "ssh_config": await Deno.readTextFile(fixture.sshConfig),
@@ -65,12 +68,14 @@ async function project(fixture: SshdFixture): Promise<Run> {
   const homes = new Map(fixture.hosts.map((h) => [h.name, h.home]));
   return {
     dir,
+    tmp,
     shared,
     target,
     base: (host) => join(homes.get(host)!, target),
     async cleanup() {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       await Deno.remove(shared, { recursive: true }).catch(() => {});
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
       for (const h of homes.values()) await Deno.remove(join(h, target), { recursive: true }).catch(() => {});
     },
   };
@@ -80,7 +85,7 @@ function spawnDeploy(p: Run): { child: Deno.ChildProcess; result: Promise<CliRes
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", join(REPO, "main.ts"), "deploy", "--report", "report.json", "prod"],
     cwd: p.dir,
-    env: { NO_COLOR: "1", INIT_CWD: p.dir },
+    env: { NO_COLOR: "1", INIT_CWD: p.dir, TMPDIR: p.tmp },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -92,9 +97,10 @@ function spawnDeploy(p: Run): { child: Deno.ChildProcess; result: Promise<CliRes
   return { child, result };
 }
 
-async function controlDirs(): Promise<Set<string>> {
-  const out = new Set<string>();
-  for await (const e of Deno.readDir("/tmp")) if (e.name.startsWith("batou-ssh-")) out.add(e.name);
+/** The ssh control directories left in the deployment's TMPDIR. */
+async function controlDirs(p: Run): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(p.tmp)) if (e.name.startsWith("batou-ssh-")) out.push(e.name);
   return out;
 }
 
@@ -124,9 +130,9 @@ async function withRun(body: (fixture: SshdFixture, p: Run) => Promise<void>): P
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.test(`one ${signal}: the hosts finish their current component, stop, and the run says what it did`, async () => {
     await withRun(async (fixture, p) => {
-      const dirsBefore = await controlDirs();
       const run = spawnDeploy(p);
       for (const h of HOSTS) await waitForFile(join(p.shared, `pid-${h}`), run.result);
+      assert((await controlDirs(p)).length > 0, "the control directories are where the test looks for them");
       run.child.kill(signal);
       // The component being deployed finishes (it waits for this file), the next one does not start.
       await new Promise((r) => setTimeout(r, 300));
@@ -152,7 +158,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
       // Nothing left behind: no ssh client of this project, no agent or session on the targets, no control dir.
       assertEquals(await pgrep(["-f", join(p.dir, "ssh_config")]), "");
       assertEquals(await targetsQuiet(fixture), "");
-      assertEquals([...await controlDirs()].filter((d) => !dirsBefore.has(d)), []);
+      assertEquals(await controlDirs(p), []);
       // A re-run converges.
       const again = await batou(p.dir, ["deploy", "prod"]);
       assertEquals(again.code, 0, again.output);
@@ -163,7 +169,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 Deno.test("a second signal stops at once: no ssh client or control directory left, agents end after their component", async () => {
   await withRun(async (fixture, p) => {
-    const dirsBefore = await controlDirs();
     const run = spawnDeploy(p);
     for (const h of HOSTS) await waitForFile(join(p.shared, `pid-${h}`), run.result);
     run.child.kill("SIGINT");
@@ -175,7 +180,7 @@ Deno.test("a second signal stops at once: no ssh client or control directory lef
     const report = JSON.parse(await Deno.readTextFile(join(p.dir, "report.json")));
     assertEquals(report.interrupted, "SIGINT");
     assertEquals(await pgrep(["-f", join(p.dir, "ssh_config")]), "");
-    assertEquals([...await controlDirs()].filter((d) => !dirsBefore.has(d)), []);
+    assertEquals(await controlDirs(p), []);
     // The agents lost their controller: they stop after the component they were in (released here).
     await Deno.writeTextFile(join(p.shared, "release"), "");
     assertEquals(await targetsQuiet(fixture), "");

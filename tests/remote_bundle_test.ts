@@ -137,7 +137,7 @@ Deno.test("agent-only bundle: start, hello and a no-op W1 deployment evaluate no
     };
     const first = await deploy();
     assertEquals(first.code, 0, first.output.join("\n"));
-    // The templates rendered by the bundle's nunjucks, the modes and the symlinks.
+    // The templates rendered by the bundle's template engine, the modes and the symlinks.
     assertEquals(await checkTree(join(target, "work/w1"), "w1a", "Hej"), []);
     const noopLog = join(scratch, "noop.log");
     const noop = await deploy(noopLog);

@@ -14,7 +14,7 @@
  */
 import { compareStrings } from "../runtime/compare.ts";
 import { join } from "../runtime/path.ts";
-import { ConfigDocument, ConfigParseError } from "../formats/configparser.ts";
+import { type ConfigDocument, ConfigParseError } from "../formats/configparser.ts";
 import { environmentConfigPath, readEnvironmentConfig } from "./environment_file.ts";
 import {
   ConfigFileError,

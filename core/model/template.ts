@@ -1,6 +1,7 @@
 /**
- * Templates with nunjucks (Jinja2 syntax): undefined variables are errors and a
- * trailing newline is kept, never added.
+ * Templates as batou renders them: Jinja2 3.x syntax and output with batou's settings (StrictUndefined, the trailing
+ * newline kept, `@@` line statements), by batou's own engine (core/model/jinja_parse.ts, jinja_render.ts). What the
+ * engine does not support fails with an error naming the template, the line and the construct (docs/templates.md).
  *
  * @example
  * ```ts
@@ -11,77 +12,70 @@
  */
 import { output } from "./output.ts";
 import { TemplatingError } from "./errors.ts";
-import { nunjucks } from "../runtime/lazy.ts";
-import type { NunjucksEnvironment, NunjucksTemplate } from "../runtime/lazy_nunjucks.ts";
+import { parseTemplate, type Template } from "./jinja_parse.ts";
+import { renderTemplate } from "./jinja_render.ts";
 import { cacheDir, cacheKey, DiskCache } from "../runtime/disk_cache.ts";
 
-/** The nunjucks version the compiled-template cache keys name (tests check it against deno.json). */
-export const NUNJUCKS_VERSION = "3.2.4";
+/** Bumped whenever the parsed form of templates (the tree stored in the cache) changes. */
+export const TEMPLATE_FORMAT = "batou-jinja-tree-2";
 
-/** Bumped whenever the way templates are compiled changes. */
-const FORMAT = "nunjucks-code-1";
-
-/** The nunjucks environment, made with the first template (a bundle evaluates nunjucks only then). */
-let env: NunjucksEnvironment | null = null;
-
-function environment(): NunjucksEnvironment {
-  return env ??= new (nunjucks().Environment)(null, { autoescape: false, throwOnUndefined: true });
+/** A template ready to render. */
+export interface CompiledTemplate {
+  /** Renders with `context`; throws `TemplateSyntaxError`, `UndefinedError`, `TypeError`... naming the line. */
+  render(context: Record<string, unknown>): string;
 }
 
 /**
- * Compiled template code on disk (`~/.cache/batou/templates`): an agent renders the same templates on every
- * deployment, and compiling one runs nunjucks' lexer, parser and compiler, cold in every new process (W1's template:
- * 5 ms). Keyed by the source, the environment's options and nunjucks' version (see {@linkcode DiskCache}).
+ * Parsed templates on disk (`~/.cache/batou/templates`): an agent renders the same templates on every deployment;
+ * the cache keeps their parse trees (JSON) by source and {@linkcode TEMPLATE_FORMAT} (see {@linkcode DiskCache}).
  */
 let diskCache: DiskCache | null = null;
 
-/** The compiled-template cache used by {@linkcode expand}: `$BATOU_CACHE_DIR/templates` or `~/.cache/batou/templates`. */
+/** The parsed-template cache used by {@linkcode expand}: `$BATOU_CACHE_DIR/templates` or `~/.cache/batou/templates`. */
 export function defaultTemplateCache(): DiskCache {
   return diskCache ??= new DiskCache(cacheDir("templates"), 1024);
 }
 
-/** The cache key of the compiled code of `source`. */
+/** The cache key of the parsed form of `source`. */
 export function templateKey(source: string): string {
-  return cacheKey([FORMAT, NUNJUCKS_VERSION, environment().opts, source]);
+  return cacheKey([TEMPLATE_FORMAT, source]);
 }
 
 /**
- * A nunjucks template of `source` whose compiled code comes from `cache` when it has it, else from nunjucks'
- * compiler (and is stored). A source that does not compile gives a template made from the source, which fails on
- * render exactly as nunjucks reports it (nothing is stored).
+ * The template of `source`, its tree from `cache` when it has it, else parsed (and stored). A source that does not
+ * parse gives a template that fails on render with the syntax error (nothing is stored).
  */
-export function compiledTemplate(source: string, cache: DiskCache = defaultTemplateCache()): NunjucksTemplate {
-  const { Template, compile } = nunjucks();
-  const e = environment();
+export function compiledTemplate(source: string, cache: DiskCache = defaultTemplateCache()): CompiledTemplate {
   const key = templateKey(source);
-  let code = cache.get(key);
-  const fresh = code === null;
-  let props: unknown;
+  const stored = cache.get(key);
+  let tree: Template;
   try {
-    // As nunjucks' Template compiles a source: the code returns the root and block render functions.
-    code ??= compile(source, e.asyncFilters, e.extensionsList, undefined, e.opts);
-    props = new Function(code)();
-  } catch {
-    return new Template(source, e);
+    tree = stored === null ? parseTemplate(source) : JSON.parse(stored);
+  } catch (e) {
+    return {
+      render() {
+        throw e;
+      },
+    };
   }
-  if (fresh) cache.set(key, code);
-  return new Template({ type: "code", obj: props }, e);
+  if (stored === null) cache.set(key, JSON.stringify(tree));
+  return { render: (context) => renderTemplate(tree, context) };
 }
 
 const LARGE = 100 * 1024;
 
 /**
  * Compiled templates by source text. A model renders the same template many times (one file template for many
- * files, every host's roots configured on every agent); nunjucks' `renderString` would parse and compile it each
- * time. A template that fails to compile stays uncompiled and fails again, with the same error, on every render.
+ * files, every host's roots configured on every agent). A template that fails to parse fails again, with the same
+ * error, on every render.
  */
-const compiled = new Map<string, NunjucksTemplate>();
+const compiled = new Map<string, CompiledTemplate>();
 /** Bounds of the cache: entries and total source characters (the oldest entries go first). */
 const CACHE_ENTRIES = 512;
 const CACHE_CHARS = 8 * 1024 * 1024;
 let cachedChars = 0;
 
-function templateFor(source: string): NunjucksTemplate {
+function templateFor(source: string): CompiledTemplate {
   let tmpl = compiled.get(source);
   if (tmpl) return tmpl;
   tmpl = compiledTemplate(source);
@@ -96,64 +90,6 @@ function templateFor(source: string): NunjucksTemplate {
   return tmpl;
 }
 
-/** Makes nunjucks' error messages read like batou's (`line 3, column 5: ...`). */
-function cleanMessage(error: unknown, source: string): Error {
-  if (!(error instanceof Error)) return new Error(String(error));
-  const pos = /\[Line (\d+), Column (\d+)\]/.exec(error.message);
-  if (pos && /null or undefined value/.test(error.message)) {
-    const line = source.split("\n")[Number(pos[1]) - 1] ?? "";
-    const col = Number(pos[2]);
-    const start = line.lastIndexOf("{{", col + 1);
-    const end = line.indexOf("}}", Math.max(start, 0));
-    if (start >= 0 && end > start) {
-      const e = new Error(`'${line.slice(start + 2, end).trim()}' is undefined (line ${pos[1]})`);
-      e.name = "UndefinedError";
-      return e;
-    }
-  }
-  let msg = error.message.replace(/^\(unknown path\)\s*/, "").replace(
-    /^Template render error:\s*(\(unknown path\))?\s*/,
-    "",
-  );
-  msg = msg.replace(/\[Line (\d+), Column (\d+)\]\s*\n?\s*/, (_m, l, c) => `line ${l}, column ${c}: `);
-  msg = msg.replace(
-    /attempted to output null or undefined value/,
-    "undefined value (a variable or attribute is undefined)",
-  );
-  msg = msg.replace(/^Error:\s*/, "");
-  msg = withPlace(msg, source);
-  const isSyntax = /expected|unexpected|unknown block tag|parse|filter not found/i.test(msg) &&
-    !/undefined value/.test(msg);
-  const e = new Error(msg.trim());
-  e.name = isSyntax
-    ? "TemplateSyntaxError"
-    : /undefined/.test(msg)
-    ? "UndefinedError"
-    : /\s/.test(error.name)
-    ? "TemplateError"
-    : error.name;
-  return e;
-}
-
-/** Adds the place to nunjucks messages that have none: the line of an unknown filter or an unclosed tag. */
-function withPlace(msg: string, source: string): string {
-  if (/^line \d+/.test(msg) || /\(line \d+\)/.test(msg)) return msg;
-  const lines = source.split("\n");
-  const lineOf = (test: (l: string) => boolean) => {
-    const i = lines.findIndex(test);
-    return i < 0 ? msg : `${msg} (line ${i + 1})`;
-  };
-  const filter = /^filter not found: (\S+)/.exec(msg);
-  if (filter) {
-    const re = new RegExp(`\\|\\s*${filter[1].replace(/[^\w]/g, "\\$&")}\\b`);
-    return lineOf((l) => re.test(l));
-  }
-  if (/^expected variable end/.test(msg)) return lineOf((l) => /\{\{(?![^]*\}\})/.test(l));
-  if (/^expected block end/.test(msg)) return lineOf((l) => /\{%(?![^]*%\})/.test(l));
-  if (/got end of file/.test(msg)) return `${msg} (line ${lines.length - (source.endsWith("\n") ? 1 : 0)})`;
-  return msg;
-}
-
 /**
  * Renders `source` with `context`. Throws {@linkcode TemplatingError} naming `identifier`.
  */
@@ -165,10 +101,10 @@ export function expand(source: string, context: Record<string, unknown>, identif
     );
     output.annotate(source.slice(0, 100));
   }
-  if (!source.includes("{")) return source;
+  if (!source.includes("{") && !source.includes("@@")) return source;
   try {
     return templateFor(source).render(context);
   } catch (e) {
-    throw TemplatingError.of(identifier, cleanMessage(e, source));
+    throw TemplatingError.of(identifier, e);
   }
 }

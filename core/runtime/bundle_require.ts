@@ -1,13 +1,11 @@
 /**
- * The `require` that the CommonJS packages of a minified batou bundle (nunjucks; yaml and sucrase when used) call
- * for Node's built-in modules, without Deno's Node compatibility layer: evaluating any `node:` module makes Deno
- * initialise it, ~15 ms of CPU at every agent start, and nunjucks requires `node:path`, `node:events` and `node:fs`
- * as soon as it is loaded (for the first template).
+ * The `require` that the CommonJS packages of a minified batou bundle (yaml and sucrase, when used) call for Node's
+ * built-in modules, without Deno's Node compatibility layer: evaluating any `node:` module makes Deno initialise it,
+ * ~15 ms of CPU at every agent start.
  *
  * - `node:path` is {@linkcode "./path.ts"} (members it lacks, e.g. `parse`, come from the real module);
- * - `node:events` is {@linkcode "./events.ts"}' `EventEmitter` (nunjucks derives its classes from it at load);
  * - `node:fs`, `node:process`, `node:buffer` and `node:domain` are stand-ins that load the real module on first
- *   use (nunjucks reads files only through a loader batou never asks; yaml reads `process.env` when it parses);
+ *   use (yaml reads `process.env` when it parses);
  * - anything else is the real module; a name that is no built-in throws "Cannot find module".
  *
  * The bundle's prelude (remote/transport/bootstrap.ts `MINIFIED_REQUIRE_PRELUDE`) defines the bundle's `require`; it hands
@@ -17,7 +15,6 @@
  * @module
  */
 import * as posixPath from "./path.ts";
-import { EventEmitter } from "./events.ts";
 
 /** The bundle prelude's `require` (undefined outside a bundle), where {@linkcode registerBundleRequire} hooks in. */
 declare const require: (((id: string) => unknown) & { builtin?: (id: string) => unknown }) | undefined;
@@ -66,7 +63,6 @@ export function requireBuiltin(id: string): unknown {
   let module = modules.get(name);
   if (module !== undefined) return module;
   if (name === "path" || name === "path/posix") module = pathModule;
-  else if (name === "events") module = EventEmitter;
   else if (LOADED_ON_FIRST_USE.has(name)) module = loadOnFirstUse(name);
   else module = realBuiltin(name);
   if (module === undefined) {

@@ -1,7 +1,7 @@
 /**
  * Packages that most runs never need, loaded synchronously on first use: sucrase (only when a component file is not
- * in the transpile cache), yaml (only for YAML content) and nunjucks (only for templates). A deployment's controller
- * needs none of them when the project's components are in the transpile cache; evaluating them cost it ~50 ms of
+ * in the transpile cache) and yaml (only for YAML content). A deployment's controller
+ * needs neither when the project's components are in the transpile cache; evaluating them cost it ~50 ms of
  * CPU at every start. Their callers are synchronous (`add()`, attribute defaults and component loading happen in
  * synchronous code), so an `await import()` at the point of use is not possible.
  *
@@ -33,8 +33,6 @@ declare const require: ((id: string) => unknown) | undefined;
 export type SucraseModule = typeof import("./lazy_sucrase.ts");
 /** The yaml functions batou uses. */
 export type YamlModule = typeof import("./lazy_yaml.ts");
-/** The nunjucks classes batou uses. */
-export type NunjucksModule = typeof import("./lazy_nunjucks.ts");
 
 /** How the packages are loaded here (see the module documentation). */
 export const LOADING: "bundle" | "source" | "compiled" = typeof require === "function"
@@ -67,7 +65,6 @@ function load(module: string, bundled: () => unknown): unknown {
 
 let sucraseModule: SucraseModule | null = LOADS_ON_FIRST_USE ? null : await import("./lazy_sucrase.ts");
 let yamlModule: YamlModule | null = LOADS_ON_FIRST_USE ? null : await import("./lazy_yaml.ts");
-let nunjucksModule: NunjucksModule | null = LOADS_ON_FIRST_USE ? null : await import("./lazy_nunjucks.ts");
 
 // Each call names its module literally: the bundler rewrites exactly `require("../lazy_x.ts")`.
 
@@ -81,16 +78,10 @@ export function yaml(): YamlModule {
   return yamlModule ??= load("./lazy_yaml.ts", () => require!("./lazy_yaml.ts")) as YamlModule;
 }
 
-/** nunjucks (`Environment`, `Template`), evaluated on the first call. */
-export function nunjucks(): NunjucksModule {
-  return nunjucksModule ??= load("./lazy_nunjucks.ts", () => require!("./lazy_nunjucks.ts")) as NunjucksModule;
-}
-
 /** Which of the packages above have been loaded in this process (for tests and diagnostics). */
 export function loadedPackages(): string[] {
   return [
     ...(sucraseModule ? ["sucrase"] : []),
     ...(yamlModule ? ["yaml"] : []),
-    ...(nunjucksModule ? ["nunjucks"] : []),
   ];
 }

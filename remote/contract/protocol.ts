@@ -41,6 +41,27 @@ export class ConnectionLost extends Error {
   override name = "ConnectionLost";
 }
 
+/** The default limit of one message: sync batches are at most ~6 MB of JSON, configure parameters far less. */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+class MessageTooLarge extends Error {}
+
+function formatBytes(n: number): string {
+  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
+}
+
+/** The first `length` bytes of `parts`, joined (no copy for a single part). */
+function concatBytes(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; method: string };
 
 /** Statistics of one peer (for `--debug` and benchmarks). */
@@ -66,6 +87,8 @@ export class RpcPeer {
    * must reach a deployment that is running).
    */
   readonly immediate = new Set<string>();
+  /** The largest message accepted, in bytes; a longer one ends the connection with a clear reason. */
+  maxMessageBytes: number = MAX_MESSAGE_BYTES;
   /** Traffic counters. */
   readonly stats: RpcStats = { bytesSent: 0, bytesReceived: 0, calls: 0 };
   /** Called with every raw message line when set (debug tracing). */
@@ -133,25 +156,49 @@ export class RpcPeer {
   }
 
   async #readLoop(readable: ReadableStream<Uint8Array>): Promise<void> {
+    // Linear framing: each chunk is searched for newlines once; the bytes of an unfinished line wait in `parts`
+    // until its newline comes (a line split over many chunks costs no rescan), up to `maxMessageBytes`.
     const decoder = new TextDecoder();
-    let buffer = "";
+    let parts: Uint8Array[] = [];
+    let pendingBytes = 0;
+    const reader = readable.getReader();
     try {
-      for await (const chunk of readable) {
+      for (;;) {
+        const { value: chunk, done } = await reader.read();
+        if (done) break;
         this.stats.bytesReceived += chunk.length;
-        buffer += decoder.decode(chunk, { stream: true });
-        let nl: number;
-        while ((nl = buffer.indexOf("\n")) >= 0) {
-          const line = buffer.slice(0, nl).trim();
-          buffer = buffer.slice(nl + 1);
+        let start = 0;
+        for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+          parts.push(chunk.subarray(start, nl));
+          const line = decoder.decode(concatBytes(parts, pendingBytes + nl - start)).trim();
+          parts = [];
+          pendingBytes = 0;
+          start = nl + 1;
           if (line) await this.#dispatch(line);
+        }
+        if (start < chunk.length) {
+          parts.push(chunk.subarray(start));
+          pendingBytes += chunk.length - start;
+          if (pendingBytes > this.maxMessageBytes) {
+            throw new MessageTooLarge(
+              `the other side sent a message of more than ${formatBytes(this.maxMessageBytes)} (the limit per message)`,
+            );
+          }
         }
       }
       this.#closedReason = new ConnectionLost("connection closed");
     } catch (e) {
-      this.#closedReason = new ConnectionLost(`connection lost: ${(e as Error).message}`);
+      this.#closedReason = e instanceof MessageTooLarge
+        ? new ConnectionLost(e.message)
+        : new ConnectionLost(`connection lost: ${(e as Error).message}`);
+      reader.cancel().catch(() => {});
     }
     for (const [, p] of this.#pending) {
-      p.reject(new ConnectionLost(`connection lost during ${p.method}`));
+      p.reject(
+        this.#closedReason.message === "connection closed" || !this.#closedReason.message.startsWith("the other side")
+          ? new ConnectionLost(`connection lost during ${p.method}`)
+          : new ConnectionLost(`${this.#closedReason.message}, during ${p.method}`),
+      );
     }
     this.#pending.clear();
   }

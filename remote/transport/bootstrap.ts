@@ -196,9 +196,9 @@ export async function sourceHash(repoDir: string): Promise<string> {
  * node:events is not supported". It imports nothing (any `node:` module makes Deno initialise its Node
  * compatibility layer, ~15 ms of CPU at every agent start):
  * - `require` hands each call to the bundle's core/runtime/bundle_require.ts (which core/runtime/lazy.ts registers as
- *   `require.builtin` before any package is evaluated: `node:path` and `node:events` from batou's own modules,
+ *   `require.builtin` before any package is evaluated: `node:path` from batou's own module,
  *   `node:fs` & co. loaded on first use); without it, the real built-in through `process.getBuiltinModule`;
- * - `setImmediate` reaches the global one only when called: asap (nunjucks) tests `typeof setImmediate` when it is
+ * - `setImmediate` reaches the global one only when called: a package that tests `typeof setImmediate` when it is
  *   loaded, and the global's getter would initialise the compatibility layer.
  */
 export const MINIFIED_REQUIRE_PRELUDE = `var require=function(i){if(require.builtin)return require.builtin(i);` +
