@@ -38,7 +38,7 @@ import { expand as expandTemplate } from "../core/model/template.ts";
 import { yaml } from "../core/runtime/lazy.ts";
 import { containsSecret, formatDiff, unifiedDiffLines } from "../core/formats/diff.ts";
 import { runCmd } from "../core/model/cmd.ts";
-import { DIFF_FILES_KEPT, pruneDiffFiles } from "./diff_files.ts";
+import { pruneDiffFiles } from "./diff_files.ts";
 import {
   ensurePathNonexistent,
   glob,
@@ -502,7 +502,7 @@ export class ManagedContentBase extends FileComponent {
   #delayed = false;
   #diffDir = "";
 
-  /** Where full diffs are written: `<workdirBase>/.batou-diffs` (the newest {@linkcode DIFF_FILES_KEPT} per name kept). */
+  /** Where full diffs are written: `<workdirBase>/.batou-diffs` (the newest 5 per name kept). */
   get diffDir(): string {
     return this.#diffDir;
   }
@@ -638,7 +638,7 @@ export class ManagedContentBase extends FileComponent {
 
   /**
    * Writes the full diff (its lines already masked) to `<diffDir>/<timestamp>-<name>.diff` (mode 0600) and returns
-   * its path; only the newest {@linkcode DIFF_FILES_KEPT} diff files per name are kept (lib/diff_files.ts). A file name that contains a secret is replaced by `sensitive`: nothing but the managed files may hold
+   * its path; only the newest 5 diff files per name are kept (`DIFF_FILES_KEPT`, lib/diff_files.ts). A file name that contains a secret is replaced by `sensitive`: nothing but the managed files may hold
    * a secret on the target.
    */
   async #writeDiffFile(lines: string[]): Promise<string> {
