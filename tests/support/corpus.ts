@@ -10,6 +10,9 @@
  *   "mustMention": ["environments/dev/environment.cfg:4"], "env": { "BATOU_AGE_IDENTITIES": "$OTHER_IDENTITY" } }
  * ```
  *
+ * `step` is left out for commands other than `deploy` (`secrets ...`) and for a deploy stopped before its first
+ * step; `"code": 2` marks a usage error (the default is 1).
+ *
  * TypeScript files are stored as `*.ts.in` (several are broken on purpose, and none of them may be picked up by
  * `deno fmt`, `deno lint` or `deno check` of the repository); the copy that runs gets the `.ts` name. Files named
  * `*.age.plain` are encrypted at run time with a test-generated age key (`age-keygen`, `age`) to the same name
