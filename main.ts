@@ -7,7 +7,7 @@
 // component model, the library and the npm packages are loaded, and every command loads only what it uses.
 import { dirname, resolve } from "./core/runtime/path.ts";
 import { VERSION, versionLine } from "./core/runtime/version.ts";
-import { output } from "./core/model/output.ts";
+import { output, TerminalBackend } from "./core/model/output.ts";
 import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/controller/early_connect.ts";
 import { Interrupt } from "./remote/controller/interrupt.ts";
@@ -17,6 +17,7 @@ import {
   earlyDeployArguments,
   joinNegativeValues,
 } from "./cli/deploy_args.ts";
+import { hostPatterns } from "./core/model/host_selection.ts";
 
 /** `parseArgs` of `node:util`, loaded on first use (after `batou deploy` started its ssh connections). */
 async function parseArgs<T extends import("node:util").ParseArgsConfig>(
@@ -46,6 +47,7 @@ options:
 
 const DEPLOY_USAGE = `usage: batou deploy ENV [-P|--predict-only] [-c|--consistency-only] [-L|--local] [-D|--dirty]
                     [-j|--jobs N] [-t|--timeout S] [-p|--platform P] [-d|--debug] [--report FILE]
+                    [--hosts H[,H...]]
 
   ENV                     the environment (environments/ENV/environment.cfg or environments/ENV.cfg)
   -P, --predict-only      only predict what would change; changes nothing
@@ -57,6 +59,8 @@ const DEPLOY_USAGE = `usage: batou deploy ENV [-P|--predict-only] [-c|--consiste
   -p, --platform P        override the platform
   -d, --debug             debug output and stack traces
   --report FILE           write a JSON record of the run to FILE (also when the run fails)
+  --hosts H[,H...]        only these hosts (names or globs such as 'web*'; repeatable); the model is still
+                          configured as a whole, so resources from other hosts are resolved as usual
 `;
 
 /** A wrong command line: printed with the usage, exit code 2. */
@@ -107,8 +111,13 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
     }
   }
   // Started already when the early reading of the command line was sure and agrees (see main()); else now.
-  const started = early?.environment === environment && early.timeout === timeout;
-  if (!values.local && !started) startEarlyConnections(projectDir(), environment, timeout);
+  const hosts = values.hosts ?? [];
+  const started = early?.environment === environment && early.timeout === timeout &&
+    early.hosts.join("\n") === hosts.join("\n");
+  if (!values.local && !started) startEarlyConnections(projectDir(), environment, timeout, hosts);
+  // Remote deployments: the terminal is written asynchronously, so that reading the agents' output never waits
+  // for it (--local keeps synchronous writes: component code may print with console.log in between).
+  if (!values.local && output.backend instanceof TerminalBackend) output.backend.decouple();
   const interrupt = deployInterrupt ?? new Interrupt();
   interrupt.install();
   try {
@@ -122,6 +131,7 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
       dirty: values.dirty,
       jobs,
       timeout,
+      hosts: hostPatterns(hosts),
       platform: values.platform ?? null,
       debug: debug || !!values.debug,
       report,
@@ -184,7 +194,7 @@ async function main(argv: string[]): Promise<number> {
     // Signals are handled from now on: a Ctrl-C while loading still closes the early connections cleanly.
     deployInterrupt = new Interrupt();
     deployInterrupt.install();
-    startEarlyConnections(projectDir(), early.environment, early.timeout);
+    startEarlyConnections(projectDir(), early.environment, early.timeout, early.hosts);
   }
   let debug = false;
   while (argv[0] === "-d" || argv[0] === "--debug") {
@@ -250,5 +260,6 @@ if (import.meta.main) {
     }
   }
   await closeEarlyConnections(); // whatever the command line started early and nobody took
+  await output.drain();
   Deno.exit(code);
 }

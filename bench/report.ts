@@ -11,6 +11,8 @@ export interface Sample {
   tool: string;
   case: CaseId;
   hosts: number;
+  /** Files per host (W1: 100; W2: the series' N). */
+  files?: number;
   rep: number;
   ms: number;
   ok: boolean;
@@ -28,7 +30,7 @@ export interface StartupFigure {
 
 /** The whole record of a benchmark run (`W1.json`). */
 export interface Results {
-  workload: "W1";
+  workload: "W1" | "W2";
   started: string;
   finished: string;
   machine: { cpu: string; cores: number; memoryMiB: number };
@@ -347,5 +349,78 @@ export function svgChart(r: Results): string {
     );
   });
   out.push("</svg>");
+  return out.join("\n") + "\n";
+}
+
+/** W2's median for `tool` in (case, H, N), successful runs only. */
+function w2Cell(r: Results, tool: string, c: CaseId, hosts: number, files: number): Summary | null {
+  return summarize(
+    r.samples.filter((s) => s.tool === tool && s.case === c && s.hosts === hosts && s.files === files && s.ok)
+      .map((s) => s.ms),
+  );
+}
+
+/**
+ * The W2 report (issue 17): per (case, H, N) the medians of every tool and batou's ratio to the rsync floor, then
+ * the targets: per-component cost flat (time at 8,000 files <= 4.5 x time at 2,000, every case, H=1) and the
+ * 8,000-file no-op within 3x of rsync of the pre-rendered tree.
+ */
+export function markdownW2(r: Results): string {
+  const out: string[] = [];
+  const tools = r.tools;
+  out.push("# W2 benchmark: cost per component (N templated files per host)", "");
+  out.push(
+    `Run ${r.started} – ${r.finished} on ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryMiB} MiB ` +
+      `(shared machine: compare ratios within this run). Wall-clock seconds: **median** (min–max, n). ` +
+      `${r.reps} repetitions.`,
+    "",
+  );
+  const series = [...new Set(r.samples.map((s) => `${s.hosts}/${s.files ?? 100}`))].map((k) =>
+    k.split("/").map(Number)
+  );
+  out.push(`| case | H | N | ${tools.map((t) => t.label).join(" | ")} | batou / rsync | batou ms per file |`);
+  out.push(`|---|---:|---:|${tools.map(() => "---:").join("|")}|---:|---:|`);
+  for (const c of CASE_ORDER) {
+    for (const [h, n] of series) {
+      const cells = tools.map((t) => w2Cell(r, t.id, c, h, n));
+      if (cells.every((x) => !x)) continue;
+      const b = w2Cell(r, "batou", c, h, n), f = w2Cell(r, "rsync", c, h, n);
+      const ratio = b && f ? `${(b.median / f.median).toFixed(2)}x` : "–";
+      const per = b ? (b.median / (n * h)).toFixed(2) : "–";
+      out.push(`| ${CASE_LABEL[c]} | ${h} | ${n} | ${cells.map(fmtCell).join(" | ")} | ${ratio} | ${per} |`);
+    }
+  }
+  out.push("", "## Targets (ratios from this run)", "", "| target | this run | goal | |", "|---|---|---|---|");
+  const row = (label: string, a: Summary | null, b: Summary | null, limit: number) => {
+    if (!a || !b) return out.push(`| ${label} | – | ≤ ${limit}x | not measured |`);
+    const x = a.median / b.median;
+    out.push(
+      `| ${label} | ${x.toFixed(2)}x (${seconds(a.median)} s / ${seconds(b.median)} s) | ≤ ${limit}x | ${
+        x <= limit ? "met" : "missed"
+      } |`,
+    );
+  };
+  for (const c of CASE_ORDER) {
+    row(`${CASE_LABEL[c]}: N=8000 / N=2000 (H=1)`, w2Cell(r, "batou", c, 1, 8000), w2Cell(r, "batou", c, 1, 2000), 4.5);
+  }
+  row(
+    "no-op N=8000: batou / rsync -a --delete",
+    w2Cell(r, "batou", "noop", 1, 8000),
+    w2Cell(r, "rsync", "noop", 1, 8000),
+    3,
+  );
+  out.push("", "## Machine load (`uptime` before / after each series)", "");
+  out.push("| series | before | after |", "|---|---|---|");
+  for (const l of r.load) out.push(`| ${l.what} | ${l.before} | ${l.after} |`);
+  out.push("", "## Versions", "");
+  for (const [k, v] of Object.entries(r.versions)) out.push(`- ${k}: ${v}`);
+  const bad = r.samples.filter((s) => !s.ok || s.problems.length);
+  if (bad.length) {
+    out.push("", "## Problems seen", "");
+    for (const s of bad) {
+      out.push(`- ${s.tool} ${s.case} H=${s.hosts} N=${s.files} rep ${s.rep}${s.ok ? "" : " (FAILED, not counted)"}:`);
+      out.push("", "```", s.problems.join("\n").slice(0, 2000), "```", "");
+    }
+  }
   return out.join("\n") + "\n";
 }

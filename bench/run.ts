@@ -3,8 +3,9 @@
  * account per host, tests/support/sshd.ts), runs W1 with this batou, Ansible and the physical floors, alternating
  * tools within each repetition, and writes `bench/results/W1.{md,svg,json}`. Needs root.
  *
- * usage: deno task bench [--reps N] [--slow-reps N] [--hosts 1,4,8] [--tools batou,ansible,rsync,ssh]
- *                        [--cases first,noop,change] [--full] [--startup-reps N] [--out DIR]
+ * usage: deno task bench [--workload W1|W2] [--reps N] [--slow-reps N] [--hosts 1,4,8] [--sizes 500,2000,8000]
+ *                        [--tools batou,ansible,rsync,ssh] [--cases first,noop,change] [--full]
+ *                        [--startup-reps N] [--out DIR] [--user-prefix P]
  *
  * @module
  */
@@ -25,7 +26,8 @@ import {
   sshFloor,
   type Tool,
 } from "./tools.ts";
-import { markdown, type Results, svgChart } from "./report.ts";
+import { markdown, markdownW2, type Results, svgChart } from "./report.ts";
+import { setShape } from "./w1.ts";
 import { measureStartup } from "./startup.ts";
 
 /** Not copied into the snapshot the benchmark runs from. */
@@ -34,22 +36,27 @@ const SNAPSHOT_EXCLUDES = [".git", "dist", "work", "node_modules", "bench/result
 const { values } = parseArgs({
   args: Deno.args,
   options: {
+    workload: { type: "string", default: "W1" },
     reps: { type: "string", default: "5" },
     "slow-reps": { type: "string", default: "1" },
-    hosts: { type: "string", default: "1,4,8" },
-    tools: { type: "string", default: "batou,ansible,rsync,ssh" },
+    hosts: { type: "string" },
+    sizes: { type: "string", default: "500,2000,8000" },
+    tools: { type: "string" },
     cases: { type: "string", default: "first,noop,change" },
     full: { type: "boolean", default: false },
     "startup-reps": { type: "string", default: "5" },
     out: { type: "string", default: join(REPO, "bench", "results") },
+    "user-prefix": { type: "string", default: "batoubench" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (values.help) {
   console.log(
-    "usage: deno task bench [--reps N] [--slow-reps N] [--hosts 1,4,8] [--tools batou,ansible,rsync,ssh]\n" +
-      "                       [--cases first,noop,change] [--full] [--startup-reps N] [--out DIR]\n\n" +
-      "Without --full, the first deploy and the one-change re-deploy run at H=4 only (as in the issue's table).",
+    "usage: deno task bench [--workload W1|W2] [--reps N] [--slow-reps N] [--hosts 1,4,8] [--sizes 500,2000,8000]\n" +
+      "                       [--tools batou,ansible,rsync,ssh] [--cases first,noop,change] [--full]\n" +
+      "                       [--startup-reps N] [--out DIR] [--user-prefix P]\n\n" +
+      "W1: without --full, the first deploy and the one-change re-deploy run at H=4 only (as in the issue's table).\n" +
+      "W2: every case at H=1 with each of --sizes files, and at each of --hosts (default 8) with 2,000 files.",
   );
   Deno.exit(0);
 }
@@ -86,9 +93,19 @@ if (!Deno.env.get("BATOU_BENCH_SNAPSHOT")) {
   Deno.exit();
 }
 
+const workload = values.workload.toUpperCase();
+if (workload !== "W1" && workload !== "W2") throw new Error(`unknown workload ${values.workload} (W1, W2)`);
+const w2 = workload === "W2";
 const reps = Number(values.reps);
 const slowReps = Number(values["slow-reps"]);
-const hostCounts = values.hosts.split(",").map(Number);
+const hostCounts = (values.hosts ?? (w2 ? "8" : "1,4,8")).split(",").filter((x) => x !== "").map(Number);
+/** One series: `hosts` hosts with `files` files each. W1: 100 files; W2: the sizes at H=1, then 2,000 at --hosts. */
+const series: { hosts: number; files: number }[] = w2
+  ? [
+    ...values.sizes.split(",").map((n) => ({ hosts: 1, files: Number(n) })),
+    ...hostCounts.map((h) => ({ hosts: h, files: 2000 })),
+  ]
+  : hostCounts.map((h) => ({ hosts: h, files: 100 }));
 const wantedCases = new Set(values.cases.split(",") as CaseId[]);
 const allTools: Record<string, () => Tool> = {
   batou: batouTool,
@@ -96,7 +113,7 @@ const allTools: Record<string, () => Tool> = {
   rsync: rsyncFloor,
   ssh: sshFloor,
 };
-const tools = values.tools.split(",").map((id) => {
+const tools = (values.tools ?? (w2 ? "batou,rsync,ssh" : "batou,ansible,rsync,ssh")).split(",").map((id) => {
   if (!allTools[id]) throw new Error(`unknown tool ${id} (batou, ansible, rsync, ssh)`);
   return allTools[id]();
 });
@@ -104,7 +121,7 @@ const tools = values.tools.split(",").map((id) => {
 /** The cases measured at `hosts` hosts: the issue's matrix unless --full. */
 function casesFor(hosts: number): CaseId[] {
   return (["first", "noop", "change"] as CaseId[]).filter((c) =>
-    wantedCases.has(c) && (values.full || c === "noop" || hosts === 4)
+    wantedCases.has(c) && (w2 || values.full || c === "noop" || hosts === 4)
   );
 }
 
@@ -134,7 +151,7 @@ function rotate<T>(list: T[], by: number): T[] {
 
 const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
 const results: Results = {
-  workload: "W1",
+  workload,
   started: new Date().toISOString(),
   finished: "",
   machine: {
@@ -171,8 +188,9 @@ const results: Results = {
 };
 
 const fixture = await startSshd({
-  hosts: Array.from({ length: Math.max(...hostCounts) }, (_, i) => `h${i + 1}`),
-  userPrefix: "batoubench",
+  hosts: Array.from({ length: Math.max(...series.map((s) => s.hosts)) }, (_, i) => `h${i + 1}`),
+  // Another prefix keeps the hosts of two benchmark runs at the same time (two worktrees) apart.
+  userPrefix: values["user-prefix"],
 });
 const scratchRoot = await Deno.makeTempDir({ prefix: "batou-bench-" });
 let lastBatouCtx: SeriesContext | null = null;
@@ -188,18 +206,19 @@ try {
     for (const a of (await agentPayload()).artifacts) await gzipped(a);
     output.backend = quiet;
   }
-  for (const h of hostCounts) {
-    const scratch = join(scratchRoot, `H${h}`);
+  for (const { hosts: h, files } of series) {
+    setShape(files, w2 ? 0 : 5);
+    const scratch = join(scratchRoot, `H${h}-N${files}`);
     await Deno.mkdir(scratch, { recursive: true });
     const ctx: SeriesContext = { fixture, hosts: fixture.hosts.slice(0, h), scratch };
     const cases = casesFor(h);
     const before = await uptime();
-    log(`series H=${h}: ${cases.join(", ")} (${before})`);
+    log(`series H=${h}${w2 ? ` N=${files}` : ""}: ${cases.join(", ")} (${before})`);
     for (const t of tools) await t.prepare(ctx);
     const record = (t: Tool, c: CaseId, rep: number, r: RunResult) => {
-      results.samples.push({ tool: t.id, case: c, hosts: h, rep, ...r });
+      results.samples.push({ tool: t.id, case: c, hosts: h, files, rep, ...r });
       const flag = r.ok ? (r.problems.length ? ` PROBLEMS: ${r.problems.join("; ").slice(0, 300)}` : "") : " FAILED";
-      log(`${t.id} ${c} H=${h} rep ${rep + 1}: ${(r.ms / 1000).toFixed(2)} s${flag}`);
+      log(`${t.id} ${c} H=${h}${w2 ? ` N=${files}` : ""} rep ${rep + 1}: ${(r.ms / 1000).toFixed(2)} s${flag}`);
       if (!r.ok) log(r.problems.join("\n"));
     };
     const wanted = (t: Tool, rep: number) => rep < (t.slow ? slowReps : reps);
@@ -224,11 +243,15 @@ try {
         }
       }
     }
-    results.load.push({ what: `H=${h} (${cases.join(", ")})`, before, after: await uptime() });
+    results.load.push({
+      what: `H=${h}${w2 ? ` N=${files}` : ""} (${cases.join(", ")})`,
+      before,
+      after: await uptime(),
+    });
     if (tools.some((t) => t.id === "batou")) lastBatouCtx = ctx;
   }
   const startupReps = Number(values["startup-reps"]);
-  if (lastBatouCtx && startupReps > 0) {
+  if (lastBatouCtx && startupReps > 0 && !w2) {
     const before = await uptime();
     log(`start-up figures (${before}) ...`);
     results.startup = await measureStartup(startupReps, {
@@ -248,13 +271,16 @@ try {
 results.finished = new Date().toISOString();
 
 await Deno.mkdir(values.out, { recursive: true });
-await Deno.writeTextFile(join(values.out, "W1.json"), JSON.stringify(results, null, 2) + "\n");
-await Deno.writeTextFile(join(values.out, "W1.svg"), svgChart(results));
-await Deno.writeTextFile(join(values.out, "W1.md"), markdown(results, "W1.svg"));
+await Deno.writeTextFile(join(values.out, `${workload}.json`), JSON.stringify(results, null, 2) + "\n");
+if (w2) await Deno.writeTextFile(join(values.out, "W2.md"), markdownW2(results));
+else {
+  await Deno.writeTextFile(join(values.out, "W1.svg"), svgChart(results));
+  await Deno.writeTextFile(join(values.out, "W1.md"), markdown(results, "W1.svg"));
+}
 // In the repository's style (deno fmt also checks Markdown and JSON), so that copies can be committed as they are.
 await new Deno.Command(Deno.execPath(), {
-  args: ["fmt", "--quiet", join(values.out, "W1.md"), join(values.out, "W1.json")],
+  args: ["fmt", "--quiet", join(values.out, `${workload}.md`), join(values.out, `${workload}.json`)],
   stdout: "null",
   stderr: "null",
 }).output();
-log(`wrote ${join(values.out, "W1.md")}, W1.svg, W1.json`);
+log(`wrote ${join(values.out, `${workload}.md`)}${w2 ? "" : ", W1.svg"}, ${workload}.json`);

@@ -14,10 +14,27 @@
  */
 import { join } from "node:path";
 
-/** Files, directories and symlinks of W1. */
-export const DIRS = 10;
-export const FILES = 100;
-export const LINKS = 5;
+/**
+ * The size of the workload: W1 is 100 files in 10 directories and 5 symlinks; W2 (issue 17) is N files, 10 per
+ * directory, no symlinks ({@linkcode setShape}). Every function here follows the current shape.
+ */
+export const shape: { files: number; links: number } = { files: 100, links: 5 };
+
+/** Sets the workload's size: `files` files (10 per directory) and `links` symlinks (at most 10). */
+export function setShape(files: number, links: number): void {
+  shape.files = files;
+  shape.links = Math.min(links, 10);
+}
+
+/** Directories of the current shape (10 files each). */
+function dirCount(): number {
+  return Math.ceil(shape.files / 10);
+}
+
+/** The name of file `i`: `f000`..`f099` (W1), on to `f7999` (W2); `f000` is the one using the greeting. */
+function fileName(i: number): string {
+  return `f${String(i).padStart(3, "0")}`;
+}
 
 /** One managed file of W1. */
 export interface W1File {
@@ -29,10 +46,10 @@ export interface W1File {
   mode: number | null;
 }
 
-/** The 100 files of W1. */
+/** The files of the workload (W1: 100). */
 export function w1Files(): W1File[] {
-  return Array.from({ length: FILES }, (_, i) => {
-    const name = `f${String(i).padStart(3, "0")}`;
+  return Array.from({ length: shape.files }, (_, i) => {
+    const name = fileName(i);
     return { name, path: `d${Math.floor(i / 10)}/${name}`, mode: i % 5 === 0 ? 0o600 : null };
   });
 }
@@ -93,25 +110,27 @@ export function renderW1(host: string, name: string, greeting: string): string {
   return lines.join("\n") + "\n";
 }
 
-/** The batou component of W1 (`components/w1/component.ts`). */
-export const BATOU_COMPONENT = `import { attribute, Component, Directory, File, Symlink } from "batou";
+/** The batou component of the workload (`components/w1/component.ts`). */
+export function batouComponent(): string {
+  return `import { attribute, Component, Directory, File, Symlink } from "batou";
 
-/** The W1 benchmark workload. */
+/** The W1/W2 benchmark workload. */
 export class W1 extends Component {
   greeting = attribute(String, "${DEFAULT_GREETING}");
 
   override configure() {
-    for (let d = 0; d < ${DIRS}; d++) this.add(new Directory("d" + d));
-    for (let i = 0; i < ${FILES}; i++) {
+    for (let d = 0; d < ${dirCount()}; d++) this.add(new Directory("d" + d));
+    for (let i = 0; i < ${shape.files}; i++) {
       const name = "f" + String(i).padStart(3, "0");
       const options: Record<string, unknown> = { source: "file.j2", templateArgs: { name } };
       if (i % 5 === 0) options.mode = 0o600;
       this.add(new File("d" + Math.floor(i / 10) + "/" + name, options));
     }
-    for (let i = 0; i < ${LINKS}; i++) this.add(new Symlink("l" + i, { source: "d0/f00" + i }));
+    for (let i = 0; i < ${shape.links}; i++) this.add(new Symlink("l" + i, { source: "d0/f00" + i }));
   }
 }
 `;
+}
 
 /** environment.cfg of the batou project for `hosts`. */
 export function batouEnvironment(hosts: string[], greeting: string, targetDirectory: string): string {
@@ -136,7 +155,7 @@ export async function writeBatouProject(
 ): Promise<void> {
   await Deno.mkdir(join(dir, "components/w1"), { recursive: true });
   await Deno.mkdir(join(dir, "environments/bench"), { recursive: true });
-  await Deno.writeTextFile(join(dir, "components/w1/component.ts"), BATOU_COMPONENT);
+  await Deno.writeTextFile(join(dir, "components/w1/component.ts"), batouComponent());
   await Deno.writeTextFile(join(dir, "components/w1/file.j2"), BATOU_TEMPLATE);
   await Deno.writeTextFile(join(dir, "ssh_config"), await Deno.readTextFile(opts.sshConfig));
   await setBatouGreeting(dir, opts.hosts, opts.greeting, opts.targetDirectory);
@@ -173,7 +192,7 @@ export function ansiblePlaybook(): string {
     "      ansible.builtin.file:",
     '        path: "{{ base }}/d{{ item }}"',
     "        state: directory",
-    `      loop: "{{ range(${DIRS}) | list }}"`,
+    `      loop: "{{ range(${dirCount()}) | list }}"`,
     "",
     "    - name: Files",
     "      ansible.builtin.template:",
@@ -187,7 +206,7 @@ export function ansiblePlaybook(): string {
     '        src: "{{ base }}/d0/f00{{ item }}"',
     '        dest: "{{ base }}/l{{ item }}"',
     "        state: link",
-    `      loop: "{{ range(${LINKS}) | list }}"`,
+    `      loop: "{{ range(${shape.links}) | list }}"`,
     "",
   ].join("\n");
 }
@@ -233,12 +252,12 @@ export async function writeRenderedTree(
   remoteBase: string,
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  for (let d = 0; d < DIRS; d++) await Deno.mkdir(join(dir, `d${d}`), { recursive: true });
+  for (let d = 0; d < dirCount(); d++) await Deno.mkdir(join(dir, `d${d}`), { recursive: true });
   for (const f of w1Files()) {
     await Deno.writeTextFile(join(dir, f.path), renderW1(host, f.name, greeting));
     await Deno.chmod(join(dir, f.path), f.mode ?? 0o644);
   }
-  for (let i = 0; i < LINKS; i++) {
+  for (let i = 0; i < shape.links; i++) {
     await Deno.remove(join(dir, `l${i}`)).catch(() => {});
     await Deno.symlink(join(remoteBase, `d0/f00${i}`), join(dir, `l${i}`));
   }
@@ -261,7 +280,7 @@ export async function checkTree(base: string, host: string, greeting: string): P
       problems.push(`${path}: ${(e as Error).message}`);
     }
   }
-  for (let i = 0; i < LINKS; i++) {
+  for (let i = 0; i < shape.links; i++) {
     try {
       const target = await Deno.readLink(join(base, `l${i}`));
       if (target !== join(base, `d0/f00${i}`)) problems.push(`l${i} -> ${target}`);

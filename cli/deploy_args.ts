@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * earlyDeployArguments(["deploy", "-P", "prod"]); // { environment: "prod", timeout: null }
+ * earlyDeployArguments(["deploy", "-P", "prod"]); // { environment: "prod", timeout: null, hosts: [] }
  * earlyDeployArguments(["deploy", "-L", "-P", "prod"]); // null: local, nothing to connect
  * ```
  * @module
@@ -22,6 +22,7 @@ export const DEPLOY_OPTIONS = {
   platform: { type: "string", short: "p" },
   debug: { type: "boolean", short: "d" },
   report: { type: "string" },
+  hosts: { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -30,6 +31,8 @@ export interface EarlyDeployArguments {
   environment: string;
   /** `--timeout` (whole seconds >= 1), or null when not given. */
   timeout: number | null;
+  /** The `--hosts` values as given (empty when none): only the hosts they select are started early. */
+  hosts: string[];
 }
 
 /** Options after which an early start goes on: the boolean ones that neither end the run nor make it local. */
@@ -37,7 +40,8 @@ const PASSIVE = new Set(["predict-only", "consistency-only", "dirty", "debug"]);
 
 /**
  * Reads `argv` (the whole command line) as `[-d|--debug]... deploy` followed by exactly one environment name and
- * only these options: `-P -c -D -d` (long forms too) and `-t N`, `--timeout N`, `--timeout=N`. Anything else (other
+ * only these options: `-P -c -D -d` (long forms too), `-t N`, `--timeout N`, `--timeout=N` and `--hosts H`,
+ * `--hosts=H` (repeatable). Anything else (other
  * options, combined short options, `--`, help, `-L`, a second name) gives null: the command line is then left to
  * the real parser alone. A wrong reading costs only an unused early connection, which the deployment closes.
  */
@@ -48,6 +52,7 @@ export function earlyDeployArguments(argv: string[]): EarlyDeployArguments | nul
   const byShort = new Map(Object.entries(DEPLOY_OPTIONS).map(([name, o]) => ["short" in o ? o.short : "", name]));
   let environment: string | null = null;
   let timeout: number | null = null;
+  const hosts: string[] = [];
   for (; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith("-")) {
@@ -67,10 +72,16 @@ export function earlyDeployArguments(argv: string[]): EarlyDeployArguments | nul
       if (!Number.isInteger(timeout) || timeout < 1) return null;
       continue;
     }
+    if (name === "hosts") {
+      const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined || value.startsWith("-")) return null;
+      hosts.push(value);
+      continue;
+    }
     if (!PASSIVE.has(name) || eq >= 0) return null;
   }
   if (!environment) return null;
-  return { environment: environment.replace(/\.cfg$/, ""), timeout };
+  return { environment: environment.replace(/\.cfg$/, ""), timeout, hosts };
 }
 
 /**

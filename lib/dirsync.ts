@@ -2,7 +2,9 @@
  * Copying a directory tree onto another without rsync (batou's `SyncDirectory`):
  * directories are created, files are copied when their content (SHA-256) or
  * permission bits differ, symlinks are recreated when they point elsewhere.
- * Files that exist only in the target are left alone (rsync without `--delete`).
+ * Files that exist only in the target are left alone (rsync without `--delete`), unless `delete` is set: then they
+ * are removed (rsync `--delete`), except those that an exclude pattern matches (rsync keeps excluded files in the
+ * target, as without `--delete-excluded`).
  *
  * `exclude` patterns follow rsync's rules in the common cases: a pattern
  * without `/` matches a name at any depth, one with `/` matches the path
@@ -18,7 +20,7 @@ import { sha256FileHex } from "../core/runtime/sha256.ts";
 
 /** One change that {@linkcode applySync} makes. */
 export interface SyncAction {
-  kind: "mkdir" | "copy" | "symlink";
+  kind: "mkdir" | "copy" | "symlink" | "delete";
   /** Path relative to the source/target directory. */
   path: string;
   /** Why the action is needed (e.g. `missing`, `content`, `mode`). */
@@ -82,16 +84,48 @@ export function fileDigest(path: string, sizeHint = Infinity): Promise<string> {
   return sha256FileHex(path, sizeHint);
 }
 
+/** Options of {@linkcode planSync} and {@linkcode applySync}. */
+export interface SyncOptions {
+  /** Remove entries of the target that the source does not have (not excluded ones); default false. */
+  delete?: boolean;
+}
+
+/** The names in directory `dir`, sorted; none when it does not exist or is no directory. */
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return (await Array.fromAsync(Deno.readDir(dir), (e) => e.name)).sort();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return [];
+    throw e;
+  }
+}
+
 /**
  * Compares `source` with `target` without changing anything and lists what
  * {@linkcode applySync} would do. A missing target lists every entry.
  */
-export async function planSync(source: string, target: string, exclude: readonly string[] = []): Promise<SyncAction[]> {
+export async function planSync(
+  source: string,
+  target: string,
+  exclude: readonly string[] = [],
+  opts: SyncOptions = {},
+): Promise<SyncAction[]> {
   const matcher = new ExcludeMatcher(exclude);
   const actions: SyncAction[] = [];
   const walk = async (rel: string): Promise<void> => {
     const entries = await Array.fromAsync(Deno.readDir(rel ? join(source, rel) : source));
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (opts.delete) {
+      const inSource = new Set(entries.map((e) => e.name));
+      for (const name of await namesIn(rel ? join(target, rel) : target)) {
+        if (inSource.has(name)) continue;
+        const path = rel ? `${rel}/${name}` : name;
+        const have = await lstatOrNull(join(target, path));
+        if (have && !matcher.excludes(path, have.isDirectory)) {
+          actions.push({ kind: "delete", path, reason: "extraneous" });
+        }
+      }
+    }
     for (const entry of entries) {
       const path = rel ? `${rel}/${entry.name}` : entry.name;
       const from = join(source, path);
@@ -129,16 +163,20 @@ export async function applySync(
   source: string,
   target: string,
   exclude: readonly string[] = [],
-  opts: { leading?: boolean } = {},
+  opts: SyncOptions & { leading?: boolean } = {},
 ): Promise<SyncAction[]> {
   const top = await lstatOrNull(target);
   if (top && !top.isDirectory) await ensurePathNonexistent(target);
   if (!top?.isDirectory) await Deno.mkdir(target, { recursive: opts.leading ?? false });
-  const actions = await planSync(source, target, exclude);
+  const actions = await planSync(source, target, exclude, opts);
   const dirModes: [string, number][] = [];
   for (const action of actions) {
     const from = join(source, action.path);
     const to = join(target, action.path);
+    if (action.kind === "delete") {
+      await ensurePathNonexistent(to);
+      continue;
+    }
     const info = await Deno.lstat(from);
     if (action.kind === "mkdir") {
       await ensurePathNonexistent(to);

@@ -314,6 +314,8 @@ export interface DirectoryOptions {
   source?: string | null;
   /** Names or paths not to copy (rsync-style patterns, see {@linkcode SyncDirectory}). */
   exclude?: string[];
+  /** With `source`: remove files the source does not have (rsync `--delete`; excluded files are kept). */
+  delete?: boolean;
 }
 
 /** A directory exists at `path`; with `source`, the files of that directory are copied into it. */
@@ -323,6 +325,7 @@ export class Directory extends Component {
   leading = false;
   source: string | null = null;
   exclude: string[] = [];
+  delete = false;
 
   constructor(path: string, options: DirectoryOptions = {}) {
     super(path, options as Record<string, unknown>);
@@ -331,7 +334,14 @@ export class Directory extends Component {
   override configure(): void {
     this.path = this.map(this.path);
     if (this.source) {
-      this.add(new SyncDirectory(this.path, { source: this.source, exclude: this.exclude, leading: this.leading }));
+      this.add(
+        new SyncDirectory(this.path, {
+          source: this.source,
+          exclude: this.exclude,
+          leading: this.leading,
+          delete: this.delete,
+        }),
+      );
     }
   }
 
@@ -386,12 +396,14 @@ export interface SyncDirectoryOptions {
   exclude?: string[];
   /** Create missing parent directories of the target. */
   leading?: boolean;
+  /** Remove entries of the target that the source does not have (rsync `--delete`); excluded ones are kept. */
+  delete?: boolean;
 }
 
 /**
  * Copies the content of `source` into the directory `path` (no rsync needed):
  * missing directories are created, files whose content or mode differ are
- * replaced, symlinks recreated. Extra files in the target are kept.
+ * replaced, symlinks recreated. Extra files in the target are kept, or removed with `delete: true`.
  */
 export class SyncDirectory extends Component {
   static override namevar = "path";
@@ -399,6 +411,7 @@ export class SyncDirectory extends Component {
   source: string | null = null;
   exclude: string[] = [];
   leading = false;
+  delete = false;
 
   constructor(path: string, options: SyncDirectoryOptions = {}) {
     super(path, options as Record<string, unknown>);
@@ -414,7 +427,7 @@ export class SyncDirectory extends Component {
 
   override async verify(): Promise<void> {
     if (!(await statOrNull(this.path))?.isDirectory) throw new UpdateNeeded(`${this.path} does not exist`);
-    const actions = await planSync(this.source!, this.path, this.exclude);
+    const actions = await planSync(this.source!, this.path, this.exclude, { delete: this.delete });
     if (actions.length) {
       output.debug(`sync ${this.source} -> ${this.path}:`);
       for (const a of actions) output.debug(`  ${a.kind} ${a.path} (${a.reason})`);
@@ -423,7 +436,7 @@ export class SyncDirectory extends Component {
   }
 
   override async update(): Promise<void> {
-    await applySync(this.source!, this.path, this.exclude, { leading: this.leading });
+    await applySync(this.source!, this.path, this.exclude, { leading: this.leading, delete: this.delete });
   }
 
   override get breadcrumb(): string {
@@ -483,6 +496,8 @@ export interface ManagedContentOptions {
   maxDiff?: number;
   /** Lines shown at each end of a longer diff (default 50). */
   maxDiffLead?: number;
+  /** Lines of a new file's content shown (default 10); the rest is counted, the full diff is in the diff file. */
+  maxNewDiff?: number;
 }
 
 /**
@@ -499,6 +514,7 @@ export class ManagedContentBase extends FileComponent {
   encoding: string | null = "utf-8";
   maxDiff = 200;
   maxDiffLead = 50;
+  maxNewDiff = 10;
   #delayed = false;
   #diffDir = "";
 
@@ -604,6 +620,11 @@ export class ManagedContentBase extends FileComponent {
     throw new UpdateNeeded(`${this.path} has different content`);
   }
 
+  /**
+   * Shows the diff from `current` to `wanted` (the full diff goes to a diff file). New content (the file is missing
+   * or empty, as Presence leaves it) shows at most {@linkcode maxNewDiff} lines and counts the rest: a first
+   * deploy of thousands of files would otherwise print all of them (issue 17).
+   */
   async #showDiff(current: Uint8Array, wanted: Uint8Array): Promise<void> {
     if (!this.encoding) {
       output.annotate("Not showing diff for binary data.", { yellow: true });
@@ -631,8 +652,18 @@ export class ManagedContentBase extends FileComponent {
       return;
     }
     const name = basename(this.path);
-    for (const line of formatDiff(name, lines, { max: this.maxDiff, lead: this.maxDiffLead, fullDiffPath: diffFile })) {
+    // The header: "---", "+++" and the one hunk of a new file.
+    const newShown = 3 + Math.max(0, this.maxNewDiff);
+    const left = current.length === 0 && lines.length > newShown ? lines.length - newShown : 0;
+    const shown = left ? lines.slice(0, newShown) : lines;
+    for (const line of formatDiff(name, shown, { max: this.maxDiff, lead: this.maxDiffLead, fullDiffPath: diffFile })) {
       output.annotate(line.text, line.color ? { [line.color]: true } : {});
+    }
+    if (left) {
+      output.annotate(`  ${name} ... ${left} more line${left === 1 ? "" : "s"} of the new file not shown,`, {
+        yellow: true,
+      });
+      output.line(`see ${diffFile} for the full diff.`, { yellow: true });
     }
   }
 

@@ -36,6 +36,7 @@ import { output } from "../core/model/output.ts";
 import { Directory, File } from "./file.ts";
 import { RuntimeError } from "./git.ts";
 import { sleep } from "../core/runtime/sleep.ts";
+import { RotatedLogfile } from "./logrotate.ts";
 
 /** Options of {@linkcode Supervisor}. */
 export interface SupervisorOptions {
@@ -51,6 +52,20 @@ export interface SupervisorOptions {
   supervisorctl?: string;
   /** Seconds to wait for supervisord to answer after starting or reloading (default 30). */
   startTimeout?: number;
+  /**
+   * Also serve supervisor's XML-RPC/HTTP interface on this TCP address (`host:port`, `[inet_http_server]`), e.g.
+   * for monitoring. Default none (the Unix socket only). batou declares `address` but does not use it.
+   */
+  address?: string | null;
+  /**
+   * After supervisord was started or reloaded, wait up to this many seconds for the enabled programs to be
+   * running (batou's `max_startup_delay`; programs raise it to their `startsecs`). Default 0.
+   */
+  maxStartupDelay?: number;
+  /** Wait for programs to be RUNNING after (re)starting them (batou's `wait_for_running`, default true). */
+  waitForRunning?: boolean;
+  /** Rotate `var/log/*.log` with the host's {@linkcode Logrotate} (batou's `logrotate`, default false). */
+  logrotate?: boolean;
 }
 
 /** A private supervisord in the work directory. */
@@ -61,6 +76,12 @@ export class Supervisor extends Component {
   supervisord = "supervisord";
   supervisorctl = "supervisorctl";
   startTimeout = 30;
+  address: string | null = null;
+  maxStartupDelay = 0;
+  waitForRunning = true;
+  logrotate = false;
+  /** The programs and event listeners configured for this supervisor (they register themselves). */
+  programs: Program[] = [];
   /** Paths after configure. */
   configFile = "";
   programDir = "";
@@ -88,7 +109,17 @@ export class Supervisor extends Component {
     this.logDir = this.add(new Directory("var/log", { leading: true })).path;
     this.pidFile = this.map("var/supervisord.pid");
     this.add(new Directory(this.map(join(this.socketPath, "..")), { leading: true }));
+    if (this.address !== null && this.address !== undefined && this.address !== "") {
+      const m = /^(.+):(\d{1,5})$/.exec(this.address);
+      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+        throw ConfigurationError.create(`address must be host:port, got ${JSON.stringify(this.address)}`, this);
+      }
+    }
     this.config = this.add(new File(this.configFile, { content: this.render(), isTemplate: false }));
+    if (this.logrotate) {
+      const pid = joinCommand([this.supervisorctl, "-c", this.configFile, "pid"]);
+      this.add(new RotatedLogfile(join(this.logDir, "*.log"), { postrotate: `kill -USR2 $(${pid})` }));
+    }
     this.add(this.enable ? new RunningSupervisor() : new StoppedSupervisor());
   }
 
@@ -111,6 +142,7 @@ export class Supervisor extends Component {
       "nodaemon = false",
       `identifier = batou-${this.root.name}`,
       "",
+      ...(this.address ? ["[inet_http_server]", `port = ${this.address}`, ""] : []),
       "[rpcinterface:supervisor]",
       "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
       "",
@@ -153,6 +185,19 @@ export class Supervisor extends Component {
     }
     throw new RuntimeError(`supervisor master process did not start within ${this.startTimeout} seconds`);
   }
+
+  /** With `waitForRunning`: waits up to `maxStartupDelay` seconds until the enabled programs are RUNNING. */
+  async waitForPrograms(): Promise<void> {
+    if (!this.waitForRunning || this.maxStartupDelay <= 0) return;
+    const names = this.programs.filter((p) => p.enable && !(p instanceof Eventlistener)).map((p) => p.name);
+    if (!names.length) return;
+    const deadline = Date.now() + this.maxStartupDelay * 1000;
+    while (Date.now() < deadline) {
+      const { stdout } = await this.ctl(["status", ...names]);
+      if (stdout.split("\n").filter((l) => l.includes("RUNNING")).length >= names.length) return;
+      await sleep(250);
+    }
+  }
 }
 
 /** Keeps the parent {@linkcode Supervisor} running; reloads it when its config changed. */
@@ -179,6 +224,7 @@ export class RunningSupervisor extends Component {
       await sleep(500);
     }
     await this.supervisor.waitRunning();
+    await this.supervisor.waitForPrograms();
   }
 }
 
@@ -254,6 +300,11 @@ export class Program extends Component {
     this.directory = this.directory ? this.map(this.directory) : this.workdir;
     if (this.commandAbsolute && !isAbsolute(this.command)) this.command = normalize(join(this.workdir, this.command));
     this.options = { startsecs: 5, startretries: 3, ...this.options };
+    if (!this.supervisor.programs.includes(this)) this.supervisor.programs.push(this);
+    const startsecs = Number(this.options.startsecs);
+    if (Number.isFinite(startsecs)) {
+      this.supervisor.maxStartupDelay = Math.max(this.supervisor.maxStartupDelay, startsecs);
+    }
     this.config = this.add(
       new File(join(this.supervisor.programDir, `${this.name}.conf`), { content: this.render(), isTemplate: false }),
     );
@@ -310,6 +361,13 @@ export class Program extends Component {
     const restartedByUpdate = /(added|updated) process group/.test(updated.stdout);
     // A spawn error is reported below, with the program's log (supervisorctl only says "process log may have details").
     const result = restartedByUpdate ? updated : await this.ctl(["restart", this.name], { ignoreReturnCode: true });
+    if (!this.supervisor!.waitForRunning) {
+      if (result.code === 0) return;
+      throw new RuntimeError(
+        `Program "${this.name}" did not start up\n${result.stdout}${result.stderr}`.trimEnd() +
+          `\n${await this.logTail()}`,
+      );
+    }
     const startsecs = Number(this.options.startsecs ?? 1);
     const deadline = Date.now() + (Math.max(startsecs, 1) + 5) * 1000;
     while (true) {
@@ -356,5 +414,51 @@ export class Program extends Component {
 
   override get breadcrumb(): string {
     return `Program('${basename(this.name)}')`;
+  }
+}
+
+/** Options of {@linkcode Eventlistener}. */
+export interface EventlistenerOptions extends ProgramOptions {
+  /** The events to listen to (default `["TICK_60"]`), e.g. `["PROCESS_STATE_EXITED"]`. */
+  events?: string[] | string;
+}
+
+/**
+ * A supervisor event listener (`[eventlistener:name]`, batou's `supervisor.Eventlistener`), e.g. superlance's
+ * `httpok` or `memmon`. A relative `command` resolves against the supervisor's work directory, as in batou.
+ */
+export class Eventlistener extends Program {
+  events: string[] | string = ["TICK_60"];
+
+  constructor(name: string, options: EventlistenerOptions = {}) {
+    super(name, options);
+  }
+
+  override configure(): void {
+    if (Array.isArray(this.events)) this.events = this.events.join(",");
+    const supervisor = this.requireOne<Supervisor>("supervisor", { host: this.host });
+    if (this.command && this.commandAbsolute && !isAbsolute(this.command)) {
+      this.command = normalize(join(supervisor.workdir, this.command));
+    }
+    super.configure();
+  }
+
+  override render(): string {
+    const log = join(this.supervisor!.logDir, `${this.name}.log`);
+    const lines = [
+      `[eventlistener:${this.name}]`,
+      `command = ${this.command}${this.args ? ` ${this.args}` : ""}`,
+      `events = ${this.events}`,
+      `process_name = ${this.name}`,
+      `directory = ${this.directory}`,
+      `priority = ${this.priority}`,
+      `stderr_logfile = ${log}`,
+    ];
+    for (const [key, value] of Object.entries(this.options)) lines.push(`${key} = ${value}`);
+    return lines.join("\n") + "\n";
+  }
+
+  override get breadcrumb(): string {
+    return `Eventlistener('${basename(this.name)}')`;
   }
 }

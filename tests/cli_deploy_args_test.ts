@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { DEPLOY_OPTIONS, earlyDeployArguments } from "../cli/deploy_args.ts";
 
 Deno.test("early deploy arguments: plain command lines are read as the real parser reads them", () => {
-  const cases: [string[], string, number | null][] = [
+  const cases: [string[], string, number | null, string[]?][] = [
     [["deploy", "prod"], "prod", null],
     [["deploy", "prod.cfg"], "prod", null],
     [["-d", "deploy", "prod"], "prod", null],
@@ -13,15 +13,17 @@ Deno.test("early deploy arguments: plain command lines are read as the real pars
     [["deploy", "-t", "7", "prod"], "prod", 7],
     [["deploy", "prod", "--timeout", "3"], "prod", 3],
     [["deploy", "--timeout=12", "prod"], "prod", 12],
+    [["deploy", "--hosts", "web1,web2", "--hosts=db*", "prod"], "prod", null, ["web1,web2", "db*"]],
   ];
-  for (const [argv, environment, timeout] of cases) {
-    assertEquals(earlyDeployArguments(argv), { environment, timeout }, argv.join(" "));
+  for (const [argv, environment, timeout, hosts = []] of cases) {
+    assertEquals(earlyDeployArguments(argv), { environment, timeout, hosts }, argv.join(" "));
     // What the real parser makes of the same arguments.
     const args = argv.slice(argv.indexOf("deploy") + 1);
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: DEPLOY_OPTIONS });
     assertEquals(positionals[0].replace(/\.cfg$/, ""), environment);
     assertEquals(values.timeout === undefined ? null : Number(values.timeout), timeout);
     assertEquals(values.local, undefined);
+    assertEquals(values.hosts ?? [], hosts);
   }
 });
 
@@ -38,6 +40,8 @@ Deno.test("early deploy arguments: anything unusual is left to the real parser",
       ["deploy", "prod", "--help"],
       ["deploy", "prod", "other"],
       ["deploy", "-j", "2", "prod"],
+      ["deploy", "prod", "--hosts"],
+      ["deploy", "--hosts", "-P", "prod"],
       ["deploy", "-p", "x", "prod"],
       ["deploy", "--report", "r.json", "prod"],
       ["deploy", "-t", "0", "prod"],

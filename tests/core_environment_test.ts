@@ -6,6 +6,7 @@
  */
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { Environment, environmentNames, parseHostComponents } from "../core/model/environment.ts";
 import { Address, getResolverOverrides, resolve, resolveV6 } from "../core/model/address.ts";
 import {
@@ -202,6 +203,25 @@ Deno.test("environment: [vfs] sandbox = Developer maps absolute paths into work/
   // Components map absolute paths through it.
   const { env: configured } = await configureEnvironment(project);
   strictEqual(configured.rootComponents[0].component!.map("/srv"), join(project.dir, "work", "_", "srv"));
+});
+
+Deno.test("environment: the Developer sandbox creates the mapped parent, so absolute Files deploy", async () => {
+  await using project = await tempProject({
+    "components/etcfile/component.ts": `import { Component, File } from "batou";
+export class Etcfile extends Component {
+  override configure() {
+    this.add(new File("/etc/batou-vfs-test/app.conf", { content: "x = 1\\n" }));
+  }
+}
+`,
+    "environments/test.cfg": "[vfs]\nsandbox = Developer\n\n[hosts]\nlocalhost = etcfile\n",
+  });
+  const { env, errors } = await configureEnvironment(project);
+  deepStrictEqual(errors, []);
+  ok(existsSync(join(project.dir, "work", "_", "etc", "batou-vfs-test")));
+  await withRecordedOutput(() => env.rootComponents[0].deploy(false));
+  strictEqual(Deno.readTextFileSync(join(project.dir, "work", "_", "etc", "batou-vfs-test", "app.conf")), "x = 1\n");
+  ok(!existsSync("/etc/batou-vfs-test"));
 });
 
 Deno.test("environment: without a sandbox map() is the identity (40)", () => {
@@ -624,7 +644,7 @@ export class Typed extends Component {
   deepStrictEqual(errorNames(errors), ["ConversionError", "NonConvergingWorkingSet"]);
   const text = reportText(errors[0]);
   ok(text.includes("      Attribute: Typed.port"), text);
-  ok(text.includes('     Conversion: Number("eighty")'), text);
+  ok(text.includes("     Conversion: Number('eighty')"), text);
   // Once the port is fine, the expansion error comes next, then the unknown key.
   await project.write({
     "environments/test.cfg":

@@ -4,7 +4,7 @@
  * ComponentLoadingError naming the file and the line.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { componentFiles, loadComponents } from "../core/model/loader.ts";
+import { componentFiles, loadComponents, ModuleLoader } from "../core/model/loader.ts";
 import { Component } from "../core/model/component.ts";
 import { ComponentLoadingError, DuplicateComponent } from "../core/model/errors.ts";
 import {
@@ -333,4 +333,21 @@ export class Late extends Component {
   const { errors } = await configureEnvironment(project);
   deepStrictEqual(errorNames(errors), ["UnknownComponentConfigurationError", "NonConvergingWorkingSet"]);
   ok(reportText(errors[0]).includes("components/late/component.ts:10"), reportText(errors[0]));
+});
+
+Deno.test("loader: batou/lib/<family> imports see the family's names first (mercurial's Clone, not git's)", async () => {
+  await using project = await tempProject({
+    "components/repos/component.ts": `import { Component } from "batou";
+import { Clone } from "batou/lib/mercurial";
+import { Clone as GitClone, File } from "batou/lib/git";
+export class Repos extends Component {}
+export const kinds = [Clone === HgClone, GitClone === Clone, typeof File];
+import { HgClone } from "batou";
+`,
+  });
+  const loader = new ModuleLoader({ batou }, project.dir);
+  const exports = loader.load(project.path("components/repos/component.ts"));
+  deepStrictEqual(exports.kinds, [true, false, "function"]);
+  const { errors } = loadComponents(project.dir, { batou });
+  deepStrictEqual(errors, []);
 });

@@ -88,10 +88,13 @@ Deno.test("vfs: the Developer sandbox maps absolute paths into work/_ (67)", asy
   const sandbox = new DeveloperSandbox(workdir);
   strictEqual(sandbox.map(join(workdir, "foo", "bar")), join(workdir, "foo", "bar"));
   strictEqual(sandbox.map("foo/bar"), "foo/bar");
-  strictEqual(sandbox.map("/etc/passwd"), join(workdir, "_", "etc", "passwd"));
-  // The base of the sandbox is created, not the mapped directories.
+  // As batou: the mapped path's parent is created, not the path itself.
+  strictEqual(sandbox.map("/var"), join(workdir, "_", "var"));
   ok((await Deno.stat(join(workdir, "_"))).isDirectory);
-  await rejects(Deno.stat(join(workdir, "_", "etc")), Deno.errors.NotFound);
+  await rejects(Deno.stat(join(workdir, "_", "var")), Deno.errors.NotFound);
+  strictEqual(sandbox.map("/etc/passwd"), join(workdir, "_", "etc", "passwd"));
+  ok((await Deno.stat(join(workdir, "_", "etc"))).isDirectory);
+  await rejects(Deno.stat(join(workdir, "_", "etc", "passwd")), Deno.errors.NotFound);
 });
 
 Deno.test("vfs: a path that only shares a prefix with the work dir is still mapped", async () => {
@@ -203,7 +206,11 @@ Deno.test("literal: Python literals become JS values", () => {
   deepStrictEqual(parseLiteral("(1,)"), [1]);
   deepStrictEqual(parseLiteral("()"), []);
   deepStrictEqual(parseLiteral("  [ 1 , 2 , ]  "), [1, 2]);
-  deepStrictEqual(parseLiteral('{"json": [1, 2.5, true, null]}'), { json: [1, 2.5, true, null] });
+  deepStrictEqual(parseLiteral('{"json": [1, 2.5, True, None]}'), { json: [1, 2.5, true, null] });
+  // batou's literal_eval rejects JSON's spellings: they are unknown names in Python.
+  for (const word of ["true", "false", "null", "[1, true]"]) {
+    throws(() => parseLiteral(word), /unknown name (true|false|null) \(Python writes (True|False|None)\)/);
+  }
 });
 
 Deno.test("literal: more of Python's literal syntax: hex/octal/binary, escapes, sets", () => {

@@ -292,10 +292,11 @@ Deno.test("secrets over ssh: the values appear only in the managed files, never 
         first.stdout,
         "🚀 host1: Secretapp > File('work/secretapp/token-*****') > Content('token-*****')",
       );
-      const hidden = first.stdout.split("\n").filter((l) => l.startsWith("Not showing diff as it contains sensitive"));
-      assertEquals(hidden, Array(2).fill("Not showing diff as it contains sensitive data,"), first.stdout);
-      assertMatch(first.stdout, /\nsee \S+\/\.batou-diffs\/\S+-config\.ini\.diff for the diff\.\n/);
-      assertStringIncludes(first.stdout, "\n  plain.txt +nothing secret here v1");
+      // A remote host's lines always carry its name (tests/security: a host must not pass for the controller).
+      const hidden = first.stdout.split("\n").filter((l) => l.startsWith("host1: Not showing diff as it contains"));
+      assertEquals(hidden, Array(2).fill("host1: Not showing diff as it contains sensitive data,"), first.stdout);
+      assertMatch(first.stdout, /\nhost1: see \S+\/\.batou-diffs\/\S+-config\.ini\.diff for the diff\.\n/);
+      assertStringIncludes(first.stdout, "\nhost1:   plain.txt +nothing secret here v1");
       // The diff files on the target exist, with the secrets masked; the one of the secret-named file is renamed.
       const diffDir = join(base, "work/.batou-diffs");
       const diffs = [...Deno.readDirSync(diffDir)].map((e) => e.name).sort();
@@ -322,7 +323,7 @@ Deno.test("secrets over ssh: the values appear only in the managed files, never 
       assertMatch(second.output, /DEPLOYMENT FAILED \(during deploy\)/);
       assertStringIncludes(
         second.stdout,
-        "🚀 host1: Secretapp > File('work/secretapp/config.ini') > Content('config.ini')\nNot showing diff as it contains sensitive data,\n",
+        "🚀 host1: Secretapp > File('work/secretapp/config.ini') > Content('config.ini')\nhost1: Not showing diff as it contains sensitive data,\n",
       );
       // The RPC trace names methods and sizes only.
       assertMatch(second.output, /host1: rpc → configure \(\d+ bytes\)/);
@@ -336,7 +337,7 @@ Deno.test("secrets over ssh: the values appear only in the managed files, never 
       assertEquals(third.code, 0, third.output);
       assertNoLeak(third.output, s.needles, "the output of the prediction");
       assertStringIncludes(third.stdout, "Not showing diff as it contains sensitive data,");
-      assertStringIncludes(third.stdout, "\n  plain.txt +nothing secret here v3");
+      assertStringIncludes(third.stdout, "\nhost1:   plain.txt +nothing secret here v3");
 
       // Everything written anywhere: the secrets are only in the managed files.
       const expected = [

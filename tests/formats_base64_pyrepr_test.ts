@@ -2,7 +2,7 @@
 import { assertEquals } from "./support/assert.ts";
 import { throws as assertThrows } from "node:assert/strict";
 import { fromBase64, fromBase64Url, toBase64, toBase64Url } from "../core/formats/base64.ts";
-import { pyRepr } from "../core/formats/pyrepr.ts";
+import { pyRepr, pyValueRepr } from "../core/formats/pyrepr.ts";
 import { requireTools } from "./support/tools.ts";
 
 function viaBtoa(bytes: Uint8Array): string {
@@ -44,4 +44,12 @@ Deno.test("pyRepr: the same text as Python's repr() of str", async () => {
   await w.close();
   const out = new TextDecoder().decode((await cmd.output()).stdout).split("\n").slice(0, -1);
   assertEquals(samples.map(pyRepr), out);
+});
+
+Deno.test("pyValueRepr: configured values as Python's repr shows them", () => {
+  assertEquals(pyValueRepr("wrongmode"), "'wrongmode'");
+  assertEquals(pyValueRepr(true), "True");
+  assertEquals(pyValueRepr(null), "None");
+  assertEquals(pyValueRepr(["a", 1, false]), "['a', 1, False]");
+  assertEquals(pyValueRepr({ k: "it's" }), `{'k': "it's"}`);
 });

@@ -24,6 +24,8 @@ import {
 import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
 import { glob } from "../core/runtime/fsops.ts";
 import { exists } from "./support/fs.ts";
+import { reportText } from "./core_test_helpers.ts";
+import { planSync } from "../lib/dirsync.ts";
 import { TestProject, withProject } from "./support/project.ts";
 
 /** A root component class `MyComponent` whose configure runs `fn`; `fields` are set on it first. */
@@ -167,6 +169,53 @@ Deno.test("Directory with source copies files, honours exclude and converges", a
     strictEqual(await Deno.readTextFile(join(target, "extra")), "kept");
     strictEqual(await dir.lastUpdated(), (await Deno.stat(join(target, "sub/three.txt"))).mtime!.getTime());
   });
+});
+
+Deno.test("Directory delete: true removes what the source no longer has, keeps excluded files", async () => {
+  await withProject(async (p) => {
+    await p.writeDefdir("source/keep", "k");
+    await p.writeDefdir("source/sub/gone.txt", "g");
+    await p.writeDefdir("source/old/deep.txt", "d");
+    let dir!: Directory;
+    const cls = root((c) =>
+      dir = c.add(new Directory("target", { source: "source", exclude: ["*.log"], delete: true }))
+    );
+    await p.configure(cls);
+    await p.deploy();
+    const target = join(p.workdir, "target");
+    deepStrictEqual(await listDir(target), ["keep", "old", "sub"]);
+
+    // Remove from the source; add strays to the target (one excluded, which is protected as rsync does).
+    await Deno.remove(join(p.defdir, "source/sub/gone.txt"));
+    await Deno.remove(join(p.defdir, "source/old"), { recursive: true });
+    await Deno.writeTextFile(join(target, "stray"), "s");
+    await Deno.writeTextFile(join(target, "app.log"), "l");
+    await Deno.symlink("keep", join(target, "link"));
+    await p.configure(cls);
+    await p.deploy();
+    strictEqual(dir.changed, true);
+    deepStrictEqual(await listDir(target), ["app.log", "keep", "sub"]);
+    deepStrictEqual(await listDir(join(target, "sub")), []);
+    // Converged: nothing more to do.
+    await p.configure(cls);
+    await p.deploy();
+    strictEqual(dir.changed, false);
+  });
+  // planSync lists the deletions without touching anything (predict mode shows them).
+  const src = await Deno.makeTempDir(), dst = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dst, "extra"), "");
+    deepStrictEqual(await planSync(src, dst, [], { delete: true }), [{
+      kind: "delete",
+      path: "extra",
+      reason: "extraneous",
+    }]);
+    deepStrictEqual(await planSync(src, dst), []);
+    ok(await exists(join(dst, "extra")));
+  } finally {
+    await Deno.remove(src, { recursive: true });
+    await Deno.remove(dst, { recursive: true });
+  }
 });
 
 Deno.test("File ensure=directory with source copies all files", async () => {
@@ -503,6 +552,49 @@ Deno.test("A large diff is cut to first and last lines and written in full to .b
   });
 });
 
+Deno.test("A new file's diff shows its first maxNewDiff lines and counts the rest (issue 17)", async () => {
+  await withProject(async (p) => {
+    let content!: Content;
+    const text = Array.from({ length: 30 }, (_, i) => `line ${i}`).join("\n") + "\n";
+    await p.configure(root((c) => {
+      content = c.add(new Content("big", { content: text, maxNewDiff: 4 }));
+      c.add(new Content("small", { content: "a\nb\nc\nd\n", maxNewDiff: 4 }));
+    }));
+    await p.deploy();
+    const logs = await listDir(content.diffDir);
+    const bigLog = join(content.diffDir, logs.find((l) => l.endsWith("-big.diff"))!);
+    strictEqual(
+      await Deno.readTextFile(bigLog),
+      "---\n+++\n@@ -0,0 +1,30 @@\n" + text.replace(/^/gm, "+").slice(0, -1),
+    );
+    deepStrictEqual(p.lines, [
+      "🚀 localhost: MyComponent > Content('work/mycomponent/big')",
+      "  big ---",
+      "  big +++",
+      "  big @@ -0,0 +1,30 @@",
+      "  big +line 0",
+      "  big +line 1",
+      "  big +line 2",
+      "  big +line 3",
+      "  big ... 26 more lines of the new file not shown,",
+      `see ${bigLog} for the full diff.`,
+      "🚀 localhost: MyComponent > Content('work/mycomponent/small')",
+      "  small ---",
+      "  small +++",
+      "  small @@ -0,0 +1,4 @@",
+      "  small +a",
+      "  small +b",
+      "  small +c",
+      "  small +d",
+    ]);
+    // A changed file still shows its whole (bounded) diff.
+    p.clearOutput();
+    await p.configure(root((c) => c.add(new Content("big", { content: text.replace("line 20", "LINE 20") }))));
+    await p.deploy();
+    ok(p.lines.includes("  big -line 20") && p.lines.includes("  big +LINE 20"), p.lines.join("\n"));
+  });
+});
+
 Deno.test("sensitiveData: true hides the diff and writes no diff file", async () => {
   await withProject(async (p) => {
     await p.writeWorkdir("target.json", JSON.stringify({ bsdf: 2 }, null, 4));
@@ -754,6 +846,9 @@ Deno.test("Mode converts strings; None and bad strings are clear errors", async 
     ok(bad[0] instanceof ConversionError);
     strictEqual(bad[0].message, "Mode-string should be between `---------` and `rwxrwxrwx`.");
     strictEqual((bad[0] as ConversionError).key, "mode");
+    // The report names the value as batou (Python) shows it: convert_mode('wrongmode').
+    const wrong = await p.configureErrors(root((c) => c.add(new Mode("path", { mode: "wrongmode" }))));
+    ok(reportText(wrong[0]).includes("Conversion: convert_mode('wrongmode')"), reportText(wrong[0]));
   });
   strictEqual(convertMode("rwxr-x---"), 0o750);
   strictEqual(parseMode("---------"), 0);

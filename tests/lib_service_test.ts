@@ -1,6 +1,8 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import { Component, type ComponentClass, platform } from "../core/model/component.ts";
+import { CronTab } from "../lib/cron.ts";
+import { RebootCronjob } from "../lib/debian.ts";
 import { File } from "../lib/file.ts";
 import { renderUnit, Service, SystemdUnit } from "../lib/service.ts";
 import { type TestProject, withProject } from "./support/project.ts";
@@ -274,4 +276,24 @@ Deno.test("Service.start runs the executable without a platform component or wit
       ok((await Deno.stat(join(p.workdir, "ran"))).isFile);
     });
   }
+});
+
+Deno.test("Service on Debian gets batou's @reboot cron job (lib/debian.ts), installed by the host's CronTab", async () => {
+  await withProject(async (p) => {
+    let tab!: CronTab;
+    let service!: Service;
+    const cls = root((c) => {
+      c.host.platform = "debian";
+      service = c.add(new Service("bin/app"));
+      tab = c.add(new CronTab({ install: false }));
+    });
+    await p.configure(cls);
+    ok(service.subComponents[0] instanceof RebootCronjob);
+    await p.deploy();
+    const text = await Deno.readTextFile(tab.crontab!.path);
+    ok(text.includes(`@reboot ${join(p.workdir, "bin/app")}  2>&1 | logger -t mycomponent\n`), text);
+    // Other platforms: no cron job (and so no CronTab needed).
+    const plain = await p.configureErrors(root((c) => void c.add(new Service("bin/app"))));
+    deepStrictEqual(plain, []);
+  });
 });

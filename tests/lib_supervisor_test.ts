@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { Component, type ComponentClass } from "../core/model/component.ts";
 import { UpdateNeeded } from "../core/model/errors.ts";
 import { File } from "../lib/file.ts";
-import { Program, Supervisor } from "../lib/supervisor.ts";
+import { Eventlistener, Program, Supervisor } from "../lib/supervisor.ts";
+import { RotatedLogfile } from "../lib/logrotate.ts";
 import { type TestProject, withProject } from "./support/project.ts";
 import { requireTools } from "./support/tools.ts";
 
@@ -189,5 +190,112 @@ Deno.test("a changed supervisord config reloads supervisord", async () => {
     ok((await pidOf(p, "sleeper")) > 0);
     await p.deploy();
     strictEqual(p.component.changed, false);
+  });
+});
+
+async function ctl(p: TestProject, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("supervisorctl", {
+    args: ["-c", join(p.workdir, "etc/supervisord.conf"), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout);
+}
+
+Deno.test("Supervisor address serves supervisor on TCP; logrotate rotates var/log with a working postrotate", async () => {
+  await withSupervisor(async (p) => {
+    const port = 20000 + Math.floor(Math.random() * 30000);
+    let supervisor!: Supervisor;
+    await p.configure(
+      class MyComponent extends Component {
+        override configure() {
+          supervisor = this.add(new Supervisor({ address: `127.0.0.1:${port}`, logrotate: true }));
+          this.add(new Program("sleeper", { command: "/bin/sleep", args: "1000", options: { startsecs: 1 } }));
+        }
+      },
+    );
+    await p.deploy();
+    const out = await new Deno.Command("supervisorctl", {
+      args: ["-s", `http://127.0.0.1:${port}`, "status", "sleeper"],
+      stdout: "piped",
+    }).output();
+    ok(new TextDecoder().decode(out.stdout).includes("RUNNING"), "reachable over TCP");
+    const rotated = supervisor.subComponents.find((c) => c instanceof RotatedLogfile) as RotatedLogfile;
+    strictEqual(rotated.path, join(p.workdir, "var/log/*.log"));
+    // The postrotate command really reaches supervisord (USR2: reopen the logs).
+    const post = await new Deno.Command("sh", { args: ["-c", rotated.postrotate!], stderr: "piped" }).output();
+    strictEqual(post.code, 0, new TextDecoder().decode(post.stderr));
+    ok((await ctl(p, "pid")).trim() !== "", "supervisord still runs");
+    // The max startup delay follows the programs' startsecs.
+    strictEqual(supervisor.maxStartupDelay, 1);
+    const bad = await p.configureErrors(
+      class MyComponent extends Component {
+        override configure() {
+          this.add(new Supervisor({ address: "nope" }));
+        }
+      },
+    );
+    ok(bad[0].message.includes("address must be host:port"), bad[0].message);
+  });
+});
+
+Deno.test("Supervisor waitForRunning false: a deploy does not wait for programs to be RUNNING", async () => {
+  await withSupervisor(async (p) => {
+    await p.configure(
+      class MyComponent extends Component {
+        override configure() {
+          this.add(new Supervisor({ waitForRunning: false }));
+          this.add(new Program("slow", { command: "/bin/sleep", args: "1000", options: { startsecs: 4 } }));
+        }
+      },
+    );
+    await p.deploy();
+    ok((await ctl(p, "status", "slow")).includes("STARTING"), "still starting when the deploy returned");
+  });
+});
+
+Deno.test("Eventlistener: a real supervisor event listener gets its events", async () => {
+  await requireTools("python3");
+  await withSupervisor(async (p) => {
+    const seen = join(p.workdir, "seen");
+    const listening = class MyComponent extends Component {
+      override configure() {
+        this.add(new Supervisor());
+        this.add(
+          new Eventlistener("watch", {
+            command: "/usr/bin/python3",
+            args: join(this.workdir, "listener.py"),
+            events: ["PROCESS_STATE_RUNNING", "TICK_5"],
+            options: { startsecs: 1 },
+          }),
+        );
+        this.add(new Program("sleeper", { command: "/bin/sleep", args: "1000", options: { startsecs: 1 } }));
+      }
+    };
+    await p.writeWorkdir(
+      "listener.py",
+      `import sys
+while True:
+    sys.stdout.write("READY\\n"); sys.stdout.flush()
+    header = dict(x.split(":") for x in sys.stdin.readline().split())
+    payload = sys.stdin.read(int(header["len"]))
+    with open(${JSON.stringify(seen)}, "a") as f:
+        f.write(header["eventname"] + "\\n")
+    sys.stdout.write("RESULT 2\\nOK"); sys.stdout.flush()
+`,
+    );
+    await p.configure(listening);
+    await p.deploy();
+    const conf = await Deno.readTextFile(join(p.workdir, "etc/supervisor.d/watch.conf"));
+    ok(conf.startsWith("[eventlistener:watch]\n") && conf.includes("events = PROCESS_STATE_RUNNING,TICK_5\n"), conf);
+    let text = "";
+    for (let i = 0; i < 100 && !text.includes("PROCESS_STATE_RUNNING") && !text.includes("TICK_5"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      text = await Deno.readTextFile(seen).catch(() => "");
+    }
+    ok(text.includes("PROCESS_STATE_RUNNING") || text.includes("TICK_5"), text);
+    await p.configure(listening);
+    await p.deploy();
+    strictEqual(p.component.changed, false, "a running listener is left alone");
   });
 });

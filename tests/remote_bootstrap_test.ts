@@ -23,6 +23,7 @@ import {
   type ShellResult,
 } from "../remote/transport/ssh.ts";
 import { Host } from "../core/model/host.ts";
+import { withRecordedOutput } from "./core_test_helpers.ts";
 
 /** Runs the scripts with /bin/sh locally, with only `env` as environment. */
 class LocalShell implements RemoteShell {
@@ -113,9 +114,18 @@ Deno.test("the agent is uploaded once (compressed), verified, and started from t
     await Deno.writeTextFile(join(cache, ".deno-1.0.0-old.ok"), "x");
     await Deno.utime(join(cache, ".deno-1.0.0-old.ok"), old, old);
     await Deno.writeTextFile(join(cache, ".batou-gone.js.ok"), "x");
-    const first = await start(shell, payload);
+    const { result: first, lines } = await withRecordedOutput(() => start(shell, payload));
     try {
       assert(first.uploadedBytes > 0);
+      // One line per uploaded file (what a piped run shows; a terminal also gets bytes sent of total).
+      for (const a of payload.artifacts) {
+        assert(
+          lines.some((l) =>
+            new RegExp(`^📤 \\S+: uploading ${a.name.replace(/[.+]/g, "\\$&")} \\(\\d+\\.\\d MB\\)$`).test(l)
+          ),
+          lines.join("\n"),
+        );
+      }
       // gzip on the target: less than the raw size went over the wire.
       const raw = payload.artifacts.reduce((n, a) => n + a.size, 0);
       assert(first.uploadedBytes < raw, `${first.uploadedBytes} >= ${raw}`);

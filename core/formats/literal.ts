@@ -1,7 +1,8 @@
 /**
  * A parser for Python literals (batou's `"literal"` conversion, `ast.literal_eval`):
  * numbers (also 0x/0o/0b), strings in single or double quotes (adjacent ones concatenated),
- * True/False/None, lists, tuples and sets (as arrays) and dicts (as plain objects). JSON is accepted too.
+ * True/False/None, lists, tuples and sets (as arrays) and dicts (as plain objects). As in Python, JSON's
+ * `true`/`false`/`null` are not literals (they are an error naming the Python spelling).
  *
  * @example
  * ```ts
@@ -51,15 +52,11 @@ export function parseLiteral(text: string): unknown {
     const w = /^[A-Za-z_]+/.exec(text.slice(i));
     if (w) {
       i += w[0].length;
-      const words: Record<string, unknown> = {
-        True: true,
-        False: false,
-        None: null,
-        true: true,
-        false: false,
-        null: null,
-      };
-      if (w[0] in words) return words[w[0]];
+      const words: Record<string, unknown> = { True: true, False: false, None: null };
+      if (Object.hasOwn(words, w[0])) return words[w[0]];
+      // Python (ast.literal_eval) knows only True/False/None; JSON's spellings are names it rejects.
+      const python = ({ true: "True", false: "False", null: "None" } as Record<string, string>)[w[0]];
+      if (python) return fail(`unknown name ${w[0]} (Python writes ${python})`);
       return fail(`unknown name ${w[0]}`);
     }
     return fail(`unexpected ${JSON.stringify(c)}`);

@@ -29,3 +29,19 @@ export function pyRepr(value: string): string {
   }
   return quote + out + quote;
 }
+
+/**
+ * Python's `repr()` of a configured value: strings as {@linkcode pyRepr}, `true`/`false`/`null` as
+ * `True`/`False`/`None`, arrays as lists and plain objects as dicts; anything else as `String(value)`.
+ */
+export function pyValueRepr(value: unknown): string {
+  if (typeof value === "string") return pyRepr(value);
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (value === null || value === undefined) return "None";
+  if (Array.isArray(value)) return `[${value.map(pyValueRepr).join(", ")}]`;
+  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    return `{${Object.entries(value).map(([k, v]) => `${pyRepr(k)}: ${pyValueRepr(v)}`).join(", ")}}`;
+  }
+  return String(value);
+}

@@ -24,6 +24,31 @@ export interface RunCmdOptions {
   ignoreReturnCode?: boolean;
   /** Exit codes that count as success (default `[0]`). */
   acceptableReturnCodes?: number[];
+  /**
+   * Called with each line of output as it arrives (without its newline), while the command runs: batou's
+   * `cmd(communicate=False)` for long commands whose progress should be seen. The result still has all output.
+   */
+  onLine?: (line: string, stream: "stdout" | "stderr") => void;
+}
+
+/** Reads `stream` to its end, passing each complete line (and a last unterminated one) to `onLine`; returns all. */
+async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<string> {
+  const dec = new TextDecoder();
+  let all = "", pending = "";
+  for await (const chunk of stream) {
+    const text = dec.decode(chunk, { stream: true });
+    all += text;
+    pending += text;
+    for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
+      onLine(pending.slice(0, nl));
+      pending = pending.slice(nl + 1);
+    }
+  }
+  const rest = dec.decode();
+  all += rest;
+  pending += rest;
+  if (pending) onLine(pending);
+  return all;
 }
 
 const decoder = new TextDecoder();
@@ -59,8 +84,19 @@ export async function runCmd(command: string | string[], opts: RunCmdOptions = {
   } catch {
     // The command may exit without reading its input.
   }
-  const out = await child.output();
-  const result = { stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr), code: out.code };
+  let result: CmdResult;
+  if (opts.onLine) {
+    const onLine = opts.onLine;
+    const [stdout, stderr, status] = await Promise.all([
+      readLines(child.stdout, (l) => onLine(l, "stdout")),
+      readLines(child.stderr, (l) => onLine(l, "stderr")),
+      child.status,
+    ]);
+    result = { stdout, stderr, code: status.code };
+  } else {
+    const out = await child.output();
+    result = { stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr), code: out.code };
+  }
   const ok = (opts.acceptableReturnCodes ?? [0]).includes(result.code);
   if (!ok && !opts.ignoreReturnCode) throw CmdExecutionError.of(line, result.code, result.stdout, result.stderr);
   return result;

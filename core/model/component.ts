@@ -75,6 +75,13 @@ export interface CmdOptions {
   input?: string;
   /** Working directory (default: the component's work dir). */
   cwd?: string;
+  /**
+   * `false`: show each line of output as it arrives (`host: line`), for long commands (batou's
+   * `cmd(communicate=False)`); the result still has all output. Default true: output only in the result.
+   */
+  communicate?: boolean;
+  /** Called with each line of output as it arrives (implies streaming; see `communicate`). */
+  onLine?: (line: string, stream: "stdout" | "stderr") => void;
 }
 
 /** Names that options and overrides must never replace. */
@@ -359,6 +366,18 @@ export class Component {
   /** Brings the component up to date. */
   update(): void | Promise<void> {}
 
+  /**
+   * Runs before this component's `verify()` (in its work dir), batou's `__enter__`: set up what verify and update
+   * need, e.g. mount a file system. When it throws, neither verify nor update nor {@linkcode exit} runs.
+   */
+  enter(): void | Promise<void> {}
+
+  /**
+   * Runs after `verify()` and `update()` (also when they threw, with that error; null otherwise), batou's `__exit__`:
+   * tear down what {@linkcode enter} set up. An error it throws replaces the one it was given.
+   */
+  exit(_error: unknown): void | Promise<void> {}
+
   /** A timestamp (or comparable value) of the last change, or null when the component does not exist. */
   lastUpdated(_key?: string): number | null | Promise<number | null> {
     throw new Error(`${this.constructor.name}.lastUpdated() is not implemented`);
@@ -591,14 +610,22 @@ export class Component {
       if (sub.changed) this.changed = true;
     }
     if (this.#subComponents.length) this.timer.add("sub", performance.now() - subStart);
-    output.buffer(`${this.host.name}: ${this.breadcrumbs}`, { icon: "🚀" });
+    // Built only when printed: most components of a no-op deploy print nothing.
+    output.buffer(() => `${this.host.name}: ${this.breadcrumbs}`, { icon: "🚀" });
     // Synchronous: one root deploys at a time per agent, and an asynchronous mkdir costs ten times the CPU (a worker
     // thread round trip) for every component (W1 no-op: agent deploy step 23 -> 10.5 ms).
-    Deno.mkdirSync(this.workdir, { recursive: true });
     const env = this.environment;
     const restore = env.manageCwd ? Deno.cwd() : null;
-    if (restore !== null) Deno.chdir(this.workdir);
+    if (restore !== null) enterWorkdir(this.workdir);
+    else Deno.mkdirSync(this.workdir, { recursive: true });
+    // enter()/exit() only when a class overrides them: no extra awaits for the common component (W1 hot path).
+    const scoped = this.enter !== Component.prototype.enter || this.exit !== Component.prototype.exit;
+    let entered = false;
     try {
+      if (scoped) {
+        await this.enter();
+        entered = true;
+      }
       let needsUpdate = false;
       const verifyStart = performance.now();
       try {
@@ -628,10 +655,18 @@ export class Component {
         e.component = this.breadcrumbs;
         e.componentPlace = this.initLocation;
       }
+      if (entered) {
+        entered = false;
+        await this.exit(e);
+      }
       throw e;
     } finally {
-      output.clearBuffer();
-      if (restore !== null) Deno.chdir(restore);
+      try {
+        if (entered) await this.exit(null);
+      } finally {
+        output.clearBuffer();
+        if (restore !== null) Deno.chdir(restore);
+      }
     }
     this.timer.add("total", performance.now() - started);
     if (this.timer.aboveThreshold({ verify: 1000, update: 1000, total: 10000 })) {
@@ -738,19 +773,47 @@ export class Component {
     return expandTemplate(source, this.templateVars(component, context), path);
   }
 
-  /** Runs a shell command in the work dir. Throws {@linkcode CmdExecutionError} on failure. */
+  /**
+   * Runs a shell command in the work dir (or the directory {@linkcode chdir} entered). Throws
+   * {@linkcode CmdExecutionError} on failure. `communicate: false` shows the output while the command runs.
+   */
   async cmd(command: string, opts: CmdOptions = {}): Promise<CmdResult> {
     const line = opts.expand ?? true ? this.expand(command) : command;
     output.debug(`${this.host.name}: cmd: ${line}`, { icon: "⚙️" });
-    const cwd = opts.cwd ?? (this.workdir && (await statOrNull(this.workdir)) ? this.workdir : undefined);
+    const cwd = opts.cwd ?? this.#cwd ?? (this.workdir && (await statOrNull(this.workdir)) ? this.workdir : undefined);
+    const host = this.host.name;
+    const onLine = opts.onLine ??
+      (opts.communicate === false ? (text: string) => output.line(`${host}: ${text}`, { icon: null }) : undefined);
     const result = await runCmd(line, {
       cwd,
       env: opts.env,
       input: opts.input,
       ignoreReturnCode: opts.ignoreReturnCode,
+      onLine,
     });
-    if (!opts.silent && result.stdout) output.debug(result.stdout.replace(/\n$/, ""));
+    if (!opts.silent && !onLine && result.stdout) output.debug(result.stdout.replace(/\n$/, ""));
     return result;
+  }
+
+  #cwd: string | undefined = undefined;
+
+  /**
+   * batou's `with self.chdir(path):`: runs `fn` with `path` (mapped, relative to the work dir) as the working
+   * directory of {@linkcode cmd} and of the process (the agent deploys one component at a time), then restores both,
+   * also when `fn` throws. Returns what `fn` returns.
+   */
+  async chdir<T>(path: string, fn: () => T | Promise<T>): Promise<T> {
+    const dir = this.map(path);
+    const previousCwd = this.#cwd;
+    const previous = Deno.cwd();
+    Deno.chdir(dir);
+    this.#cwd = dir;
+    try {
+      return await fn();
+    } finally {
+      this.#cwd = previousCwd;
+      Deno.chdir(previous);
+    }
   }
 
   /** Runs a command; a failure means "update needed". */
@@ -844,6 +907,20 @@ function scopeApplies(scope: string, source: Component, target: Component, posit
     return s !== undefined && s < position.get(target)!;
   }
   throw new Error(`Unknown event scope: ${scope}`);
+}
+
+/**
+ * Changes into `dir`, creating it first when it is missing: the existing directory (the usual case) costs one
+ * chdir instead of a mkdir and a chdir per component (issue 17, no-op of 8,000 files).
+ */
+function enterWorkdir(dir: string): void {
+  try {
+    Deno.chdir(dir);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    Deno.mkdirSync(dir, { recursive: true });
+    Deno.chdir(dir);
+  }
 }
 
 let stopReason: string | null = null;

@@ -104,6 +104,19 @@ const ENVIRONMENT_KEYS = [
 ] as const;
 
 const HOST_KEYS = ["components", "ignore", "platform", "service_user", "require_sudo", "provisioner"];
+/**
+ * batou's `update_method` values: what is sent to the targets (see remote/controller/sync_source.ts); the transfer
+ * itself is always the agent's sync.
+ */
+export const UPDATE_METHODS: readonly string[] = [
+  "rsync",
+  "rsync-ext",
+  "git-bundle",
+  "git-pull",
+  "hg-bundle",
+  "hg-pull",
+];
+
 const CONNECT_METHODS = ["ssh", "local", "vagrant"];
 
 /** One entry of a host's component list: `[!]name[:feature]`. */
@@ -282,7 +295,14 @@ export class Environment {
         );
       } else this.connectMethod = values.connect_method;
     }
-    if (values.update_method) this.updateMethod = values.update_method;
+    if (values.update_method) {
+      if (!UPDATE_METHODS.includes(values.update_method)) {
+        this.#error(
+          line("update_method"),
+          `Unknown update_method \`${values.update_method}\` (use one of: ${UPDATE_METHODS.join(", ")})`,
+        );
+      } else this.updateMethod = values.update_method;
+    }
     if (values.branch) this.branch = values.branch;
     if (values.repository_url) this.repositoryUrl = values.repository_url;
     if (values.repository_root) this.repositoryRoot = values.repository_root;

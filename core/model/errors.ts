@@ -8,6 +8,7 @@
 import { formatPlace, isBatouModule, stackFrames } from "../runtime/stack.ts";
 import { normalizeStack } from "../runtime/script.ts";
 import type { LineOptions } from "./output.ts";
+import { pyValueRepr } from "../formats/pyrepr.ts";
 
 /** The part of {@linkcode Output} that reports write to. */
 export interface ReportWriter {
@@ -473,7 +474,7 @@ export class AttributeExpansionError extends ConfigurationError {
     const e = new AttributeExpansionError();
     e.affectedHostname = component.root.host.name;
     e.componentBreadcrumbs = component.breadcrumbs;
-    e.valueRepr = JSON.stringify(value) ?? String(value);
+    e.valueRepr = pyValueRepr(value);
     e.error = error instanceof TemplatingError ? error.exceptionStr : describeError(error);
     e.key = key;
     e.message = `Error while expanding attribute: ${e.error}`;
@@ -505,7 +506,7 @@ export class ConversionError extends ConfigurationError {
     e.affectedHostname = component.root.host.name;
     e.componentBreadcrumbs = component.breadcrumbs;
     e.conversionName = conversion;
-    e.valueRepr = JSON.stringify(value) ?? String(value);
+    e.valueRepr = pyValueRepr(value);
     e.key = key;
     return e;
   }

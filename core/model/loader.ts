@@ -143,7 +143,7 @@ export class ModuleLoader {
   #missingBatouExport(code: string, source: string): { spec: string; name: string; line: number | undefined } | null {
     for (const m of code.matchAll(/\bvar (_\w+) = require\((['"])(batou(?:\/[^'"]*)?)\2\)/g)) {
       const [, variable, , spec] = m;
-      const exports = (this.modules[spec] ?? this.modules["batou"]) as Record<string, unknown> | undefined;
+      const exports = this.#batouModule(spec) as Record<string, unknown> | undefined;
       if (!exports || typeof exports !== "object") continue;
       for (const use of code.matchAll(new RegExp(`\\b${variable}\\.([A-Za-z_$][\\w$]*)`, "g"))) {
         const name = use[1];
@@ -155,12 +155,32 @@ export class ModuleLoader {
     return null;
   }
 
-  #require(spec: string, fromDir: string): unknown {
+  /**
+   * What `"batou"` or `"batou/..."` names: a module given by that name, else the `"batou"` module, where
+   * `"batou/lib/<family>"` sees the family's own names first (its `LIBRARY_FAMILIES` entry), so that batou's
+   * `from batou.lib.mercurial import Clone` reads `import { Clone } from "batou/lib/mercurial"` (not git's Clone).
+   */
+  #batouModule(spec: string): unknown {
     if (spec in this.modules) return this.modules[spec];
-    if (spec.startsWith("batou/")) {
-      const m = this.modules["batou"];
+    const batou = this.modules["batou"] as Record<string, unknown> | undefined;
+    if (!batou) return undefined;
+    const family = /^batou\/lib\/([\w-]+)$/.exec(spec)?.[1];
+    const families = batou.LIBRARY_FAMILIES as Record<string, Record<string, unknown>> | undefined;
+    const names = family ? families?.[family] : undefined;
+    if (!names) return batou;
+    let merged = this.#families.get(spec);
+    if (!merged) this.#families.set(spec, merged = { ...batou, ...names });
+    return merged;
+  }
+
+  #families = new Map<string, Record<string, unknown>>();
+
+  #require(spec: string, fromDir: string): unknown {
+    if (spec === "batou" || spec.startsWith("batou/")) {
+      const m = this.#batouModule(spec);
       if (m) return m;
     }
+    if (spec in this.modules) return this.modules[spec];
     if (spec.startsWith("node:")) return nodeRequire(spec);
     if (spec.startsWith("./") || spec.startsWith("../") || spec.startsWith("/")) {
       const base = resolve(fromDir, spec);

@@ -40,6 +40,8 @@ export interface OutputBackend {
   sep(char: string, title: string, fmt: Format): void;
   /** Shows a transient status line below the output (terminals only; others ignore it). */
   status?(text: string): void;
+  /** Resolves when everything written so far has reached the writer (backends that queue writes). */
+  drain?(): Promise<void>;
 }
 
 const ANSI: Record<keyof Format, string> = {
@@ -132,10 +134,55 @@ export class TerminalBackend implements OutputBackend {
     return this.#color ? colorize(text, { cyan: true }) : text;
   }
 
+  #async: { write(p: Uint8Array): Promise<number> } | null = null;
+  #queue: string[] = [];
+  #flushing: Promise<void> | null = null;
+
+  /**
+   * From now on writes are queued and written asynchronously (when the writer can), so that a slow terminal does
+   * not stop the caller: the controller keeps reading its agents' RPC streams while the terminal catches up, and no
+   * agent waits for it (issue 17). Call {@linkcode drain} before the process exits.
+   */
+  decouple(): void {
+    const w = this.#writer as { write?(p: Uint8Array): Promise<number> };
+    if (typeof w.write === "function") this.#async = w as { write(p: Uint8Array): Promise<number> };
+  }
+
+  /** Resolves when the queued writes are written. */
+  drain(): Promise<void> {
+    return this.#flushing ?? Promise.resolve();
+  }
+
   #write(s: string) {
+    if (this.#async) {
+      this.#queue.push(s);
+      this.#flushing ??= this.#flush(this.#async);
+      return;
+    }
+    this.#writeSync(s);
+  }
+
+  #writeSync(s: string) {
     const data = this.#encoder.encode(s);
     let off = 0;
     while (off < data.length) off += this.#writer.writeSync(data.subarray(off));
+  }
+
+  async #flush(writer: { write(p: Uint8Array): Promise<number> }): Promise<void> {
+    try {
+      while (this.#queue.length) {
+        const data = this.#encoder.encode(this.#queue.join(""));
+        this.#queue.length = 0;
+        let off = 0;
+        while (off < data.length) off += await writer.write(data.subarray(off));
+      }
+    } catch {
+      // The terminal went away (a closed pipe): what is left is dropped, later writes fail where they are made.
+      this.#queue.length = 0;
+      this.#async = null;
+    } finally {
+      this.#flushing = null;
+    }
   }
 }
 
@@ -158,7 +205,7 @@ export class RecordingBackend implements OutputBackend {
   }
 }
 
-type Buffered = { text: string; opts: LineOptions };
+type Buffered = { text: string | (() => string); opts: LineOptions };
 
 /** Words whose appearance in any output is replaced by `*****`. */
 const MASK = "*****";
@@ -238,8 +285,8 @@ export class Output {
     this.line(message, { ...opts, debug: true });
   }
 
-  /** Defers a line until the next output call (or drops it on {@linkcode clearBuffer}). */
-  buffer(message: string, opts: LineOptions = {}): void {
+  /** Defers a line (or a function making it, called only to print it) until the next output call (or drops it on {@linkcode clearBuffer}). */
+  buffer(message: string | (() => string), opts: LineOptions = {}): void {
     this.#buffer.push({ text: message, opts });
   }
 
@@ -247,7 +294,12 @@ export class Output {
   flushBuffer(): void {
     const pending = this.#buffer;
     this.#buffer = [];
-    for (const b of pending) this.line(b.text, b.opts);
+    for (const b of pending) this.line(typeof b.text === "function" ? b.text() : b.text, b.opts);
+  }
+
+  /** Resolves when the backend has written everything (see {@linkcode TerminalBackend.decouple}). */
+  drain(): Promise<void> {
+    return this.backend.drain?.() ?? Promise.resolve();
   }
 
   /** Shows (or with "" removes) the transient status line, where the backend supports one. */

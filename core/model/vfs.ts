@@ -4,14 +4,14 @@
  *
  * @module
  */
-import { isAbsolute, join } from "../runtime/path.ts";
+import { dirname, isAbsolute, join } from "../runtime/path.ts";
 
 /** Maps an absolute path to where it really lives. */
 export interface PathMapper {
   map(path: string): string;
 }
 
-/** `Developer`: absolute paths outside the work dir go to `work/_/<path>`. */
+/** `Developer`: absolute paths outside the work dir go to `work/_/<path>`; the mapped path's parent is created. */
 export class DeveloperSandbox implements PathMapper {
   constructor(readonly workdirBase: string) {}
 
@@ -20,7 +20,8 @@ export class DeveloperSandbox implements PathMapper {
       return path;
     }
     const target = join(this.workdirBase, "_", path.replace(/^\/+/, ""));
-    Deno.mkdirSync(join(this.workdirBase, "_"), { recursive: true });
+    // As batou: the mapped path's parent exists, so `File("/etc/app/x.conf")` can be written without `leading`.
+    Deno.mkdirSync(dirname(target), { recursive: true });
     return target;
   }
 }

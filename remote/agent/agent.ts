@@ -192,7 +192,7 @@ export class Agent {
       ensureBase: (p) => this.ensureBase(String(p.targetDirectory)),
       lock: (p) => this.lock(String(p.host), p.holder as Record<string, unknown>),
       configure: (p) => this.configure(p as unknown as ConfigureParams),
-      rootDependencies: () => this.rootDependencies(),
+      rootDependencies: (p) => this.rootDependencies(typeof p.host === "string" ? p.host : null),
       deploy: (p) => this.deploy(String(p.root), Boolean(p.predictOnly)),
       stop: (p) => this.stop(String(p.reason ?? "interrupted")),
       stats: () => agentStats(),
@@ -282,9 +282,10 @@ export class Agent {
     return this.#env;
   }
 
-  /** The roots with the roots they wait for. */
-  rootDependencies(): RootDependency[] {
-    return rootDependencyList(this.#requireEnv());
+  /** The roots of `host` (all roots when null) with the roots they wait for. */
+  rootDependencies(host: string | null): RootDependency[] {
+    const all = rootDependencyList(this.#requireEnv());
+    return host === null ? all : all.filter((r) => r.host === host);
   }
 
   /** Deploys one root of this host. */

@@ -80,6 +80,9 @@ export class RpcPeer {
   #closed: Promise<void>;
   #closedReason: Error | null = null;
   #writeChain: Promise<void> = Promise.resolve();
+  /** Encoded lines waiting for the next write, and that write (null when none is waiting). */
+  #queued: Uint8Array[] = [];
+  #batch: Promise<void> | null = null;
   /** The requests being served, one after another (reading goes on meanwhile). */
   #serving: Promise<void> = Promise.resolve();
   /**
@@ -137,8 +140,21 @@ export class RpcPeer {
   sendLine(line: string): Promise<void> {
     const data = this.#encoder.encode(line + "\n");
     this.stats.bytesSent += data.length;
-    this.#writeChain = this.#writeChain.then(() => this.#writer.write(data));
-    return this.#writeChain;
+    this.#queued.push(data);
+    // Lines sent while a write is under way go out together in the next write: one write per output line made
+    // a first deploy of 8,000 files spend ~17 s of the agent's time in stdout writes (issue 17).
+    if (!this.#batch) {
+      this.#batch = this.#writeChain.then(() => {
+        const lines = this.#queued;
+        this.#queued = [];
+        this.#batch = null;
+        let length = 0;
+        for (const l of lines) length += l.length;
+        return this.#writer.write(concatBytes(lines, length));
+      });
+      this.#writeChain = this.#batch;
+    }
+    return this.#batch;
   }
 
   /** Closes our sending side. */

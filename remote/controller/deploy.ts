@@ -35,12 +35,41 @@ import { secretValues } from "../../core/secrets/load.ts";
 import { ReportRecorder, writeJsonAtomic } from "./deploy_report.ts";
 import { traceRpc } from "../transport/rpc_trace.ts";
 import { Progress } from "./progress.ts";
+import { selectHosts } from "../../core/model/host_selection.ts";
+import { projectTargetDirectory, resolveSyncSource, type SyncSource } from "./sync_source.ts";
 import { Interrupt } from "./interrupt.ts";
 
 /** Whether a failed deploy call is the agent stopping as asked, or its connection ending while it stopped. */
 function isStop(err: unknown): boolean {
   if (err instanceof ConnectionLost) return true;
   return err instanceof RpcError && err.errors.some((j) => j.type === "DeploymentStopped");
+}
+
+/**
+ * What is wrong with an agent's `rootDependencies` answer for `host` (null when nothing is): it must be a list of
+ * `{host, root, dependencies: [host, root][]}` about roots of `host` only, naming roots that exist.
+ */
+export function checkDependencyAnswer(
+  host: string,
+  answer: unknown,
+  exists: (host: string, root: string) => boolean,
+): string | null {
+  if (!Array.isArray(answer)) return "it is not a list";
+  for (const entry of answer) {
+    const e = entry as Partial<RootDependency> | null;
+    if (!e || typeof e.host !== "string" || typeof e.root !== "string" || !Array.isArray(e.dependencies)) {
+      return "an entry is not {host, root, dependencies}";
+    }
+    if (e.host !== host) return `it speaks for the root ${e.root} of host ${e.host}, which ${host} does not deploy`;
+    if (!exists(e.host, e.root)) return `it names the root ${e.root}, which the environment does not have`;
+    for (const d of e.dependencies) {
+      if (!Array.isArray(d) || d.length !== 2 || typeof d[0] !== "string" || typeof d[1] !== "string") {
+        return `a dependency of ${e.root} is not [host, root]`;
+      }
+      if (!exists(d[0], d[1])) return `${e.root} waits for ${d[0]}: ${d[1]}, which the environment does not have`;
+    }
+  }
+  return null;
 }
 
 /** Options of {@linkcode deploy}, from the command line. */
@@ -55,6 +84,8 @@ export interface DeployOptions {
   timeout?: number | null;
   platform?: string | null;
   debug?: boolean;
+  /** `--hosts`: connect and deploy only the hosts these names or globs match (all when absent or empty). */
+  hosts?: string[] | null;
   /** The batou modules served to component files. */
   modules: Record<string, unknown>;
   /** The program's version, shown in the first line. */
@@ -63,8 +94,8 @@ export interface DeployOptions {
   loadSecrets?: (env: Environment) => Promise<SecretsData | null>;
   /** Connects to a remote host (ssh, vagrant); local connections need none. */
   connectRemote?: (env: Environment, host: Host) => Promise<AgentConnection>;
-  /** Syncs the project to a connected remote agent. */
-  syncProject?: (conn: AgentConnection, env: Environment) => Promise<void>;
+  /** Syncs `source` (the project, or the repository it is in) to a connected remote agent's target directory. */
+  syncProject?: (conn: AgentConnection, env: Environment, source: SyncSource) => Promise<void>;
   /** Write a JSON record of the run here (see deploy_report.ts), also when the run fails. */
   report?: string | null;
   /** Ctrl-C and SIGTERM, installed by the caller (main.ts does it before the early connections start). */
@@ -211,6 +242,10 @@ class DeploymentRun {
   progress = new Progress();
   /** Records the run for `--report` (null without). */
   recorder: ReportRecorder | null = null;
+  /** `--hosts`: the selected host names (null: all hosts). */
+  selected: Set<string> | null = null;
+  /** What remote hosts get (update_method, repository_root); null for local deployments. */
+  syncSource: SyncSource | null = null;
   /** Ctrl-C and SIGTERM (see interrupt.ts). */
   interrupt: Interrupt;
   /** Per root (`host: root`) once scheduled: how it ended, or "running". */
@@ -416,10 +451,14 @@ class DeploymentRun {
     output.step("main", `Loading environment \`${this.opts.environment}\`...`, { icon: "📦" });
     this.env.load(this.opts.modules);
     if (this.env.exceptions.length) throw new StepFailed(this.env.exceptions);
+    this.selectHosts();
     output.step("main", `Number of jobs: ${this.jobs}`, { icon: "⚙️", debug: true });
     output.step("main", "Verifying repository ...", { icon: "🔍" });
     const repoErrors = await verifyRepository(this.env, !!this.opts.dirty);
     if (repoErrors.length) throw new StepFailed(repoErrors);
+    const { source, errors: sourceErrors } = await resolveSyncSource(this.env, (m) => output.warn(m));
+    if (sourceErrors.length) throw new StepFailed(sourceErrors);
+    this.syncSource = source;
     output.step("main", "Loading secrets ...", { icon: "🔑" });
     let secrets: SecretsData | null = null;
     try {
@@ -437,14 +476,44 @@ class DeploymentRun {
     if (this.env.exceptions.length) throw new StepFailed(this.env.exceptions);
   }
 
+  /**
+   * Applies `--hosts`: every pattern must match a host (by name or fully qualified name) and at least one selected
+   * host must not be ignored. The model is still configured as a whole where resources need it.
+   */
+  selectHosts(): void {
+    const patterns = this.opts.hosts ?? [];
+    if (!patterns.length) return;
+    const { selected, unmatched } = selectHosts(this.env.hosts.values(), patterns);
+    const known = [...this.env.hosts.keys()].sort(compareStrings).join(", ");
+    if (unmatched.length) {
+      const which = unmatched.map((p) => `\`${p}\``).join(", ");
+      throw new ConfigurationError(
+        `--hosts: no host matches ${which} in environment \`${this.env.name}\` (hosts: ${known})`,
+      );
+    }
+    if (![...selected].some((name) => !this.env.hosts.get(name)!.ignore)) {
+      throw new ConfigurationError(`--hosts: every selected host is ignored in environment \`${this.env.name}\``);
+    }
+    this.selected = selected;
+    const left = [...this.env.hosts.keys()].filter((n) => !selected.has(n)).sort(compareStrings);
+    output.step("main", `Selected hosts: ${[...selected].sort(compareStrings).join(", ")}`, { icon: "🎯" });
+    if (left.length) output.line(`Not selected (--hosts): ${left.join(", ")}`, { icon: "⏭️" });
+  }
+
+  /** Whether `host` is part of this run (`--hosts`). */
+  isSelected(host: Host): boolean {
+    return this.selected === null || this.selected.has(host.name);
+  }
+
   get jobs(): number {
-    const nonIgnored = [...this.env.hosts.values()].filter((h) => !h.ignore).length;
+    const nonIgnored = [...this.env.hosts.values()].filter((h) => !h.ignore && this.isSelected(h)).length;
     return this.env.jobs ?? Math.max(1, nonIgnored);
   }
 
   /** Hosts to connect, sorted by name; with -c -L only the first. */
   hostsToConnect(): Host[] {
-    const hosts = [...this.env.hosts.values()].sort((a, b) => compareStrings(a.name, b.name));
+    const hosts = [...this.env.hosts.values()].filter((h) => this.isSelected(h))
+      .sort((a, b) => compareStrings(a.name, b.name));
     if (this.opts.local && this.opts.consistencyOnly) return hosts.filter((h) => !h.ignore).slice(0, 1);
     return hosts;
   }
@@ -530,10 +599,17 @@ class DeploymentRun {
       await conn.peer.call("ensureBase", { targetDirectory: this.env.targetDirectory });
       await this.lockInTurn(conn, turns);
       this.progress.set(host.name, "syncing");
+      const source = this.syncSource ?? { root: this.env.baseDir, base: "", tracked: null, method: "rsync" };
       if (this.opts.syncProject) {
-        await this.opts.syncProject(conn, this.env).catch((e) => {
+        await this.opts.syncProject(conn, this.env, source).catch((e) => {
           if (!(e instanceof ConnectionLost)) throw e;
           throw new StepFailed(rpcErrors(e, host.name, "syncing the project", !!this.opts.debug));
+        });
+      }
+      // The project within what was sent (batou's deployment_base): the agent works there from now on.
+      if (source.base) {
+        await conn.peer.call("ensureBase", {
+          targetDirectory: projectTargetDirectory(this.env.targetDirectory, source),
         });
       }
     } catch (e) {
@@ -640,16 +716,40 @@ class DeploymentRun {
   }
 
   /**
-   * Every root with the roots it waits for: from the first agent that configured the whole model (its roots use
-   * resources, or a local check), else from the environment itself: then no root used a resource, so none waits.
+   * Every root with the roots it waits for. The controller's own environment gives the roots, their hosts and what
+   * is ignored; the dependencies come from the agents that configured the whole model (their roots use resources),
+   * each asked about its own host's roots only. A host is untrusted: an answer about a root it does not deploy, an
+   * unknown root or a malformed answer is an error naming the host, never part of the schedule.
    */
   async rootDependencies(): Promise<RootDependency[]> {
+    const roots = rootDependencyList(this.env);
     const full = [...this.connections.values()].filter((c) => this.configuredHosts.get(c.host.name) === null);
-    const reference = this.firstHost(full.map((c) => c.host));
-    if (reference !== undefined) {
-      return await this.connections.get(reference)!.peer.call<RootDependency[]>("rootDependencies");
-    }
-    return rootDependencyList(this.env);
+    if (!full.length) return roots;
+    const key = (host: string, root: string) => `${host}\u0000${root}`;
+    const known = new Map(roots.map((r) => [key(r.host, r.root), r]));
+    const errors: unknown[] = [];
+    await Promise.all(full.map(async (conn) => {
+      const host = conn.host.name;
+      let answer: unknown;
+      try {
+        answer = await conn.peer.call("rootDependencies", { host });
+      } catch (e) {
+        errors.push(...rpcErrors(e, host, "computing the schedule", !!this.opts.debug));
+        return;
+      }
+      const problem = checkDependencyAnswer(host, answer, (h, r) => known.has(key(h, r)));
+      if (problem) {
+        const e = new DeploymentError(`${host}: the agent's answer for the schedule was rejected: ${problem}`);
+        e.affectedHostname = host;
+        errors.push(e);
+        return;
+      }
+      for (const entry of answer as RootDependency[]) {
+        known.get(key(entry.host, entry.root))!.dependencies = entry.dependencies.map(([h, r]) => [h, r]);
+      }
+    }));
+    if (errors.length) throw new StepFailed(errors);
+    return roots;
   }
 
   /**
@@ -729,8 +829,10 @@ class DeploymentRun {
           break;
         }
         const hostIgnored = skip.hostIgnore || !this.connections.has(skip.host);
+        const unselected = this.selected !== null && !this.selected.has(skip.host);
+        const why = unselected ? "Host not selected" : hostIgnored ? "Host ignored" : "Component ignored";
         output.line(
-          `${skip.host}: Skipping component ${skip.root} ... (${hostIgnored ? "Host ignored" : "Component ignored"})`,
+          `${skip.host}: Skipping component ${skip.root} ... (${why})`,
           { icon: "⏭️", red: skip.hostIgnore },
         );
         this.recorder?.root(skip.host, skip.root, "skipped");

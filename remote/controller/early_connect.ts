@@ -33,6 +33,7 @@ import {
   type RemoteStart,
 } from "../transport/bootstrap.ts";
 import { projectSshConfig } from "../transport/ssh.ts";
+import { hostPatterns, selectHosts } from "../../core/model/host_selection.ts";
 
 /** A boolean setting as the environment reads it; undefined when it is not one. */
 function flag(value: string | undefined): boolean | undefined {
@@ -122,12 +123,23 @@ function key(t: RemoteAgentTarget): string {
 
 /**
  * Starts the ssh connections and agents of the environment's hosts (see the module documentation). `timeout` is
- * the command line's `--timeout`, if given. Never throws: whatever cannot be started early is started later.
+ * the command line's `--timeout`, if given; `hosts` its `--hosts` values (only the hosts they select start; all
+ * when empty). Never throws: whatever cannot be started early is started later.
  */
-export function startEarlyConnections(baseDir: string, environment: string, timeout: number | null): void {
+export function startEarlyConnections(
+  baseDir: string,
+  environment: string,
+  timeout: number | null,
+  hosts: readonly string[] = [],
+): void {
   let targets: RemoteAgentTarget[] | null = null;
   try {
     targets = earlyTargets(baseDir, environment, timeout);
+    const patterns = hostPatterns(hosts);
+    if (targets && patterns.length) {
+      const { selected } = selectHosts(targets.map((t) => t.host), patterns);
+      targets = targets.filter((t) => selected.has(t.host.name));
+    }
   } catch {
     return;
   }

@@ -19,19 +19,21 @@ import type { Host } from "../../core/model/host.ts";
 import { connectRemote, connectTarget, remoteAgentTarget } from "../transport/bootstrap.ts";
 import { takeEarlyStart } from "./early_connect.ts";
 import { buildManifest, type ManifestEntry, syncProject } from "../transport/sync.ts";
+import { type SyncSource, syncSourceExclude } from "./sync_source.ts";
 
 /** The `connectRemote` and `syncProject` hooks for {@linkcode DeployOptions}. */
 export function remoteDeployHooks(): Required<Pick<DeployOptions, "connectRemote" | "syncProject">> {
   const manifests = new Map<string, Promise<ManifestEntry[]>>();
   return {
     connectRemote: connectTakingEarlyStart,
-    async syncProject(conn: AgentConnection, env: Environment): Promise<void> {
-      let manifest = manifests.get(env.baseDir);
+    async syncProject(conn: AgentConnection, _env: Environment, source: SyncSource): Promise<void> {
+      let manifest = manifests.get(source.root);
+      const exclude = syncSourceExclude(source);
       if (!manifest) {
-        manifest = buildManifest(env.baseDir);
-        manifests.set(env.baseDir, manifest);
+        manifest = buildManifest(source.root, { exclude });
+        manifests.set(source.root, manifest);
       }
-      const stats = await syncProject(conn.peer, env.baseDir, { manifest: await manifest });
+      const stats = await syncProject(conn.peer, source.root, { manifest: await manifest });
       const line = `${conn.host.name}: sync: files=${stats.files} sent=${stats.sent} bytes=${stats.bytesSent} ` +
         `deleted=${stats.deleted} unchanged=${stats.unchanged}`;
       if (Deno.env.get("BATOU_STATS")) output.line(line, { icon: "📊" });

@@ -40,6 +40,7 @@
  *
  * @module
  */
+import { neutralizeControls } from "../../core/formats/terminal_text.ts";
 import { dirname, join } from "../../core/runtime/path.ts";
 import type { Environment } from "../../core/model/environment.ts";
 import type { Host } from "../../core/model/host.ts";
@@ -703,12 +704,13 @@ export class AgentStart {
     };
     const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
       wrote();
-      if (method === "output") replayOutput(host, params, !!this.opts.prefixOutput);
+      // A remote host's lines always carry its name (prefixOutput or not): it must not pass for the controller.
+      if (method === "output") replayOutput(host, params, true);
       else if (method === "garbage") {
         const line = String(params.line ?? "");
         const st = parseStatus(line);
         if (st) this.#push({ status: st });
-        else output.line(`${host.name}: ${line}`);
+        else output.line(`${host.name}: ${neutralizeControls(output.mask(line))}`);
       }
     });
     this.#peer = peer;
@@ -925,6 +927,7 @@ async function upload(
   const source = gzip ? await gzipped(a) : a.path;
   output.debug(`${host}: uploading ${a.name} (${gzip ? "gzip, " : ""}${(await Deno.stat(source)).size} bytes)`);
   const file = await Deno.open(source);
+  const total = (await file.stat()).size;
   const result = await shell.run(WRAP_SCRIPT, [
     PUT_SCRIPT,
     opts.serviceUser ?? "",
@@ -935,7 +938,7 @@ async function upload(
     String(a.size),
     gzip ? "yes" : "no",
     opts.targetDirectory ?? "",
-  ], file.readable);
+  ], file.readable.pipeThrough(uploadProgress(host, a.name, total)));
   if (result.code === 0) return;
   const st = result.stdout.split("\n").map(parseStatus).find((s) => s !== null);
   if (st) {
@@ -947,6 +950,52 @@ async function upload(
     throw statusError(host, st, opts, result.stderr);
   }
   throw startFailure(host, result.code, result.stderr, opts);
+}
+
+/** Bytes sent of the total of every upload under way, by `host: file` (for the status line). */
+const uploadsUnderWay = new Map<string, { sent: number; total: number }>();
+
+function megabytes(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
+}
+
+/** Shows the uploads under way in the status line (terminals only): `h1 12.0/41.2 MB · h2 3.5/41.2 MB`. */
+function showUploads(): void {
+  const parts = [...uploadsUnderWay].map(([k, u]) =>
+    `${k.split(": ")[0]} ${megabytes(u.sent)}/${megabytes(u.total)} MB`
+  );
+  output.status(parts.length ? `uploading the agent: ${parts.join(" · ")}` : "");
+}
+
+/**
+ * Passes an upload's bytes through and reports its progress: one line per host and file when it starts (what a
+ * piped run shows) and, on a terminal, the bytes sent of the total in the status line, at most every 200 ms.
+ */
+function uploadProgress(host: string, name: string, total: number): TransformStream<Uint8Array, Uint8Array> {
+  const key = `${host}: ${name}`;
+  let last = 0;
+  const done = () => {
+    uploadsUnderWay.delete(key);
+    showUploads();
+  };
+  return new TransformStream({
+    start() {
+      output.annotate(`${host}: uploading ${name} (${megabytes(total)} MB)`, { icon: "📤" });
+      uploadsUnderWay.set(key, { sent: 0, total });
+    },
+    transform(chunk, controller) {
+      const u = uploadsUnderWay.get(key);
+      if (u) u.sent += chunk.length;
+      const now = performance.now();
+      if (now - last >= 200) {
+        last = now;
+        showUploads();
+      }
+      controller.enqueue(chunk);
+    },
+    flush: done,
+    cancel: done,
+  });
 }
 
 /**

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { neutralizeControls } from "../../core/formats/terminal_text.ts";
 import { trackChild } from "./children.ts";
 import { PROTOCOL_VERSION, RpcPeer } from "../contract/protocol.ts";
 import { type Format, output } from "../../core/model/output.ts";
@@ -46,7 +47,20 @@ export function isCompiled(): boolean {
 export function localAgentCommand(): string[] {
   if (isCompiled()) return [Deno.execPath(), "agent"];
   const main = Deno.mainModule.startsWith("file:") ? fromFileUrl(Deno.mainModule) : Deno.mainModule;
-  return [Deno.execPath(), "run", `--v8-flags=${AGENT_V8_FLAGS}`, "-A", "--quiet", "--no-prompt", main, "agent"];
+  // BATOU_AGENT_CPU_PROF=<dir>: a local agent writes a V8 CPU profile there (deno's --cpu-prof), for profiling.
+  const prof = Deno.env.get("BATOU_AGENT_CPU_PROF");
+  const profile = prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [];
+  return [
+    Deno.execPath(),
+    "run",
+    `--v8-flags=${AGENT_V8_FLAGS}`,
+    ...profile,
+    "-A",
+    "--quiet",
+    "--no-prompt",
+    main,
+    "agent",
+  ];
 }
 
 /**
@@ -83,13 +97,27 @@ export function prefixHostLine(hostName: string, line: string): string {
  * lines that do not start with the host name get `<host>: ` in front.
  */
 export function replayOutput(host: Host, params: Record<string, unknown>, prefixHost = false): void {
-  const fmt = (params.fmt ?? {}) as Format;
+  const fmt = hostFormat(params.fmt);
+  // A host is untrusted: its text is masked, its control characters made visible, and a section banner it asks
+  // for is a line of its own (agents print none; a host must not draw a "DEPLOYMENT FINISHED" of its own).
+  const raw = params.cmd === "sep" ? `[${String(params.title ?? "")}]` : String(params.text ?? "");
+  const text = neutralizeControls(output.mask(raw));
   if (params.cmd === "sep") {
-    output.backend.sep(String(params.char ?? "="), String(params.title ?? ""), fmt);
+    output.backend.line(prefixHostLine(host.name, text), fmt);
     return;
   }
-  const text = output.mask(String(params.text ?? ""));
   for (const line of text.split("\n")) output.backend.line(prefixHost ? prefixHostLine(host.name, line) : line, fmt);
+}
+
+const FORMAT_KEYS = ["bold", "red", "green", "yellow", "cyan", "purple"] as const;
+
+/** The text attributes a host asked for: only the known ones, only `true`. */
+function hostFormat(value: unknown): Format {
+  const fmt: Format = {};
+  if (value && typeof value === "object") {
+    for (const key of FORMAT_KEYS) if ((value as Record<string, unknown>)[key] === true) fmt[key] = true;
+  }
+  return fmt;
 }
 
 /** Collects a child's stderr as text, keeping the last 64 KiB; `ended` resolves when the stream has ended. */
@@ -99,8 +127,9 @@ export function collectStderr(stream: ReadableStream<Uint8Array>): (() => string
     const decoder = new TextDecoder();
     try {
       for await (const chunk of stream) {
-        text = (text + decoder.decode(chunk, { stream: true })).slice(-65536);
-        if (output.enableDebug) output.debug(decoder.decode(chunk).trimEnd());
+        const part = neutralizeControls(decoder.decode(chunk, { stream: true }));
+        text = (text + part).slice(-65536);
+        if (output.enableDebug) output.debug(part.trimEnd());
       }
     } catch { /* closed */ }
   })();

@@ -37,6 +37,7 @@ const PACKAGE_OF: Record<string, string> = {
   gzip: "gzip",
   pgrep: "procps",
   ps: "procps",
+  tmux: "tmux",
 };
 
 /** Directories searched in addition to PATH: root's tools (sshd, useradd, visudo) live in sbin. */
