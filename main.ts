@@ -5,13 +5,18 @@
  */
 // Only light modules are imported up front: `deploy` starts its ssh connections (remote/controller/early_connect.ts) before the
 // component model, the library and the npm packages are loaded, and every command loads only what it uses.
-import { resolve } from "./core/runtime/path.ts";
+import { dirname, resolve } from "./core/runtime/path.ts";
 import { VERSION, versionLine } from "./core/runtime/version.ts";
 import { output, TerminalBackend } from "./core/model/output.ts";
 import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/controller/early_connect.ts";
 import { Interrupt } from "./remote/controller/interrupt.ts";
-import { DEPLOY_OPTIONS, type EarlyDeployArguments, earlyDeployArguments } from "./cli/deploy_args.ts";
+import {
+  DEPLOY_OPTIONS,
+  type EarlyDeployArguments,
+  earlyDeployArguments,
+  joinNegativeValues,
+} from "./cli/deploy_args.ts";
 import { hostPatterns } from "./core/model/host_selection.ts";
 
 /** `parseArgs` of `node:util`, loaded on first use (after `batou deploy` started its ssh connections). */
@@ -65,11 +70,26 @@ function projectDir(): string {
   return Deno.env.get("INIT_CWD") || Deno.cwd();
 }
 
+/** Why the report cannot be written to `path` (its folder missing or not a folder), or null. Never creates it. */
+function reportDirProblem(path: string): string | null {
+  const dir = dirname(path);
+  try {
+    if (Deno.statSync(dir).isDirectory) return null;
+    return `Cannot write the report ${path}: ${dir} is not a directory`;
+  } catch {
+    return `Cannot write the report ${path}: the directory ${dir} does not exist`;
+  }
+}
+
 /** The signal handling of `batou deploy`, installed in main() when the early reading starts connections. */
 let deployInterrupt: Interrupt | null = null;
 
 async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArguments | null): Promise<number> {
-  const { values, positionals } = await parseArgs({ args, allowPositionals: true, options: DEPLOY_OPTIONS });
+  const { values, positionals } = await parseArgs({
+    args: joinNegativeValues(args),
+    allowPositionals: true,
+    options: DEPLOY_OPTIONS,
+  });
   if (values.help) {
     console.log(DEPLOY_USAGE);
     return 0;
@@ -82,6 +102,14 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
     throw new UsageError("--timeout takes a whole number of seconds >= 1");
   }
   const environment = positionals[0].replace(/\.cfg$/, "");
+  const report = values.report === undefined ? null : resolve(projectDir(), values.report);
+  if (report !== null) {
+    const problem = reportDirProblem(report);
+    if (problem !== null) {
+      output.error(problem);
+      return 1;
+    }
+  }
   // Started already when the early reading of the command line was sure and agrees (see main()); else now.
   const hosts = values.hosts ?? [];
   const started = early?.environment === environment && early.timeout === timeout &&
@@ -106,7 +134,7 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
       hosts: hostPatterns(hosts),
       platform: values.platform ?? null,
       debug: debug || !!values.debug,
-      report: values.report === undefined ? null : resolve(projectDir(), values.report),
+      report,
     });
   } finally {
     await closeEarlyConnections();

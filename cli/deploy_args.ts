@@ -83,3 +83,25 @@ export function earlyDeployArguments(argv: string[]): EarlyDeployArguments | nul
   if (!environment) return null;
   return { environment: environment.replace(/\.cfg$/, ""), timeout, hosts };
 }
+
+/**
+ * Joins an option that takes a value with a following value that looks like a negative number
+ * (`-j -1` -> `--jobs=-1`), which `parseArgs` would otherwise reject as "ambiguous", so that the range check
+ * can say what is wrong with the value.
+ */
+export function joinNegativeValues(args: string[]): string[] {
+  const valued = new Map<string, string>();
+  for (const [name, o] of Object.entries(DEPLOY_OPTIONS)) {
+    if (o.type !== "string") continue;
+    valued.set(`--${name}`, name);
+    if ("short" in o) valued.set(`-${o.short}`, name);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = valued.get(args[i]);
+    if (name !== undefined && i + 1 < args.length && /^-\d/.test(args[i + 1])) {
+      out.push(`--${name}=${args[++i]}`);
+    } else out.push(args[i]);
+  }
+  return out;
+}

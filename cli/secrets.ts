@@ -11,6 +11,7 @@
 import { parseArgs } from "node:util";
 import { extname, join, resolve } from "../core/runtime/path.ts";
 import { ConfigDocument } from "../core/formats/configparser.ts";
+import { AgeDecryptError } from "../core/secrets/age.ts";
 import { Environment, environmentNames } from "../core/model/environment.ts";
 import {
   decryptFile,
@@ -523,6 +524,11 @@ function checkMember(key: string): string {
   return member;
 }
 
+/** Whether `member` is a kind of key an age environment can use (age1..., ssh-... or an https:// key list). */
+function isAgeMember(member: string): boolean {
+  return /^(age1[0-9a-z]+|ssh-[a-z0-9-]+ \S+.*|https:\/\/\S+)$/.test(member);
+}
+
 /**
  * `batou secrets add KEY` / `remove KEY`: adds `key` to (or removes it from) `[batou] members` of the given
  * environments (all when `environments` is null or empty), keeping the rest of the file as it is, and
@@ -552,6 +558,12 @@ export async function changeMembers(
     if (action === "add" ? present : !present) {
       ctx.out(`${name}: ${member} is ${action === "add" ? "already" : "not"} a member. Nothing to do.`);
       return;
+    }
+    if (action === "add" && (await detectProvider(envDir)).provider === "age" && !isAgeMember(member)) {
+      throw new SecretsError(
+        `Invalid member ${JSON.stringify(member)}: an age member is an age1... or ssh-... public key ` +
+          `or an https:// URL of ssh keys.`,
+      );
     }
     const updated = action === "add" ? [...members, member] : members.filter((m) => m !== member);
     doc.set("batou", "members", updated.join(",\n"));
@@ -597,7 +609,8 @@ export async function reencryptSecrets(
  * `batou secrets decrypttostdout FILE` (a git `textconv` filter): writes the decrypted bytes of FILE
  * (`.age`, `.gpg` or `.age-diffable`, relative to `baseDir`) to stdout, or `(unable to decrypt content)` when
  * there is nothing to show, including when decryption fails (the reason goes to stderr), so that `git diff`
- * keeps working for people without access. Exit code 0, or 1 when the file cannot be read at all.
+ * keeps working for people without access. Exit code 0, or 1 when the file cannot be read at all or is not
+ * encrypted (garbage, a plain file).
  */
 export async function decryptToStdout(baseDir: string, file: string, opts: SecretsCliOptions = {}): Promise<number> {
   const ctx = context(opts);
@@ -617,6 +630,8 @@ export async function decryptToStdout(baseDir: string, file: string, opts: Secre
     data = await decryptFile(path, ctx.secrets);
   } catch (err) {
     reportError(ctx, err);
+    // Not encrypted at all: a wrong file, not a missing key (for which git diff must keep working).
+    if (err instanceof AgeDecryptError && err.notAge) return 1;
     data = new Uint8Array(0);
   } finally {
     lock.release();

@@ -38,6 +38,7 @@ import { expand as expandTemplate } from "../core/model/template.ts";
 import { yaml } from "../core/runtime/lazy.ts";
 import { containsSecret, formatDiff, unifiedDiffLines } from "../core/formats/diff.ts";
 import { runCmd } from "../core/model/cmd.ts";
+import { pruneDiffFiles } from "./diff_files.ts";
 import {
   ensurePathNonexistent,
   glob,
@@ -231,6 +232,7 @@ export class File extends Component {
       );
       this.content = content.content;
     }
+    claimFile(this);
     if (this.owner !== null && this.owner !== undefined) this.add(new Owner(this.path, { owner: this.owner }));
     if (this.group !== null && this.group !== undefined) this.add(new Group(this.path, { group: this.group }));
   }
@@ -516,7 +518,7 @@ export class ManagedContentBase extends FileComponent {
   #delayed = false;
   #diffDir = "";
 
-  /** Where diffs are written: `<workdirBase>/.batou-diffs`. */
+  /** Where full diffs are written: `<workdirBase>/.batou-diffs` (the newest 5 per name kept). */
   get diffDir(): string {
     return this.#diffDir;
   }
@@ -667,7 +669,7 @@ export class ManagedContentBase extends FileComponent {
 
   /**
    * Writes the full diff (its lines already masked) to `<diffDir>/<timestamp>-<name>.diff` (mode 0600) and returns
-   * its path. A file name that contains a secret is replaced by `sensitive`: nothing but the managed files may hold
+   * its path; only the newest 5 diff files per name are kept (`DIFF_FILES_KEPT`, lib/diff_files.ts). A file name that contains a secret is replaced by `sensitive`: nothing but the managed files may hold
    * a secret on the target.
    */
   async #writeDiffFile(lines: string[]): Promise<string> {
@@ -686,6 +688,7 @@ export class ManagedContentBase extends FileComponent {
         } finally {
           file.close();
         }
+        await pruneDiffFiles(this.#diffDir, basename(path));
         return path;
       } catch (e) {
         if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
@@ -696,6 +699,38 @@ export class ManagedContentBase extends FileComponent {
   override async update(): Promise<void> {
     await writeFileAtomic(this.path, this.bytes);
   }
+}
+
+/** The files of each configured top component (a root's configure builds a fresh one): path -> File. */
+const claimedFiles = new WeakMap<object, Map<string, File>>();
+
+function sameContent(a: string | Uint8Array | null, b: string | Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  const enc = new TextEncoder();
+  const x = typeof a === "string" ? enc.encode(a) : a, y = typeof b === "string" ? enc.encode(b) : b;
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/**
+ * Records `file` as the manager of its path in its root; a second File of the same path with other content is a
+ * configuration error (it would rewrite the file twice on every deploy), naming both components and their places.
+ */
+function claimFile(file: File): void {
+  const top = file.root.component;
+  if (top === null) return;
+  let byPath = claimedFiles.get(top);
+  if (!byPath) claimedFiles.set(top, byPath = new Map());
+  const other = byPath.get(file.path);
+  if (other === undefined || other === file) {
+    byPath.set(file.path, file);
+    return;
+  }
+  if (other.ensure === file.ensure && sameContent(other.content, file.content)) return;
+  throw ConfigurationError.create(
+    `${projectPath(file, file.path)} is managed twice with different content: ` +
+      `${other.breadcrumbs} (${other.initLocation}) and ${file.breadcrumbs} (${file.initLocation}).`,
+    file,
+  );
 }
 
 /** Options of {@linkcode Content}. */

@@ -312,7 +312,7 @@ export class Program extends Component {
 
   /** The `[program:name]` section. */
   render(): string {
-    const log = join(this.supervisor!.logDir, `${this.name}.log`);
+    const log = this.logFile;
     const lines = [
       `[program:${this.name}]`,
       `command = ${this.command}${this.args ? ` ${this.args}` : ""}`,
@@ -359,8 +359,15 @@ export class Program extends Component {
       return;
     }
     const restartedByUpdate = /(added|updated) process group/.test(updated.stdout);
-    const result = restartedByUpdate ? updated : await this.ctl(["restart", this.name]);
-    if (!this.supervisor!.waitForRunning) return;
+    // A spawn error is reported below, with the program's log (supervisorctl only says "process log may have details").
+    const result = restartedByUpdate ? updated : await this.ctl(["restart", this.name], { ignoreReturnCode: true });
+    if (!this.supervisor!.waitForRunning) {
+      if (result.code === 0) return;
+      throw new RuntimeError(
+        `Program "${this.name}" did not start up\n${result.stdout}${result.stderr}`.trimEnd() +
+          `\n${await this.logTail()}`,
+      );
+    }
     const startsecs = Number(this.options.startsecs ?? 1);
     const deadline = Date.now() + (Math.max(startsecs, 1) + 5) * 1000;
     while (true) {
@@ -369,11 +376,30 @@ export class Program extends Component {
       const starting = /STARTING|BACKOFF/.test(status.stdout) && Date.now() < deadline;
       if (!starting) {
         throw new RuntimeError(
-          `Program "${this.name}" did not start up\n${result.stdout}${result.stderr}${status.stdout}`.trimEnd(),
+          `Program "${this.name}" did not start up\n${result.stdout}${result.stderr}${status.stdout}`.trimEnd() +
+            `\n${await this.logTail()}`,
         );
       }
       await sleep(250);
     }
+  }
+
+  /** The program's log file (stdout and stderr) on the target. */
+  get logFile(): string {
+    return join(this.supervisor!.logDir, `${this.name}.log`);
+  }
+
+  /** `Log <path> (last N lines):` and the log's last lines, for a failed start. */
+  async logTail(lines = 20): Promise<string> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.logFile);
+    } catch (e) {
+      return `Log ${this.logFile}: ${(e as Error).message}`;
+    }
+    const tail = text.trimEnd().split("\n").slice(-lines);
+    if (tail.length === 1 && tail[0] === "") return `Log ${this.logFile}: (empty)`;
+    return `Log ${this.logFile} (last ${tail.length} lines):\n${tail.join("\n")}`;
   }
 
   /** Event handler: a cold program is stopped before a precursor updates. */

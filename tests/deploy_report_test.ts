@@ -15,6 +15,7 @@ async function readReport(path: string): Promise<DeployReport> {
 Deno.test("--report records a successful run: hosts, roots, changed components, steps", async () => {
   const dir = await exampleProject("hello-world");
   try {
+    await Deno.mkdir(join(dir, "reports")); // the report's folder must exist (issue 16: none is created)
     const r = await batou(dir, ["deploy", "dev", "--report", "reports/run.json"]);
     assertEquals(r.code, 0, r.output);
     const report = await readReport(join(dir, "reports/run.json"));
@@ -86,6 +87,9 @@ localhost = hello, broken
     assertEquals(report.errors.length, 1, JSON.stringify(report.errors));
     assertEquals(report.errors[0].type, "CmdExecutionError");
     assertStringIncludes(report.errors[0].message, "the-disk-is-full");
+    // The host and the component it failed in (issue 16: the report had "host": null).
+    assertEquals(report.errors[0].host, "localhost");
+    assertStringIncludes(report.errors[0].message, "Component: Broken");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -285,10 +285,16 @@ Deno.test("a second deploy of the same project fails at once on the local lock",
   try {
     const lock = await Deno.open(join(dir, ".batou-lock"), { create: true, write: true });
     await lock.lock(true);
+    await lock.write(
+      new TextEncoder().encode('{"controller":"alice@box","pid":4242,"started":"2026-01-02T03:04:05Z"}\n'),
+    );
     try {
       const r = await batou(dir, ["deploy", "dev"]);
       assertEquals(r.code, 1);
-      assertStringIncludes(r.stderr, "Could not acquire lock .batou-lock");
+      assertStringIncludes(
+        r.stderr,
+        "Could not acquire lock .batou-lock (held by alice@box (pid 4242, started 2026-01-02T03:04:05Z))",
+      );
     } finally {
       lock.close();
     }
@@ -305,6 +311,41 @@ Deno.test("usage errors exit with 2", async () => {
     assertStringIncludes(r.stderr, "usage:");
     const r2 = await batou(dir, ["deploy", "dev", "--bogus"]);
     assertEquals(r2.code, 2);
+    // A negative number is a wrong value, not an "ambiguous" option (issue 16).
+    for (
+      const [args, message] of [
+        [["-j", "-1"], "batou: error: --jobs takes a whole number >= 1"],
+        [["--jobs", "-1"], "batou: error: --jobs takes a whole number >= 1"],
+        [["-t", "-5"], "batou: error: --timeout takes a whole number of seconds >= 1"],
+      ] as const
+    ) {
+      const r3 = await batou(dir, ["deploy", "dev", ...args]);
+      assertEquals(r3.code, 2, args.join(" "));
+      assertStringIncludes(r3.stderr, message);
+      assert(!r3.output.includes("ambiguous"), r3.output);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--report into a folder that does not exist fails at once and creates nothing", async () => {
+  const dir = await exampleProject("hello-world");
+  try {
+    const target = join(dir, "no", "such", "r.json");
+    const r = await batou(dir, ["deploy", "dev", "--report", target]);
+    assertEquals(r.code, 1);
+    assertStringIncludes(
+      r.output,
+      `ERROR: Cannot write the report ${target}: the directory ${join(dir, "no", "such")} does not exist`,
+    );
+    let created = true;
+    try {
+      await Deno.stat(join(dir, "no"));
+    } catch {
+      created = false;
+    }
+    assert(!created, "the report's folder was created");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

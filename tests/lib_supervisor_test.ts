@@ -131,13 +131,24 @@ Deno.test("enable false stops a program; a program that does not start is an err
       class MyComponent extends Component {
         override configure() {
           this.add(new Supervisor());
-          this.add(new Program("broken", { command: "/bin/false", options: { startsecs: 1, startretries: 0 } }));
+          this.add(
+            new Program("broken", {
+              command: "/bin/sh",
+              args: "-c 'echo cannot-bind-port-8080; exit 1'",
+              options: { startsecs: 1, startretries: 0 },
+            }),
+          );
         }
       },
     );
     await rejects(
       p.deploy(),
-      (e: Error) => e.name === "RuntimeError" && /^Program "broken" did not start up/.test(e.message),
+      (e: Error) => {
+        // The log's path and its tail (issue 16: only "process log may have details").
+        const log = join(p.workdir, "var", "log", "broken.log");
+        return e.name === "RuntimeError" && /^Program "broken" did not start up/.test(e.message) &&
+          e.message.includes(`Log ${log} (last `) && e.message.includes("cannot-bind-port-8080");
+      },
     );
   });
 });

@@ -397,17 +397,16 @@ Deno.test("locks: a held exclusive lock makes readers fail with FileLockedError;
   });
 });
 
-Deno.test("reading: same key in [hello] and [component:hello] is an error; empty config is empty", async () => {
+Deno.test("reading: same key in [hello] and [component:hello] is an error; an empty config too", async () => {
   await withTempDir(async (dir) => {
     const { envDir, opts } = await env(dir);
     const alice = await x25519Member("alice");
     const o = opts([alice]);
     await writeConfig(envDir, config("age", [alice.recipient], "[hello]\na = 1\n[component:hello]\na = 2\nb = 3\n"), o);
     await assert.rejects(readSecrets(envDir, o), /hello\.a is set in both \[hello\] and \[component:hello\]/);
+    // Issue 16: an empty (truncated) secrets.cfg.age is not "no secrets".
     await Deno.writeFile(`${envDir}/secrets.cfg.age`, new Uint8Array(0));
-    const data = await readSecrets(envDir, o);
-    assert.deepEqual(data.overrides, {});
-    assert.deepEqual(data.members, []);
+    await assert.rejects(readSecrets(envDir, o), /secrets\.cfg\.age is empty \(0 bytes\): restore it, or remove it/);
   });
 });
 

@@ -26,6 +26,7 @@ import {
   DeploymentStopped,
   isUpdateSignal,
   MissingOverrideAttributes,
+  ReportingError,
   SilentConfigurationError,
   UnknownComponentOptions,
   UpdateNeeded,
@@ -649,6 +650,11 @@ export class Component {
         this.changed = true;
       }
     } catch (e) {
+      // The innermost failing component is named in the report (with where the project created it).
+      if (e instanceof ReportingError && !e.component && !(e instanceof DeploymentStopped)) {
+        e.component = this.breadcrumbs;
+        e.componentPlace = this.initLocation;
+      }
       if (entered) {
         entered = false;
         await this.exit(e);

@@ -98,6 +98,10 @@ export function describeError(error: unknown): string {
 export class ReportingError extends Error {
   /** The host the error happened on; `<HOSTNAME>` once merged. */
   affectedHostname: string | null = null;
+  /** At deploy time: the breadcrumbs of the component that failed (innermost), or "". */
+  component = "";
+  /** At deploy time: where that component was created in the project (`file:line`), or "". */
+  componentPlace = "";
 
   /** Position among other errors in a report. */
   get sortKey(): SortKey {
@@ -114,6 +118,7 @@ export class ReportingError extends Error {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(this)) {
       if (k === "affectedHostname" || k === "stack") continue;
+      if ((k === "component" || k === "componentPlace") && v === "") continue;
       out[k] = v;
     }
     out.message = this.message;
@@ -817,6 +822,18 @@ export class FileLockedError extends ReportingError {
     e.filename = filename;
     return e;
   }
+}
+
+/**
+ * Writes `e`'s report followed, for an error at deploy time, by the host and the component (with its place in the
+ * project) it happened in, unless the report names them itself.
+ */
+export function reportWithPlace(e: ReportingError, w: ReportWriter): void {
+  e.report(w);
+  if (!e.component || (e instanceof UnexpectedError && e.hostName)) return;
+  if (e.affectedHostname && e.affectedHostname !== "<HOSTNAME>") w.tabular("Host", e.affectedHostname, { red: true });
+  const place = e.componentPlace && !e.componentPlace.startsWith("<") ? ` (${e.componentPlace})` : "";
+  w.tabular("Component", e.component + place, { red: true });
 }
 
 /** An error from another process (e.g. the agent) that has no report of its own. */

@@ -38,7 +38,7 @@ export function stackFrames(stack: string | undefined): StackFrame[] {
 
 /** Whether `path` is one of batou's own modules (core/, lib/, remote/), not a project's component file. */
 export function isBatouModule(path: string): boolean {
-  return /\/(core|lib|remote)\/[^/]+\.ts/.test(path) && !/\/components\//.test(path);
+  return /\/(core|lib|remote)\/(?:[^/]+\/)*[^/]+\.ts/.test(path) && !/\/components\//.test(path);
 }
 
 /** `  <file>:<line>, in <fn>` (or without the function), the place form of batou's reports. */

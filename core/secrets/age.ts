@@ -54,6 +54,8 @@ export class AgeDecryptError extends ReportingError {
   identityPaths: string[] = [];
   /** Problems found on the way (unusable identity files, wrong passphrases, ...), one line each. */
   problems: string[] = [];
+  /** True when the data is not age-encrypted at all (garbage, a plain file), not merely undecryptable here. */
+  notAge = false;
 
   /** Builds the error. */
   static of(message: string, path: string, identityPaths: string[], problems: string[]): AgeDecryptError {
@@ -608,7 +610,11 @@ export async function decryptAge(
 ): Promise<Uint8Array> {
   const path = opts.path ?? "<data>";
   let data = ciphertext;
-  if (!looksLikeAge(data)) throw AgeDecryptError.of(`${path} is not an age-encrypted file`, path, [], []);
+  if (!looksLikeAge(data)) {
+    const e = AgeDecryptError.of(`${path} is not an age-encrypted file`, path, [], []);
+    e.notAge = true;
+    throw e;
+  }
   if (data[0] === 0x2d) data = armor.decode(new TextDecoder().decode(data));
 
   const problems: string[] = [];

@@ -423,6 +423,12 @@ export async function readSecrets(envDir: string, opts: SecretsOptions = {}): Pr
   if (layout.configPath === null) return data;
   const configPath = layout.configPath;
   await withLock(configPath, { exclusive: false, skip: opts.lockHeld }, async () => {
+    if ((await fileSize(configPath)) === 0) {
+      // Not "no secrets": an empty file is a broken or truncated one, and deploying without its values is wrong.
+      throw new SecretsError(
+        `${configPath} is empty (0 bytes): restore it, or remove it if ${layout.envName} has no secrets.`,
+      );
+    }
     const doc = parseConfig(utf8Decode(await decryptFile(configPath, opts), configPath), configPath);
     data.members = parseMembers(doc.get("batou", "members"));
     const origin: Record<string, string> = {};

@@ -18,6 +18,7 @@ import {
   errorFromJSON,
   type ErrorJSON,
   ReportingError,
+  reportWithPlace,
   type ReportWriter,
   simplifiedStack,
   sortErrors,
@@ -206,6 +207,7 @@ function rpcErrors(
   if (e instanceof RpcError && e.errors.length) {
     return e.errors.map((j: ErrorJSON) => {
       const err = errorFromJSON(j);
+      if (where.root !== undefined) err.affectedHostname ||= host; // the report and its "host" name it
       if (err instanceof UnexpectedError) {
         err.hostName ||= host;
         err.rootName ||= where.root ?? "";
@@ -344,18 +346,22 @@ class DeploymentRun {
       return 1;
     }
     if (!(await lock.tryLock(true))) {
-      const err = new TextEncoder();
+      lock.close();
+      const holder = await readLocalLockHolder(lockPath);
       await Deno.stderr.write(
-        err.encode(
-          `Could not acquire lock .batou-lock\nAnother instance of batou is currently running and locked the lockfile.\nExiting.\n`,
+        new TextEncoder().encode(
+          `Could not acquire lock .batou-lock (held by ${holder})\n` +
+            `Another instance of batou is currently running and locked the lockfile.\nExiting.\n`,
         ),
       );
-      lock.close();
-      this.recorder?.error("LockError", "Another instance of batou is currently running and locked .batou-lock");
+      this.recorder?.error(
+        "LockError",
+        `Another instance of batou is currently running and locked .batou-lock (held by ${holder})`,
+      );
       return 1;
     }
     await lock.truncate(0);
-    await lock.write(new TextEncoder().encode(`${Deno.pid}\n`));
+    await lock.write(new TextEncoder().encode(localLockHolder()));
     const steps: [string, () => Promise<void>][] = [
       ["load", () => this.load()],
       ["connect", () => this.connect()],
@@ -420,9 +426,12 @@ class DeploymentRun {
     const reporting = errors.map((e) => toReporting(e, !!this.opts.debug));
     for (const e of sortErrors(reporting)) {
       output.line("");
-      e.report(output);
+      reportWithPlace(e, output);
       // Load errors are not merged per host (as configure errors are): name the host they concern here.
-      if (!(e instanceof ConfigureErrors) && e.affectedHostname && !(e instanceof UnexpectedError && e.hostName)) {
+      if (
+        !(e instanceof ConfigureErrors) && e.affectedHostname && !e.component &&
+        !(e instanceof UnexpectedError && e.hostName)
+      ) {
         output.tabular("Affected hosts", e.affectedHostname, { red: true });
       }
       if (this.opts.debug && !(e instanceof ConfigureErrors) && e.stack && e instanceof UnexpectedError === false) {
@@ -935,4 +944,28 @@ export async function pool<T>(items: T[], limit: number, fn: (item: T) => Promis
     while (next < items.length) await fn(items[next++]);
   });
   await Promise.all(workers);
+}
+
+/** What the controller writes into `.batou-lock` once it holds it: who, which process, since when (JSON). */
+function localLockHolder(): string {
+  let host = "?";
+  try {
+    host = Deno.hostname();
+  } catch { /* no hostname: "?" */ }
+  const user = Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "?";
+  return JSON.stringify({ controller: `${user}@${host}`, pid: Deno.pid, started: new Date().toISOString() }) + "\n";
+}
+
+/** The holder of `.batou-lock` as `user@host (pid N, started T)`, read from the file (retried while it is written). */
+async function readLocalLockHolder(path: string): Promise<string> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    try {
+      const text = (await Deno.readTextFile(path)).trim();
+      if (/^\d+$/.test(text)) return `pid ${text}`; // written by an older batou: only the pid
+      const h = JSON.parse(text);
+      return `${h.controller ?? "?"} (pid ${h.pid ?? "?"}, started ${h.started ?? "?"})`;
+    } catch { /* the holder is still writing */ }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return "an unknown process";
 }

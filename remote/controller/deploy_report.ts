@@ -23,10 +23,9 @@
  * @module
  */
 import { compareStrings } from "../../core/runtime/compare.ts";
-import { dirname } from "../../core/runtime/path.ts";
 import type { Environment } from "../../core/model/environment.ts";
 import { writeFileAtomic } from "../../core/runtime/fsops.ts";
-import { ReportingError, UnexpectedError } from "../../core/model/errors.ts";
+import { ReportingError, reportWithPlace, UnexpectedError } from "../../core/model/errors.ts";
 import { type Format, Output, output, type OutputBackend, RecordingBackend } from "../../core/model/output.ts";
 
 /** One error in the report. */
@@ -71,7 +70,7 @@ const seconds = (ms: number) => Math.round(ms) / 1000;
 function reportText(e: ReportingError): string {
   const rec = new RecordingBackend();
   try {
-    e.report(new Output(rec));
+    reportWithPlace(e, new Output(rec));
   } catch { /* fall back to the message */ }
   const text = rec.lines.map((l) => l.replace(/^ERROR: /, "")).join("\n").trim();
   return text || e.message;
@@ -101,9 +100,8 @@ export function reportedErrors(errors: unknown[]): ReportedError[] {
   return out;
 }
 
-/** Writes `data` as JSON to `path` atomically. */
+/** Writes `data` as JSON to `path` atomically (its folder must exist: a mistyped path creates nothing). */
 export async function writeJsonAtomic(path: string, data: unknown): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
   await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(data, null, 2) + "\n"));
 }
 

@@ -10,6 +10,9 @@
  *   "mustMention": ["environments/dev/environment.cfg:4"], "env": { "BATOU_AGE_IDENTITIES": "$OTHER_IDENTITY" } }
  * ```
  *
+ * `step` is left out for commands other than `deploy` (`secrets ...`) and for a deploy stopped before its first
+ * step; `"code": 2` marks a usage error (the default is 1).
+ *
  * TypeScript files are stored as `*.ts.in` (several are broken on purpose, and none of them may be picked up by
  * `deno fmt`, `deno lint` or `deno check` of the repository); the copy that runs gets the `.ts` name. Files named
  * `*.age.plain` are encrypted at run time with a test-generated age key (`age-keygen`, `age`) to the same name
@@ -34,8 +37,10 @@ export interface CorpusCaseSpec {
   args: string[];
   /** A line that must appear in the output exactly (usually the first `ERROR:` line). */
   expect: string;
-  /** The step named in `... FAILED (during <step>)`. */
-  step: CorpusStep;
+  /** The step named in `... FAILED (during <step>)`; omitted for commands other than `deploy` (e.g. `secrets`). */
+  step?: CorpusStep;
+  /** The exit code: 1 (the default) for a bad input, 2 for a usage error. */
+  code?: 1 | 2;
   /** Strings that must appear somewhere in the output (file:line, component, attribute, host). */
   mustMention: string[];
   /** Strings that must not appear anywhere in the output (e.g. secret values). */
@@ -139,9 +144,10 @@ export const STACK_LINE: RegExp = /^\s+at .*:\d+:\d+\)?$/;
 export function checkResult(spec: CorpusCaseSpec, result: CliResult): string[] {
   const problems: string[] = [];
   const lines = result.output.split("\n");
-  if (result.code !== 1) problems.push(`exit code ${result.code}, expected 1`);
+  const code = spec.code ?? 1;
+  if (result.code !== code) problems.push(`exit code ${result.code}, expected ${code}`);
   if (!lines.includes(spec.expect)) problems.push(`missing line ${JSON.stringify(spec.expect)}`);
-  if (!lines.some((l) => l.includes(`FAILED (during ${spec.step})`))) {
+  if (spec.step !== undefined && !lines.some((l) => l.includes(`FAILED (during ${spec.step})`))) {
     problems.push(`missing "FAILED (during ${spec.step})"`);
   }
   for (const m of spec.mustMention) {
