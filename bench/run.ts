@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startSshd } from "../tests/support/sshd.ts";
 import { VERSION } from "../core/runtime/version.ts";
-import { agentPayload, gzipped } from "../remote/transport/bootstrap.ts";
+import { agentPayload, gzipped } from "../remote/transport/payload.ts";
 import { output } from "../core/model/output.ts";
 import {
   ansibleTool,

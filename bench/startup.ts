@@ -7,7 +7,8 @@
  * @module
  */
 import { join } from "node:path";
-import { agentPayload, startAgent } from "../remote/transport/bootstrap.ts";
+import { agentPayload } from "../remote/transport/payload.ts";
+import { startAgent } from "../remote/transport/bootstrap.ts";
 import { SshConnection } from "../remote/transport/ssh.ts";
 import { Host } from "../core/model/host.ts";
 import { output } from "../core/model/output.ts";

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { batou, REPO } from "./support/cli.ts";
-import { buildBundle } from "../remote/transport/bootstrap.ts";
+import { buildBundle } from "../remote/transport/payload.ts";
 import { assetName, SUMS_FILE } from "../cli/release_files.ts";
 import { generateReleaseKey, verifyRelease, writeRelease } from "../tools/release.ts";
 import { VERSION } from "../core/runtime/version.ts";

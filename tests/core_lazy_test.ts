@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { assertEquals } from "./support/assert.ts";
 import { loadedPackages, LOADING, LOADS_ON_FIRST_USE, sucrase, yaml } from "../core/runtime/lazy.ts";
-import { MINIFIED_REQUIRE_PRELUDE } from "../remote/transport/bootstrap.ts";
+import { MINIFIED_REQUIRE_PRELUDE } from "../remote/transport/payload.ts";
 import { REPO } from "./support/cli.ts";
 
 Deno.test("lazy: from source every package works (loaded with createRequire)", () => {

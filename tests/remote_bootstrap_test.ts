@@ -6,15 +6,9 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { join } from "node:path";
 import { requireTools } from "./support/tools.ts";
-import {
-  type AgentPayload,
-  agentPayload,
-  parseStatus,
-  type RemoteAgentConnection,
-  sha256File,
-  startAgent,
-  unamePlatform,
-} from "../remote/transport/bootstrap.ts";
+import { type AgentPayload, agentPayload, sha256File, unamePlatform } from "../remote/transport/payload.ts";
+import { parseStatus } from "../remote/transport/start_scripts.ts";
+import { type RemoteAgentConnection, startAgent } from "../remote/transport/bootstrap.ts";
 import {
   classifySshFailure,
   type RemoteShell,

@@ -1,5 +1,5 @@
 /**
- * The agent's bundle (remote/transport/bootstrap.ts buildBundle): the minified one the agent ships is a single file that
+ * The agent's bundle (remote/transport/payload.ts buildBundle): the minified one the agent ships is a single file that
  * runs with nothing but deno (its bundled CommonJS packages reach `node:` built-ins through the prelude's
  * `require`), answers the protocol handshake and is much smaller than the plain bundle. The agent-only bundle
  * imports no `node:` module, and neither its start nor a no-op deployment (sync, configure with templates, verify,
@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { join } from "node:path";
 import { AGENT_V8_FLAGS } from "../remote/transport/connect.ts";
-import { buildBundle, MINIFIED_REQUIRE_PRELUDE } from "../remote/transport/bootstrap.ts";
+import { buildBundle, MINIFIED_REQUIRE_PRELUDE } from "../remote/transport/payload.ts";
 import { REPO } from "./support/cli.ts";
 import { PROTOCOL_VERSION } from "../remote/contract/protocol.ts";
 import { checkTree, writeBatouProject } from "../bench/w1.ts";

@@ -13,7 +13,7 @@ import {
   startEarlyConnections,
   takeEarlyStart,
 } from "../remote/controller/early_connect.ts";
-import type { RemoteAgentTarget } from "../remote/transport/bootstrap.ts";
+import type { RemoteAgentTarget } from "../remote/transport/remote_target.ts";
 import { Host } from "../core/model/host.ts";
 
 async function project(cfg: string, sshConfig?: string): Promise<string> {

@@ -6,7 +6,8 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { join } from "node:path";
 import { requireTools, type SshdFixture, startSshd } from "./support/sshd.ts";
 import { RemoteConnectError, SshConnection } from "../remote/transport/ssh.ts";
-import { agentPayload, startAgent } from "../remote/transport/bootstrap.ts";
+import { agentPayload } from "../remote/transport/payload.ts";
+import { startAgent } from "../remote/transport/bootstrap.ts";
 import { Host } from "../core/model/host.ts";
 
 /** Relays 127.0.0.1:<port> to the fixture's sshd; the first `drop` connections are closed right away. */

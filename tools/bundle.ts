@@ -1,6 +1,6 @@
 /**
  * `deno task bundle`: builds the single-file program that source mode ships to target hosts (the same bundle,
- * built by `remote/transport/bootstrap.ts`'s {@linkcode buildBundle} and cached by source hash) and copies it to
+ * built by `remote/transport/payload.ts`'s {@linkcode buildBundle} and cached by source hash) and copies it to
  * `dist/batou.js`. Run it with `deno run -A dist/batou.js <command>`.
  *
  * Usage: deno task bundle [--out FILE]
@@ -9,7 +9,7 @@
  */
 import { dirname, join, relative, resolve } from "../core/runtime/path.ts";
 import { parseArgs } from "node:util";
-import { buildBundle } from "../remote/transport/bootstrap.ts";
+import { buildBundle } from "../remote/transport/payload.ts";
 
 /** The repository root. */
 export const REPO: string = resolve(import.meta.dirname!, "..");

@@ -8,7 +8,7 @@
  *   use (yaml reads `process.env` when it parses);
  * - anything else is the real module; a name that is no built-in throws "Cannot find module".
  *
- * The bundle's prelude (remote/transport/bootstrap.ts `MINIFIED_REQUIRE_PRELUDE`) defines the bundle's `require`; it hands
+ * The bundle's prelude (remote/transport/payload.ts `MINIFIED_REQUIRE_PRELUDE`) defines the bundle's `require`; it hands
  * every call to the function that {@linkcode registerBundleRequire} stores on it (core/runtime/lazy.ts calls that before any
  * package can be evaluated) and, before that, loads the real built-in.
  *

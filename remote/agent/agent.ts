@@ -357,6 +357,8 @@ export async function runAgent(modules: Record<string, unknown>, version: string
   // then release the lock. The caller exits the process, so nothing keeps running after the current component.
   agent.stop("the controller went away");
   await agent.idle();
+  // Requests that came before the end are still answered (a controller may send and close at once).
+  await peer.served();
   agent.release();
 }
 

@@ -1,5 +1,5 @@
 /**
- * The agent's own entry point: what source mode ships to targets as the agent bundle (remote/transport/bootstrap.ts), run as
+ * The agent's own entry point: what source mode ships to targets as the agent bundle (remote/transport/payload.ts), run as
  * `deno run <bundle> agent`. The same as `batou agent` (main.ts), without the rest of the command line: the bundle
  * holds the component model, the library and the agent, and none of the controller's commands (secrets, update,
  * init, graph) with their packages (OpenPGP, age), which halves what the target's deno parses at every start.

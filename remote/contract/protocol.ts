@@ -107,9 +107,17 @@ export class RpcPeer {
     this.#closed = this.#readLoop(readable);
   }
 
-  /** Resolves when the other side closed the connection. */
+  /** Resolves when the other side closed the connection (requests received before may still be being served). */
   get closed(): Promise<void> {
     return this.#closed;
+  }
+
+  /** Resolves when every request received so far has been served and its answer written. */
+  async served(): Promise<void> {
+    for (let current = this.#serving;; current = this.#serving) {
+      await current;
+      if (current === this.#serving) return;
+    }
   }
 
   /** Calls `method` and waits for its answer. */

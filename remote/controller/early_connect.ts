@@ -26,12 +26,8 @@ import { parseBoolean } from "../../core/model/attribute.ts";
 import type { ConfigDocument } from "../../core/formats/configparser.ts";
 import { readEnvironmentConfig } from "../../core/model/environment_file.ts";
 import { Host } from "../../core/model/host.ts";
-import {
-  beginRemoteAgent,
-  type RemoteAgentConnection,
-  type RemoteAgentTarget,
-  type RemoteStart,
-} from "../transport/bootstrap.ts";
+import { beginRemoteAgent, type RemoteAgentTarget, type RemoteStart } from "../transport/remote_target.ts";
+import type { RemoteAgentConnection } from "../transport/bootstrap.ts";
 import { projectSshConfig } from "../transport/ssh.ts";
 import { hostPatterns, selectHosts } from "../../core/model/host_selection.ts";
 

@@ -16,7 +16,7 @@ import { output } from "../../core/model/output.ts";
 import type { DeployOptions } from "./deploy.ts";
 import type { AgentConnection } from "../transport/connect.ts";
 import type { Host } from "../../core/model/host.ts";
-import { connectRemote, connectTarget, remoteAgentTarget } from "../transport/bootstrap.ts";
+import { connectRemote, connectTarget, remoteAgentTarget } from "../transport/remote_target.ts";
 import { takeEarlyStart } from "./early_connect.ts";
 import { buildManifest, type ManifestEntry, syncProject } from "../transport/sync.ts";
 import { type SyncSource, syncSourceExclude } from "./sync_source.ts";
