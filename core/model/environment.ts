@@ -82,6 +82,19 @@ interface ConfigurePass {
   unusedRoots: RootComponent[];
 }
 
+/**
+ * What a controller sends an agent to build its environment from (besides the project files): the overrides of
+ * environment.cfg and secrets merged, resolver entries, host data, secret files and the words to mask.
+ */
+export interface EnvironmentSnapshot {
+  overrides: Record<string, Record<string, string>>;
+  resolveOverride: Record<string, string>;
+  resolveV6Override: Record<string, string>;
+  hostData: Record<string, Record<string, string>>;
+  secretFiles: Record<string, string>;
+  secretData: string[];
+}
+
 /** Secrets to merge into an environment (decrypted on the controller). */
 export interface SecretsData {
   overrides: Record<string, Record<string, string>>;
@@ -239,9 +252,11 @@ export class Environment {
 
   /**
    * Reads the config and the component files. Errors are collected in {@linkcode exceptions};
-   * a missing environment throws {@linkcode MissingEnvironment}.
+   * a missing environment throws {@linkcode MissingEnvironment}. With a `snapshot` (an agent, from its controller)
+   * the controller's overrides, resolver entries, host data and secrets take the place of what this host would
+   * compute itself, as part of the load: the environment is built from that one snapshot.
    */
-  load(modules: Record<string, unknown>): void {
+  load(modules: Record<string, unknown>, snapshot?: EnvironmentSnapshot): void {
     setResolverOverrides({}, {});
     const path = Environment.configPath(this.baseDir, this.name);
     if (!path) throw MissingEnvironment.of(this.name);
@@ -267,6 +282,20 @@ export class Environment {
     this.#loadHosts(config);
     this.#loadResolver(config);
     this.#loadOverrides(config);
+    if (snapshot) this.#applySnapshot(snapshot);
+  }
+
+  #applySnapshot(snapshot: EnvironmentSnapshot): void {
+    this.overrides = snapshot.overrides;
+    this.resolveOverride = { ...this.resolveOverride, ...snapshot.resolveOverride };
+    this.resolveV6Override = { ...this.resolveV6Override, ...snapshot.resolveV6Override };
+    setResolverOverrides(this.resolveOverride, this.resolveV6Override);
+    for (const [host, data] of Object.entries(snapshot.hostData)) {
+      const h = this.hosts.get(host);
+      if (h) Object.assign(h.data, data);
+    }
+    this.secretFiles = snapshot.secretFiles;
+    this.secretData = new Set(snapshot.secretData);
   }
 
   #error(line: number | undefined, message: string): void {

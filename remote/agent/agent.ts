@@ -14,7 +14,6 @@ import { isAbsolute, join } from "../../core/runtime/path.ts";
 import { Environment } from "../../core/model/environment.ts";
 import { type Format, output, type OutputBackend } from "../../core/model/output.ts";
 import { FileLockedError, type ReportingError, sortErrors } from "../../core/model/errors.ts";
-import { setResolverOverrides } from "../../core/model/address.ts";
 import { AggregateReport, PROTOCOL_VERSION, type RpcHandler, RpcPeer } from "../contract/protocol.ts";
 import { expandHome } from "../contract/paths.ts";
 import { createSyncHandlers } from "./sync_agent.ts";
@@ -259,18 +258,7 @@ export class Agent {
     env.manageCwd = true;
     this.#env = env;
     this.#hostName = p.host;
-    env.load(this.modules);
-    env.overrides = p.overrides;
-    setResolverOverrides(
-      { ...env.resolveOverride, ...p.resolveOverride },
-      { ...env.resolveV6Override, ...p.resolveV6Override },
-    );
-    for (const [host, data] of Object.entries(p.hostData)) {
-      const h = env.hosts.get(host);
-      if (h) Object.assign(h.data, data);
-    }
-    env.secretFiles = p.secretFiles;
-    env.secretData = new Set(p.secretData);
+    env.load(this.modules, p);
     const errors = await env.configure({
       hosts: p.scope ? new Set(p.scope) : undefined,
       report: p.report ? new Set(p.report) : undefined,
