@@ -168,6 +168,14 @@ export function splitList(value: string): string[] {
   return value.split(/[,\n]/).map((s) => s.trim()).filter((s) => s !== "");
 }
 
+function isDirectorySync(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 /** Lists the environment names of a project (`environments/<x>/environment.cfg` and `environments/<x>.cfg`). */
 export function environmentNames(baseDir: string): string[] {
   const names = new Set<string>();
@@ -259,7 +267,7 @@ export class Environment {
   load(modules: Record<string, unknown>, snapshot?: EnvironmentSnapshot): void {
     setResolverOverrides({}, {});
     const path = Environment.configPath(this.baseDir, this.name);
-    if (!path) throw MissingEnvironment.of(this.name);
+    if (!path) throw this.#missing();
     this.configFile = path;
     const batou = modules["batou"];
     if (batou && typeof batou === "object") markLibraryComponents(batou as Record<string, unknown>);
@@ -269,7 +277,7 @@ export class Environment {
     let config: ConfigDocument;
     try {
       const read = readEnvironmentConfig(this.baseDir, this.name);
-      if (!read) throw MissingEnvironment.of(this.name);
+      if (!read) throw this.#missing();
       config = read.config;
     } catch (e) {
       if (e instanceof ConfigParseError) {
@@ -283,6 +291,11 @@ export class Environment {
     this.#loadResolver(config);
     this.#loadOverrides(config);
     if (snapshot) this.#applySnapshot(snapshot);
+  }
+
+  #missing(): MissingEnvironment {
+    const isProject = isDirectorySync(join(this.baseDir, "environments"));
+    return MissingEnvironment.of(this.name, environmentNames(this.baseDir), isProject);
   }
 
   #applySnapshot(snapshot: EnvironmentSnapshot): void {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { closestName } from "../formats/suggest.ts";
 import { formatPlace, isBatouModule, stackFrames } from "../runtime/stack.ts";
 import { normalizeStack } from "../runtime/script.ts";
 import type { LineOptions } from "./output.ts";
@@ -246,11 +247,17 @@ export class ConfigFileError extends ConfigurationError {
 export class MissingEnvironment extends ConfigurationError {
   override name = "MissingEnvironment";
   environmentName = "";
+  /** The environments the project has. */
+  known: string[] = [];
+  /** Whether the directory has an `environments/` folder at all. */
+  isProject = true;
 
-  /** Builds the error for environment `name`. */
-  static of(name: string): MissingEnvironment {
+  /** Builds the error for environment `name`; `known`: the project's environments. */
+  static of(name: string, known: string[] = [], isProject = true): MissingEnvironment {
     const e = new MissingEnvironment(`Missing environment \`${name}\``);
     e.environmentName = name;
+    e.known = known;
+    e.isProject = isProject;
     return e;
   }
 
@@ -261,6 +268,13 @@ export class MissingEnvironment extends ConfigurationError {
   override report(w: ReportWriter): void {
     w.error("Missing environment");
     w.tabular("Environment", this.environmentName, { red: true });
+    if (!this.isProject) {
+      w.line("This directory is not a batou project (it has no environments/ folder). Create one with `batou init`.");
+      return;
+    }
+    const guess = closestName(this.environmentName, this.known);
+    if (guess) w.line(`Did you mean \`${guess}\`?`);
+    w.line(this.known.length ? `Known environments: ${this.known.join(", ")}` : "The project has no environments yet.");
   }
 }
 
