@@ -91,7 +91,7 @@ Deno.test("environment: a missing environment raises MissingEnvironment (36)", a
   throws(() => env.load({ batou }), (e: Error) => {
     ok(e instanceof MissingEnvironment);
     strictEqual(e.message, "Missing environment `foobar`");
-    strictEqual(reportText(e), "ERROR: Missing environment\n    Environment: foobar");
+    strictEqual(reportText(e), "ERROR: Missing environment\n    Environment: foobar\nKnown environments: other");
     return true;
   });
   // Names that would leave the environments folder are missing too.
