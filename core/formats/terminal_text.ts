@@ -24,9 +24,3 @@ export function neutralizeControls(text: string): string {
     return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
   });
 }
-
-/** Whether `text` would be changed by {@linkcode neutralizeControls}. */
-export function hasControls(text: string): boolean {
-  CONTROLS.lastIndex = 0;
-  return CONTROLS.test(text);
-}

@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { statOrNullSync } from "../runtime/fsops.ts";
 import { compareStrings } from "../runtime/compare.ts";
 import { join } from "../runtime/path.ts";
 import { type ConfigDocument, ConfigParseError } from "../formats/configparser.ts";
@@ -168,14 +169,6 @@ export function splitList(value: string): string[] {
   return value.split(/[,\n]/).map((s) => s.trim()).filter((s) => s !== "");
 }
 
-function isDirectorySync(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
 /** Lists the environment names of a project (`environments/<x>/environment.cfg` and `environments/<x>.cfg`). */
 export function environmentNames(baseDir: string): string[] {
   const names = new Set<string>();
@@ -294,7 +287,7 @@ export class Environment {
   }
 
   #missing(): MissingEnvironment {
-    const isProject = isDirectorySync(join(this.baseDir, "environments"));
+    const isProject = statOrNullSync(join(this.baseDir, "environments"))?.isDirectory ?? false;
     return MissingEnvironment.of(this.name, environmentNames(this.baseDir), isProject);
   }
 
