@@ -4,7 +4,8 @@
  * Files are transpiled with sucrase (types stripped, imports turned into
  * `require` calls; through a cache, see `transpile.ts`) and evaluated with a
  * `require` that serves `"batou"` (and `"batou/..."`) from the running program,
- * `"node:..."` built-ins and relative files from the project. This works the same
+ * `"node:..."` built-ins, relative files from the project and the shared libraries that the
+ * project's `deno.json` maps (import_map.ts). This works the same
  * in source and compiled mode: no native dynamic import of user files is involved.
  * The wrapped code is evaluated with `runScript` (core/runtime/script.ts: `runInThisContext`
  * without loading `node:vm`).
@@ -19,6 +20,7 @@ import { ComponentLoadingError, DuplicateComponent, type ReportingError } from "
 import { sucrase } from "../runtime/lazy.ts";
 import { transformsFor, transpile } from "../runtime/transpile.ts";
 import { runScript } from "../runtime/script.ts";
+import { type ProjectImports, readProjectImports, resolveLibraryImport } from "./import_map.ts";
 
 /** A loaded component class and where it came from. */
 export interface ComponentDefinition {
@@ -183,21 +185,32 @@ export class ModuleLoader {
     if (spec in this.modules) return this.modules[spec];
     if (spec.startsWith("node:")) return nodeRequire(spec);
     if (spec.startsWith("./") || spec.startsWith("../") || spec.startsWith("/")) {
-      const base = resolve(fromDir, spec);
-      for (const candidate of [base, `${base}.ts`, `${base}.js`, join(base, "index.ts"), join(base, "index.js")]) {
-        let isFile = false;
-        try {
-          isFile = Deno.statSync(candidate).isFile;
-        } catch { /* try the next */ }
-        if (!isFile) continue;
-        if (candidate.endsWith(".json")) return JSON.parse(Deno.readTextFileSync(candidate));
-        return this.load(candidate);
-      }
-      throw new Error(`Cannot find module '${spec}' (looked for ${relative(this.baseDir, base)}{,.ts,.js})`);
+      return this.#loadPath(spec, resolve(fromDir, spec));
     }
+    this.#imports ??= readProjectImports(this.baseDir);
+    const library = resolveLibraryImport(this.#imports, spec, this.baseDir);
+    if (library !== null) return this.#loadPath(spec, library);
     throw new Error(
-      `Cannot find module '${spec}': component files may import "batou", "batou/...", "node:..." and relative files`,
+      `Cannot find module '${spec}': component files may import "batou", "batou/...", "node:...", relative files ` +
+        `and the libraries of the project's deno.json "imports"`,
     );
+  }
+
+  /** The project's import map (deno.json), read on the first import that needs it. */
+  #imports: ProjectImports | null = null;
+
+  /** Loads the file `base` (or `base.ts`, `base.js`, `base/index.ts`, `base/index.js`) that `spec` named. */
+  #loadPath(spec: string, base: string): unknown {
+    for (const candidate of [base, `${base}.ts`, `${base}.js`, join(base, "index.ts"), join(base, "index.js")]) {
+      let isFile = false;
+      try {
+        isFile = Deno.statSync(candidate).isFile;
+      } catch { /* try the next */ }
+      if (!isFile) continue;
+      if (candidate.endsWith(".json")) return JSON.parse(Deno.readTextFileSync(candidate));
+      return this.load(candidate);
+    }
+    throw new Error(`Cannot find module '${spec}' (looked for ${relative(this.baseDir, base)}{,.ts,.js})`);
   }
 }
 
