@@ -114,14 +114,18 @@ Deno.test("batou run over ssh: two hosts, prefixed output, per-host exit status,
 });
 
 Deno.test("batou run over ssh: the command runs as the service user, in its target directory", async () => {
-  const sections = `[host:host1]\ncomponents = hello\nservice_user = ${SVC}\n`;
+  const sections = `[host:host1]\ncomponents = hello\nservice_user = ${SVC}\n\n` +
+    `[host:host2]\ncomponents = hello\nservice_user = ${PREFIX}-nosuchuser\n`;
   await withProject(sections, async (dir, _fixture, target) => {
     const r = await run(dir, ["--", "id -un; pwd"]);
-    assertEquals(r.code, 0, r.output);
+    assertEquals(r.code, 1, r.output);
     assertStringIncludes(r.stdout, `host1: ${SVC}\n`);
     const pwd = /host1: (\/\S+)\n/.exec(r.stdout)?.[1] ?? "";
     assert(pwd.endsWith(`/${target}`), r.stdout);
     assertStringIncludes(r.stdout, "host1: exit 0");
+    // A host whose agent cannot start fails with the reason; the other hosts run.
+    assertStringIncludes(r.stdout, `\nhost2: failed (the service user \`${PREFIX}-nosuchuser\` does not exist)\n`);
+    assert(!r.output.includes("Unexpected exception"), r.output);
   });
 });
 
