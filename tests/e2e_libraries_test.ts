@@ -51,6 +51,15 @@ export class Greeter extends Component {
   }
 }
 `,
+    // A library component with a template of its own, found with import.meta.dirname (as under Deno).
+    "shared/batou_ext/motd.ts": `import { Component, File } from "batou";
+export class Motd extends Component {
+  override configure() {
+    this.add(new File("motd", { source: \`\${import.meta.dirname}/motd.j2\` }));
+  }
+}
+`,
+    "shared/batou_ext/motd.j2": "welcome to {{ host.name }}\n",
     "project/vendor/acme/mod.ts": `export function signature(): string {\n  return "(acme)";\n}\n`,
     "project/deno.json": JSON.stringify(
       { imports: { "batou_ext/": "../shared/batou_ext/", "acme": "./vendor/acme/mod.ts", "left-pad": "npm:left-pad" } },
@@ -59,10 +68,12 @@ export class Greeter extends Component {
     ),
     "project/components/web/component.ts": `import { Component } from "batou";
 import { Greeting } from "batou_ext/greeting.ts";
+import { Motd } from "batou_ext/motd.ts";
 export { Greeter } from "batou_ext/greeter";
 export class Web extends Component {
   override configure() {
     this.add(new Greeting("web.txt", { who: "web" }));
+    this.add(new Motd());
   }
 }
 `,
@@ -111,7 +122,7 @@ Deno.test("import map: prefix and exact entries, longest key first, non-local ta
   }
 });
 
-Deno.test("libraries, local deploy: a component from ../shared and a vendored one, also as a root", async () => {
+Deno.test("libraries, local deploy: from ../shared and vendored, as a root, with its own template (import.meta)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "batou-libs-local-" });
   try {
     await writeFiles(dir, workspace("[environment]\nconnect_method = local\n\n[hosts]\nlocalhost = web, greeter\n"));
@@ -119,6 +130,7 @@ Deno.test("libraries, local deploy: a component from ../shared and a vendored on
     assertEquals(r.code, 0, r.output);
     assertEquals(await Deno.readTextFile(join(dir, "project/work/web/web.txt")), "HELLO WEB (acme)\n");
     assertEquals(await Deno.readTextFile(join(dir, "project/work/greeter/greeter.txt")), "a root from the library\n");
+    assertEquals(await Deno.readTextFile(join(dir, "project/work/web/motd")), "welcome to localhost\n");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -143,16 +155,17 @@ Deno.test("libraries over ssh: a library outside the project reaches the target;
     assertEquals(first.code, 0, first.output);
     assertEquals(await Deno.readTextFile(join(remote, "work/web/web.txt")), "HELLO WEB (acme)\n");
     assertEquals(await Deno.readTextFile(join(remote, "work/greeter/greeter.txt")), "a root from the library\n");
+    assertEquals(await Deno.readTextFile(join(remote, "work/web/motd")), "welcome to host1\n");
     assertEquals(
       await Deno.readTextFile(join(remote, SYNCED_LIBRARIES_DIR, "batou_ext/util.ts")),
       await Deno.readTextFile(join(dir, "shared/batou_ext/util.ts")),
     );
     assert(await Deno.stat(join(remote, "vendor/acme/mod.ts")), "the vendored library travels with the project");
-    assertEquals(librarySync(first.output)?.slice(1), ["3", "3"], first.output);
+    assertEquals(librarySync(first.output)?.slice(1), ["5", "5"], first.output);
 
     const second = await deploy();
     assertEquals(second.code, 0, second.output);
-    assertEquals(librarySync(second.output)?.slice(1), ["3", "0"], second.output);
+    assertEquals(librarySync(second.output)?.slice(1), ["5", "0"], second.output);
 
     // A change in the library: only that file is sent, and the deployment uses it.
     await Deno.writeTextFile(
@@ -161,7 +174,7 @@ Deno.test("libraries over ssh: a library outside the project reaches the target;
     );
     const third = await deploy();
     assertEquals(third.code, 0, third.output);
-    assertEquals(librarySync(third.output)?.slice(1), ["3", "1"], third.output);
+    assertEquals(librarySync(third.output)?.slice(1), ["5", "1"], third.output);
     assertEquals(await Deno.readTextFile(join(remote, "work/web/web.txt")), "HELLO WEB! (acme)\n");
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});

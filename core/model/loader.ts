@@ -75,6 +75,23 @@ export function componentFiles(baseDir: string): string[] {
   return out;
 }
 
+/** The wrapper parameter that stands for `import.meta` in a transpiled file. */
+const IMPORT_META = "__batou_import_meta";
+
+/**
+ * `code` with `import.meta` (which only ES modules may use, and sucrase leaves as it is) read from the wrapper's
+ * parameter, so that a component or library file finds its own files with `import.meta.dirname` as under Deno.
+ */
+function withImportMeta(code: string): string {
+  return code.includes("import.meta") ? code.replace(/\bimport\.meta\b/g, IMPORT_META) : code;
+}
+
+/** What `import.meta` is in the file `path`: its `url`, `filename` and `dirname`; `main` is false. */
+function importMeta(path: string): { url: string; filename: string; dirname: string; main: boolean } {
+  const url = "file://" + path.split("/").map(encodeURIComponent).join("/");
+  return { url, filename: path, dirname: dirname(path), main: false };
+}
+
 /** A module system for project files with `"batou"` served from `modules`. */
 export class ModuleLoader {
   #cache = new Map<string, Record<string, unknown>>();
@@ -107,7 +124,7 @@ export class ModuleLoader {
     let wrapper: (...args: unknown[]) => void;
     try {
       wrapper = runScript(
-        `(function (exports, require, module, __filename, __dirname) {${code}\n})`,
+        `(function (exports, require, module, __filename, __dirname, ${IMPORT_META}) {${withImportMeta(code)}\n})`,
         path,
       ) as (...args: unknown[]) => void;
     } catch (e) {
@@ -128,7 +145,7 @@ export class ModuleLoader {
     }
     const req = (spec: string) => this.#require(spec, dirname(path));
     try {
-      wrapper(module.exports, req, module, path, dirname(path));
+      wrapper(module.exports, req, module, path, dirname(path), importMeta(path));
     } catch (e) {
       this.#cache.delete(path);
       throw e;
