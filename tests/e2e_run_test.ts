@@ -83,7 +83,7 @@ Deno.test("batou run: the command line (`--` or plain words, --hosts, -j, usage 
   assertEquals(outcomeLine("web1", { kind: "exit", code: 3 }), "web1: exit 3");
 });
 
-Deno.test("batou run over ssh: two hosts, prefixed output, per-host exit status, --hosts", async () => {
+Deno.test("batou run over ssh: two hosts, prefixed output, per-host exit status, -j, --hosts", async () => {
   await withProject("[hosts]\nhost1 = hello\nhost2 = hello\n", async (dir, fixture, target) => {
     const home = (name: string) => fixture.hosts.find((h) => h.name === name)!.home;
     const cmd = `id -un; pwd; echo oops >&2; test "$(id -un)" = ${PREFIX}-host1 || exit 3`;
@@ -96,6 +96,12 @@ Deno.test("batou run over ssh: two hosts, prefixed output, per-host exit status,
     }
     const summary = r.stdout.slice(r.stdout.indexOf("Summary"));
     assertStringIncludes(summary, "\nhost1: exit 0\nhost2: exit 3\n");
+
+    // -j 1: one host after the other, so host1's lines all come before host2's.
+    const serial = await run(dir, ["-j", "1", "--", "echo a; echo b"]);
+    assertEquals(serial.code, 0, serial.output);
+    const lines = serial.stdout.split("\n").filter((l) => /^host\d: [ab]$/.test(l));
+    assertEquals(lines, ["host1: a", "host1: b", "host2: a", "host2: b"]);
 
     // --hosts: only host1 runs, and all is well.
     const one = await run(dir, ["--hosts", "host1", "--", cmd]);
