@@ -35,6 +35,7 @@ commands:
   secrets ...       manage encrypted secrets (edit, summary, add, remove, reencrypt, decrypttostdout)
   init [DIR]        create a new deployment project
   graph ENV         draw the root components and their dependencies
+  run ENV -- CMD    run a command on the environment's hosts (--hosts to select)
   update            update this batou binary
   completions SHELL print a completion script (bash, zsh, fish)
   agent             (internal) run as the remote agent on stdin/stdout
@@ -224,6 +225,14 @@ async function main(argv: string[]): Promise<number> {
       return await (await import("./cli/init.ts")).initProject(rest, projectDir());
     case "graph":
       return await cmdGraph(rest);
+    case "run":
+      return await (await import("./cli/run.ts")).runCommand(rest, debug, async (run) => {
+        const [{ runOnHosts }, batou] = await Promise.all([
+          import("./remote/controller/run_command.ts"),
+          import("./mod.ts"),
+        ]);
+        return await runOnHosts({ ...run, baseDir: projectDir(), modules: { batou } });
+      });
     case "secrets":
       // Loaded on demand (as the secret providers, see core/secrets/load.ts): they bring age and OpenPGP, which
       // deployments and the agent do not need.

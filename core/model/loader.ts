@@ -4,7 +4,8 @@
  * Files are transpiled with sucrase (types stripped, imports turned into
  * `require` calls; through a cache, see `transpile.ts`) and evaluated with a
  * `require` that serves `"batou"` (and `"batou/..."`) from the running program,
- * `"node:..."` built-ins and relative files from the project. This works the same
+ * `"node:..."` built-ins, relative files from the project and the shared libraries that the
+ * project's `deno.json` maps (import_map.ts). This works the same
  * in source and compiled mode: no native dynamic import of user files is involved.
  * The wrapped code is evaluated with `runScript` (core/runtime/script.ts: `runInThisContext`
  * without loading `node:vm`).
@@ -19,6 +20,7 @@ import { ComponentLoadingError, DuplicateComponent, type ReportingError } from "
 import { sucrase } from "../runtime/lazy.ts";
 import { transformsFor, transpile } from "../runtime/transpile.ts";
 import { runScript } from "../runtime/script.ts";
+import { type ProjectImports, readProjectImports, resolveLibraryImport } from "./import_map.ts";
 
 /** A loaded component class and where it came from. */
 export interface ComponentDefinition {
@@ -73,6 +75,23 @@ export function componentFiles(baseDir: string): string[] {
   return out;
 }
 
+/** The wrapper parameter that stands for `import.meta` in a transpiled file. */
+const IMPORT_META = "__batou_import_meta";
+
+/**
+ * `code` with `import.meta` (which only ES modules may use, and sucrase leaves as it is) read from the wrapper's
+ * parameter, so that a component or library file finds its own files with `import.meta.dirname` as under Deno.
+ */
+function withImportMeta(code: string): string {
+  return code.includes("import.meta") ? code.replace(/\bimport\.meta\b/g, IMPORT_META) : code;
+}
+
+/** What `import.meta` is in the file `path`: its `url`, `filename` and `dirname`; `main` is false. */
+function importMeta(path: string): { url: string; filename: string; dirname: string; main: boolean } {
+  const url = "file://" + path.split("/").map(encodeURIComponent).join("/");
+  return { url, filename: path, dirname: dirname(path), main: false };
+}
+
 /** A module system for project files with `"batou"` served from `modules`. */
 export class ModuleLoader {
   #cache = new Map<string, Record<string, unknown>>();
@@ -105,7 +124,7 @@ export class ModuleLoader {
     let wrapper: (...args: unknown[]) => void;
     try {
       wrapper = runScript(
-        `(function (exports, require, module, __filename, __dirname) {${code}\n})`,
+        `(function (exports, require, module, __filename, __dirname, ${IMPORT_META}) {${withImportMeta(code)}\n})`,
         path,
       ) as (...args: unknown[]) => void;
     } catch (e) {
@@ -126,7 +145,7 @@ export class ModuleLoader {
     }
     const req = (spec: string) => this.#require(spec, dirname(path));
     try {
-      wrapper(module.exports, req, module, path, dirname(path));
+      wrapper(module.exports, req, module, path, dirname(path), importMeta(path));
     } catch (e) {
       this.#cache.delete(path);
       throw e;
@@ -183,21 +202,32 @@ export class ModuleLoader {
     if (spec in this.modules) return this.modules[spec];
     if (spec.startsWith("node:")) return nodeRequire(spec);
     if (spec.startsWith("./") || spec.startsWith("../") || spec.startsWith("/")) {
-      const base = resolve(fromDir, spec);
-      for (const candidate of [base, `${base}.ts`, `${base}.js`, join(base, "index.ts"), join(base, "index.js")]) {
-        let isFile = false;
-        try {
-          isFile = Deno.statSync(candidate).isFile;
-        } catch { /* try the next */ }
-        if (!isFile) continue;
-        if (candidate.endsWith(".json")) return JSON.parse(Deno.readTextFileSync(candidate));
-        return this.load(candidate);
-      }
-      throw new Error(`Cannot find module '${spec}' (looked for ${relative(this.baseDir, base)}{,.ts,.js})`);
+      return this.#loadPath(spec, resolve(fromDir, spec));
     }
+    this.#imports ??= readProjectImports(this.baseDir);
+    const library = resolveLibraryImport(this.#imports, spec, this.baseDir);
+    if (library !== null) return this.#loadPath(spec, library);
     throw new Error(
-      `Cannot find module '${spec}': component files may import "batou", "batou/...", "node:..." and relative files`,
+      `Cannot find module '${spec}': component files may import "batou", "batou/...", "node:...", relative files ` +
+        `and the libraries of the project's deno.json "imports"`,
     );
+  }
+
+  /** The project's import map (deno.json), read on the first import that needs it. */
+  #imports: ProjectImports | null = null;
+
+  /** Loads the file `base` (or `base.ts`, `base.js`, `base/index.ts`, `base/index.js`) that `spec` named. */
+  #loadPath(spec: string, base: string): unknown {
+    for (const candidate of [base, `${base}.ts`, `${base}.js`, join(base, "index.ts"), join(base, "index.js")]) {
+      let isFile = false;
+      try {
+        isFile = Deno.statSync(candidate).isFile;
+      } catch { /* try the next */ }
+      if (!isFile) continue;
+      if (candidate.endsWith(".json")) return JSON.parse(Deno.readTextFileSync(candidate));
+      return this.load(candidate);
+    }
+    throw new Error(`Cannot find module '${spec}' (looked for ${relative(this.baseDir, base)}{,.ts,.js})`);
   }
 }
 

@@ -17,6 +17,7 @@ import { FileLockedError, type ReportingError, sortErrors } from "../../core/mod
 import { AggregateReport, PROTOCOL_VERSION, type RpcHandler, RpcPeer } from "../contract/protocol.ts";
 import { expandHome } from "../contract/paths.ts";
 import { createSyncHandlers } from "./sync_agent.ts";
+import { createRunHandlers, stopCommands } from "./run_agent.ts";
 import { naming } from "../../core/runtime/fsops.ts";
 import { requestDeployStop } from "../../core/model/component.ts";
 
@@ -200,6 +201,9 @@ export class Agent {
       stop: (p) => this.stop(String(p.reason ?? "interrupted")),
       stats: () => agentStats(),
       ...createSyncHandlers(() => this.#requireBase()),
+      ...createRunHandlers(() => this.#requireBase(), (method, params) => {
+        if (output.backend instanceof ChannelBackend) output.backend.peer.notify(method, { ...params });
+      }),
     };
   }
 
@@ -344,6 +348,7 @@ export async function runAgent(modules: Record<string, unknown>, version: string
   // The controller went away (it was stopped, or its connection was lost): stop at the next component boundary,
   // then release the lock. The caller exits the process, so nothing keeps running after the current component.
   agent.stop("the controller went away");
+  stopCommands();
   await agent.idle();
   // Requests that came before the end are still answered (a controller may send and close at once).
   await peer.served();

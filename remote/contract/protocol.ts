@@ -18,6 +18,23 @@ import { normalizeStack } from "../../core/runtime/script.ts";
 /** Bumped whenever a message shape changes; controller and agent must agree. */
 export const PROTOCOL_VERSION = 1;
 
+/** Parameters of the agent's `runCommand` method (`batou run`): a `/bin/sh -c` command line. */
+export interface RunCommandParams {
+  command: string;
+}
+
+/** The answer of `runCommand`: the exit code, or the signal that ended the command (then `code` is null). */
+export interface RunCommandResult {
+  code: number | null;
+  signal: string | null;
+}
+
+/** The `commandOutput` notification: one line (without its newline) the command wrote, while it runs. */
+export interface CommandOutputParams {
+  stream: "stdout" | "stderr";
+  text: string;
+}
+
 /** A method handler of the serving side. */
 export type RpcHandler = (params: Record<string, unknown>) => unknown | Promise<unknown>;
 
@@ -96,6 +113,11 @@ export class RpcPeer {
   readonly stats: RpcStats = { bytesSent: 0, bytesReceived: 0, calls: 0 };
   /** Called with every raw message line when set (debug tracing). */
   trace: ((direction: "send" | "recv", line: string) => void) | null = null;
+  /**
+   * Further receivers of the other side's notifications, called after `onNotification` (e.g. `batou run`'s
+   * `commandOutput` lines, which the connection's own handler does not know).
+   */
+  readonly notificationListeners: Set<(method: string, params: Record<string, unknown>) => void> = new Set();
 
   constructor(
     readable: ReadableStream<Uint8Array>,
@@ -245,6 +267,7 @@ export class RpcPeer {
     if (msg.method !== undefined) {
       if (msg.id === undefined) {
         this.onNotification(msg.method, msg.params ?? {});
+        for (const listener of this.notificationListeners) listener(msg.method, msg.params ?? {});
         return;
       }
       // Requests are served one after another, in order (one deploy at a time per agent), while reading goes on: a

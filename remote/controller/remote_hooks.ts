@@ -20,13 +20,15 @@ import { connectRemote, connectTarget, remoteAgentTarget } from "../transport/re
 import { takeEarlyStart } from "./early_connect.ts";
 import { buildManifest, type ManifestEntry, syncProject } from "../transport/sync.ts";
 import { type SyncSource, syncSourceExclude } from "./sync_source.ts";
+import { LibrarySync } from "./sync_libraries.ts";
 
 /** The `connectRemote` and `syncProject` hooks for {@linkcode DeployOptions}. */
 export function remoteDeployHooks(): Required<Pick<DeployOptions, "connectRemote" | "syncProject">> {
   const manifests = new Map<string, Promise<ManifestEntry[]>>();
+  const libraries = new LibrarySync();
   return {
     connectRemote: connectTakingEarlyStart,
-    async syncProject(conn: AgentConnection, _env: Environment, source: SyncSource): Promise<void> {
+    async syncProject(conn: AgentConnection, env: Environment, source: SyncSource): Promise<void> {
       let manifest = manifests.get(source.root);
       const exclude = syncSourceExclude(source);
       if (!manifest) {
@@ -38,6 +40,13 @@ export function remoteDeployHooks(): Required<Pick<DeployOptions, "connectRemote
         `deleted=${stats.deleted} unchanged=${stats.unchanged}`;
       if (Deno.env.get("BATOU_STATS")) output.line(line, { icon: "📊" });
       else output.debug(line, { icon: "📊" });
+      // Shared component libraries from outside the project (deno.json "imports"): to .batou-libs/ on the target.
+      for (const { name, stats: s } of await libraries.sync(conn, env, source)) {
+        const line = `${conn.host.name}: sync library ${name}: files=${s.files} sent=${s.sent} ` +
+          `bytes=${s.bytesSent} deleted=${s.deleted} unchanged=${s.unchanged}`;
+        if (Deno.env.get("BATOU_STATS")) output.line(line, { icon: "📊" });
+        else output.debug(line, { icon: "📊" });
+      }
     },
   };
 }

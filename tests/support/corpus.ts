@@ -14,7 +14,8 @@
  * step; `"code": 2` marks a usage error (the default is 1).
  *
  * TypeScript files are stored as `*.ts.in` (several are broken on purpose, and none of them may be picked up by
- * `deno fmt`, `deno lint` or `deno check` of the repository); the copy that runs gets the `.ts` name. Files named
+ * `deno fmt`, `deno lint` or `deno check` of the repository); the copy that runs gets the `.ts` name. A project's
+ * `deno.json` is stored as `deno.json.in` (deno would read it as a configuration file of the repository). Files named
  * `*.age.plain` are encrypted at run time with a test-generated age key (`age-keygen`, `age`) to the same name
  * without `.plain`. `env` values may use `$IDENTITY` (the matching identity file), `$OTHER_IDENTITY` (an
  * identity that matches nothing) and `$MISSING_IDENTITY` (a path that does not exist). `BATOU_AGE_IDENTITIES`
@@ -95,12 +96,12 @@ export async function makeKeys(): Promise<CorpusKeys> {
   return { dir, identity, otherIdentity, missingIdentity: join(dir, "no-such-identity.txt"), recipient };
 }
 
-/** Turns the stored case into the project: `*.ts.in` -> `*.ts`, `*.age.plain` -> `*.age` (encrypted). */
+/** Turns the stored case into the project: `*.ts.in` -> `*.ts`, `*.json.in` -> `*.json` (a project's deno.json), `*.age.plain` -> `*.age` (encrypted). */
 async function materialize(dir: string, recipient: string): Promise<void> {
   for await (const e of Deno.readDir(dir)) {
     const p = join(dir, e.name);
     if (e.isDirectory) await materialize(p, recipient);
-    else if (e.name.endsWith(".ts.in")) await Deno.rename(p, p.slice(0, -".in".length));
+    else if (e.name.endsWith(".ts.in") || e.name.endsWith(".json.in")) await Deno.rename(p, p.slice(0, -".in".length));
     else if (e.name.endsWith(".age.plain")) {
       await runTool("age", ["-r", recipient, "-o", p.slice(0, -".plain".length), p]);
       await Deno.remove(p);
