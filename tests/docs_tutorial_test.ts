@@ -96,7 +96,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Checks beyond the shown output, per step: what the page says happens. */
-const STEPS: Record<string, (c: Context) => Promise<void>> = {
+const STEPS: Record<string, (c: Context) => void | Promise<void>> = {
   async init(c) {
     assert(await exists(join(c.project, "components")), "batou init created the project");
     assert(!(await exists(join(c.project, "components/hello"))));
@@ -120,11 +120,10 @@ const STEPS: Record<string, (c: Context) => Promise<void>> = {
     assertEquals((await Deno.stat(join(c.project, "work/shop/shop.ini"))).mode! & 0o777, 0o600);
     assert(!c.outputs[0].includes('Resource "database"'), "the database's resource is used now");
   },
-  async "dev-proxy"(c) {
+  "dev-proxy"(c) {
     assert(!c.outputs[0].includes("Unused provided resources"), c.outputs[0]);
     // Only the proxy changed.
     assert(changeLines(c.outputs[0]).every((l) => l.includes("localhost: Proxy > ")), c.outputs[0]);
-    await Promise.resolve();
   },
   async "dev-predict"(c) {
     assert(!(await exists(join(c.project, "work/database/data/PG_VERSION"))), "-P changed nothing");
@@ -135,14 +134,12 @@ const STEPS: Record<string, (c: Context) => Promise<void>> = {
     assertEquals(await Deno.readTextFile(join(c.project, "work/database/data/PG_VERSION")), "16\n");
     assertEquals(changeLines(c.outputs[0]).length, 2, c.outputs[0]);
   },
-  async "dev-again"(c) {
+  "dev-again"(c) {
     assertEquals(changeLines(c.outputs[0]), [], c.outputs[0]);
-    await Promise.resolve();
   },
-  async typecheck(c) {
+  typecheck(c) {
     // deno check found the project's deno.json (from batou init): it checked the components against "batou".
     assertStringIncludes(c.outputs[0], "Check components/database/schema.ts");
-    await Promise.resolve();
   },
   async secrets(c) {
     const files = [...Deno.readDirSync(join(c.project, "environments/prod"))].map((e) => e.name).sort();
@@ -170,17 +167,15 @@ const STEPS: Record<string, (c: Context) => Promise<void>> = {
     assertEquals(await Deno.readTextFile(join(c.base("db1"), "work/database/data/schema.sql")), "-- version 2\n");
     assertStringIncludes(await Deno.readTextFile(join(c.base("db1"), "work/database/database.conf")), "port = 5433\n");
   },
-  async "prod-again"(c) {
+  "prod-again"(c) {
     assertEquals(changeLines(c.outputs[0]), [], c.outputs[0]);
-    await Promise.resolve();
   },
-  async "prod-change"(c) {
+  "prod-change"(c) {
     // The workers are in shop.ini and in the start script: exactly those two changed.
     assertEquals(changeLines(c.outputs[1]).sort(), [
       "🚀 web1: Shop > File('work/shop/bin/shop') > Content('shop')",
       "🚀 web1: Shop > File('work/shop/shop.ini') > Content('shop.ini')",
     ]);
-    await Promise.resolve();
   },
 };
 
@@ -300,6 +295,16 @@ Deno.test("docs/writing-components.md: every file and command of the tutorial, d
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
     await fixture.stop();
   }
+});
+
+Deno.test("the tutorial's table of steps links to its headings", async () => {
+  const md = await Deno.readTextFile(DOC);
+  const anchors = new Set(
+    [...md.matchAll(/^#+ (.*)$/gm)].map((m) => m[1].toLowerCase().replace(/[^a-z0-9 -]/g, "").replaceAll(" ", "-")),
+  );
+  const links = [...md.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1]);
+  assert(links.length >= 8, "the table has its links");
+  assertEquals(links.filter((l) => !anchors.has(l)), [], "links without a heading");
 });
 
 Deno.test("the tutorial's block markers: files, secrets and steps are found; output lines match with ...", () => {
