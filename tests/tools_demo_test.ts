@@ -97,3 +97,23 @@ Deno.test("demo hello-world prints its directory first and deploys twice", async
     await Deno.remove(scratch, { recursive: true });
   }
 });
+
+Deno.test("demo pyapp whose deployment fails (a supervisord that exits 1): names the directory it leaves", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "batou-demo-test-" });
+  try {
+    const bin = join(tmp, "bin"), scratch = join(tmp, "tmp");
+    await Deno.mkdir(bin);
+    await Deno.mkdir(scratch);
+    for (const name of ["supervisord", "supervisorctl", "systemctl"]) {
+      await Deno.writeTextFile(join(bin, name), `#!/bin/sh\necho "${name} is broken" >&2\nexit 1\n`, { mode: 0o755 });
+    }
+    const r = await demo(["pyapp"], { PATH: `${bin}:${Deno.env.get("PATH")}`, TMPDIR: scratch });
+    assertEquals(r.code, 1, r.stdout + r.stderr);
+    const dirs = [...Deno.readDirSync(scratch)].map((e) => join(scratch, e.name));
+    assertEquals(dirs.length, 1, "one demo directory");
+    assertStringIncludes(r.stdout, `Demo directory: ${dirs[0]}\n`);
+    assertStringIncludes(r.stderr, `The demo failed; its project is left in ${dirs[0]} (remove it when done).`);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

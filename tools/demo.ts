@@ -64,7 +64,7 @@ async function listTree(dir: string): Promise<string[]> {
 }
 
 await copy(source, target);
-console.log(`Deploying examples/${example} from ${target}`);
+console.log(`Deploying examples/${example} there, twice (the second run changes nothing)`);
 for (const args of [["deploy", "dev"], ["deploy", "dev"]]) {
   const code = await batou(...args);
   if (code !== 0) {
