@@ -13,6 +13,7 @@ import { output } from "../core/model/output.ts";
 import { lstatOrNull } from "../core/runtime/fsops.ts";
 import { VERSION } from "../core/runtime/version.ts";
 import { PIN_FILE, pinFileText } from "./pin.ts";
+import { currentInvocation, nextSteps } from "./invocation.ts";
 
 const COMPONENT = `import { attribute, Component, File } from "batou";
 
@@ -103,6 +104,6 @@ export async function initProject(args: string[], cwd: string): Promise<number> 
   output.line(`Created a batou project in ${dir}:`);
   for (const f of created.sort()) output.line(`  ${f}`);
   output.line("");
-  output.line(`Next: cd ${relative(cwd, dir) || "."} && batou deploy dev`);
+  output.line(`Next: ${nextSteps(currentInvocation(), cwd, dir)}`);
   return 0;
 }

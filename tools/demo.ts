@@ -3,16 +3,30 @@
  * deploys it to this machine twice (the second run changes nothing), then shows
  * the deployed files.
  *
- * Usage: deno task demo [EXAMPLE]   (default: hello-world)
+ * Usage: deno task demo [EXAMPLE]   (default: hello-world; what each needs: DEMOS in tools/demo_prereqs.ts)
+ *
+ * What the example needs is checked first (tools/demo_prereqs.ts); when something is missing, the demo says what to
+ * install and exits with 1 before creating anything. The demo directory is printed first and again at the end, also
+ * when a deployment fails.
  *
  * @module
  */
 import { join, relative, resolve } from "../core/runtime/path.ts";
+import { checkDemo, currentMachine } from "./demo_prereqs.ts";
 
 const repo = resolve(import.meta.dirname!, "..");
 const example = Deno.args[0] ?? "hello-world";
 const source = join(repo, "examples", example);
+
+const problems = await checkDemo(example, currentMachine());
+if (problems.length) {
+  console.error(`deno task demo ${example} cannot run on this machine:`);
+  for (const p of problems) console.error(`  - ${p}`);
+  console.error("Nothing was created.");
+  Deno.exit(1);
+}
 const target = await Deno.makeTempDir({ prefix: `batou-demo-${example}-` });
+console.log(`Demo directory: ${target}`);
 
 async function copy(from: string, to: string): Promise<void> {
   await Deno.mkdir(to, { recursive: true });
@@ -50,10 +64,13 @@ async function listTree(dir: string): Promise<string[]> {
 }
 
 await copy(source, target);
-console.log(`Deploying examples/${example} from ${target}`);
+console.log(`Deploying examples/${example} there, twice (the second run changes nothing)`);
 for (const args of [["deploy", "dev"], ["deploy", "dev"]]) {
   const code = await batou(...args);
-  if (code !== 0) Deno.exit(code);
+  if (code !== 0) {
+    console.error(`\nThe demo failed; its project is left in ${target} (remove it when done).`);
+    Deno.exit(code);
+  }
 }
 console.log("\nDeployed files:");
 for (const f of await listTree(join(target, "work"))) {
