@@ -88,7 +88,7 @@ cases.forEach((c, index) => {
     sanitizeResources: false,
     fn: async () => {
       const result = await resultOf(index);
-      const problems = checkResult(c.spec, result);
+      const problems = checkResult(c.spec, result, c.expectedOutput);
       assert(
         problems.length === 0,
         `${c.name} (batou ${c.spec.args.join(" ")}):\n  - ${problems.join("\n  - ")}\n--- output ---\n${result.output}`,
