@@ -35,6 +35,7 @@ commands:
   secrets ...       manage encrypted secrets (edit, summary, add, remove, reencrypt, decrypttostdout)
   init [DIR]        create a new deployment project
   graph ENV         draw the root components and their dependencies
+  check ENV         type-check the component files (with deno check)
   update            update this batou binary
   completions SHELL print a completion script (bash, zsh, fish)
   agent             (internal) run as the remote agent on stdin/stdout
@@ -224,6 +225,8 @@ async function main(argv: string[]): Promise<number> {
       return await (await import("./cli/init.ts")).initProject(rest, projectDir());
     case "graph":
       return await cmdGraph(rest);
+    case "check":
+      return await (await import("./cli/check.ts")).checkCommand(rest, projectDir());
     case "secrets":
       // Loaded on demand (as the secret providers, see core/secrets/load.ts): they bring age and OpenPGP, which
       // deployments and the agent do not need.
