@@ -14,6 +14,7 @@
  */
 import { statOrNullSync } from "../runtime/fsops.ts";
 import { unknownNameError } from "./unknown_name.ts";
+import { closestName } from "../formats/suggest.ts";
 import { compareStrings } from "../runtime/compare.ts";
 import { join } from "../runtime/path.ts";
 import { type ConfigDocument, ConfigParseError } from "../formats/configparser.ts";
@@ -524,7 +525,12 @@ export class Environment {
         continue;
       }
       if (!this.components.has(name)) {
-        if (!this.#failedComponents.has(name.toLowerCase())) this.exceptions.push(SuperfluousComponentSection.of(name));
+        if (this.#failedComponents.has(name.toLowerCase())) continue;
+        const e = SuperfluousComponentSection.of(name);
+        const line = config.sectionLine(section);
+        if (line) e.place = `${this.configFile}:${line}`;
+        e.suggestion = closestName(name, this.components.keys()) ?? "";
+        this.exceptions.push(e);
         continue;
       }
       const target = this.overrides[name] ??= {};

@@ -344,12 +344,18 @@ function sectionError(name: string, title: string, strPrefix: string, row: strin
   const cls = class extends ConfigurationError {
     override name = name;
     subject = "";
+    /** Where it is (`environments/dev/environment.cfg:7`), or "". */
+    place = "";
+    /** The closest known name, or "". */
+    suggestion = "";
     override get sortKey(): SortKey {
       return [0];
     }
     override report(w: ReportWriter): void {
       w.error(title);
       w.tabular(row, this.subject, { red: true });
+      if (this.place) w.tabular("Place", this.place, { red: true });
+      if (this.suggestion) w.line(`Did you mean \`${this.suggestion}\`?`);
     }
   };
   Object.defineProperty(cls, "name", { value: name });
