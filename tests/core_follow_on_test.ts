@@ -4,7 +4,7 @@
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { followOnNote, isFollowOn } from "../core/model/follow_on.ts";
-import { namesInSource, type UnknownNameError } from "../core/model/unknown_name.ts";
+import { namesInSource, type UnknownNameError, unknownNameError } from "../core/model/unknown_name.ts";
 import type { NonConvergingWorkingSet, UnsatisfiedResources } from "../core/model/errors.ts";
 import { configureEnvironment, errorNames, reportText, tempProject } from "./core_test_helpers.ts";
 
@@ -87,4 +87,31 @@ export class Web extends C {}
 `);
   for (const n of ["attribute", "C", "Host", "path", "data", "PORT", "helper", "Web"]) ok(names.includes(n), n);
   ok(!names.includes("Component"), "an import renamed with `as` is known by its new name");
+});
+
+Deno.test("unknown name: a typo in a project helper module is traced there; one inside batou is not the user's", async () => {
+  await using project = await tempProject({
+    "components/usehelper/component.ts": `import { Component } from "batou";
+import { check } from "../../lib/checks.ts";
+export class UseHelper extends Component {
+  override configure() {
+    check(this.host.name);
+  }
+}
+`,
+    "lib/checks.ts": `export function check(name: string): void {
+  if (name) chekc(name);
+}
+`,
+    "environments/test.cfg": "[hosts]\nlocalhost = usehelper\n",
+  });
+  const { errors } = await configureEnvironment(project);
+  deepStrictEqual(errorNames(errors), ["UnknownNameError", "NonConvergingWorkingSet"]);
+  strictEqual(errors[0].message, "lib/checks.ts:2: Unknown name `chekc`");
+  strictEqual((errors[0] as UnknownNameError).suggestion, "check");
+  // A ReferenceError whose innermost frame is outside the project (batou's own code) stays a possible batou bug.
+  const outside = new ReferenceError("nope is not defined");
+  outside.stack = "ReferenceError: nope is not defined\n    at f (/opt/batou/lib/file.ts:3:7)\n" +
+    `    at g (${project.dir}/components/usehelper/component.ts:5:5)`;
+  strictEqual(unknownNameError(outside, project.dir, []), null);
 });

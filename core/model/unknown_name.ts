@@ -14,7 +14,7 @@
  */
 import { closestName } from "../formats/suggest.ts";
 import { relative } from "../runtime/path.ts";
-import { isBatouModule, stackFrames } from "../runtime/stack.ts";
+import { stackFrames } from "../runtime/stack.ts";
 import { ConfigurationError, registerErrorClass, type ReportWriter, type SortKey } from "./errors.ts";
 
 /** A name that a component file uses but nothing defines (batou's NameError). */
@@ -101,7 +101,8 @@ export function unknownNameError(error: unknown, baseDir: string, batouNames: st
   const shadowed = error instanceof TypeError ? /^Failed to construct '([\w$]+)'/.exec(error.message)?.[1] : undefined;
   const identifier = error instanceof ReferenceError ? /^(\S+) is not defined$/.exec(error.message)?.[1] : shadowed;
   if (!identifier || (shadowed && !batouNames.includes(shadowed))) return null;
-  const frame = stackFrames(error.stack).find((f) => f.path.startsWith("/") && !isBatouModule(f.path));
+  // Thrown by the project's own code (not by batou's, called from it): the innermost frame is a project file.
+  const frame = stackFrames(error.stack).find((f) => f.path.startsWith("/"));
   if (!frame) return null;
   const file = relative(baseDir, frame.path);
   if (file.startsWith("..") || file.includes("node_modules")) return null;
