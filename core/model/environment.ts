@@ -254,18 +254,12 @@ export class Environment {
     return environmentConfigPath(baseDir, name);
   }
 
-  /**
-   * Reads the config and the component files. Errors are collected in {@linkcode exceptions};
-   * a missing environment throws {@linkcode MissingEnvironment}. With a `snapshot` (an agent, from its controller)
-   * the controller's overrides, resolver entries, host data and secrets take the place of what this host would
-   * compute itself, as part of the load: the environment is built from that one snapshot.
-   */
   /** Component names that files which failed to load appear to define (see `LoadResult.failed`). */
   #failedComponents = new Set<string>();
   /** The lines of `[component:x]` keys in {@linkcode configFile}: component -> key -> line. */
   #overrideLines: Record<string, Record<string, number>> = {};
 
-  /** Where the overrides `keys` of component `name` are set (`file:line[, line]`), or "" (e.g. from secrets). */
+  /** Where the overrides `keys` of component `name` are set (`file:line[,line...]`), or "" (e.g. from secrets). */
   overridePlace(name: string, keys: string[]): string {
     const lines = keys.map((k) => this.#overrideLines[name]?.[k]).filter((l): l is number => l !== undefined);
     return lines.length ? `${this.configFile}:${[...new Set(lines)].sort((a, b) => a - b).join(",")}` : "";
@@ -274,6 +268,12 @@ export class Environment {
   /** The exports of the `"batou"` module, for suggestions on typos in component files. */
   #batouNames: string[] = [];
 
+  /**
+   * Reads the config and the component files. Errors are collected in {@linkcode exceptions};
+   * a missing environment throws {@linkcode MissingEnvironment}. With a `snapshot` (an agent, from its controller)
+   * the controller's overrides, resolver entries, host data and secrets take the place of what this host would
+   * compute itself, as part of the load: the environment is built from that one snapshot.
+   */
   load(modules: Record<string, unknown>, snapshot?: EnvironmentSnapshot): void {
     setResolverOverrides({}, {});
     const path = Environment.configPath(this.baseDir, this.name);
