@@ -97,7 +97,12 @@ cases.forEach((c, index) => {
   });
 });
 
-const DEBUG_CASES = ["cfg-missing-bracket", "component-configure-throws", "deploy-verify-throws"];
+const DEBUG_CASES = [
+  "cfg-missing-bracket",
+  "component-configure-throws",
+  "deploy-verify-throws",
+  "component-unknown-name",
+];
 
 Deno.test({
   name: "corpus: with --debug the same reports carry stack traces",

@@ -15,7 +15,14 @@
 import { closestName } from "../formats/suggest.ts";
 import { relative } from "../runtime/path.ts";
 import { stackFrames } from "../runtime/stack.ts";
-import { ConfigurationError, registerErrorClass, type ReportWriter, type SortKey } from "./errors.ts";
+import { normalizeStack } from "../runtime/script.ts";
+import {
+  ConfigurationError,
+  registerErrorClass,
+  type ReportingError,
+  type ReportWriter,
+  type SortKey,
+} from "./errors.ts";
 
 /** A name that a component file uses but nothing defines (batou's NameError). */
 export class UnknownNameError extends ConfigurationError {
@@ -31,6 +38,8 @@ export class UnknownNameError extends ConfigurationError {
   notImported = false;
   /** The root component being configured, or "" while loading. */
   rootName = "";
+  /** The exception's stack, shown only with `--debug`. */
+  fullTraceback = "";
 
   /** Builds the error; see {@linkcode unknownNameError}. */
   static at(
@@ -57,6 +66,12 @@ export class UnknownNameError extends ConfigurationError {
     return [0, this.file, this.lineNo];
   }
 
+  /** The same error apart from the host; the stack (paths differ per host) does not count. */
+  override sameAs(other: ReportingError): boolean {
+    const key = (e: ReportingError) => JSON.stringify({ ...e.fields(), fullTraceback: undefined });
+    return other.constructor === this.constructor && key(other) === key(this);
+  }
+
   override report(w: ReportWriter): void {
     w.error(this.message);
     if (this.rootName) w.tabular("Component", this.rootName, { red: true });
@@ -66,6 +81,8 @@ export class UnknownNameError extends ConfigurationError {
       const hint = this.notImported ? ` (exported by "batou": add it to the file's import from "batou")` : "";
       w.line(`Did you mean \`${this.suggestion}\`?${hint}`);
     }
+    const frames = this.fullTraceback.split("\n").filter((l) => l.trim().startsWith("at "));
+    for (const l of frames) w.line("\t" + l.trim(), { red: true, debug: true });
   }
 }
 
@@ -122,5 +139,7 @@ export function unknownNameError(error: unknown, baseDir: string, batouNames: st
       closestName(identifier, globals) ?? "";
     notImported = suggestion !== "" && !own.includes(suggestion) && batouNames.includes(suggestion);
   }
-  return UnknownNameError.at(file, frame.line, identifier, suggestion, notImported);
+  const e = UnknownNameError.at(file, frame.line, identifier, suggestion, notImported);
+  e.fullTraceback = normalizeStack(error.stack ?? "");
+  return e;
 }
