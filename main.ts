@@ -36,6 +36,7 @@ commands:
   init [DIR]        create a new deployment project
   graph ENV         draw the root components and their dependencies
   run ENV -- CMD    run a command on the environment's hosts (--hosts to select)
+  check ENV         type-check the component files (with deno check)
   update            update this batou binary
   completions SHELL print a completion script (bash, zsh, fish)
   agent             (internal) run as the remote agent on stdin/stdout
@@ -233,6 +234,8 @@ async function main(argv: string[]): Promise<number> {
         ]);
         return await runOnHosts({ ...run, baseDir: projectDir(), modules: { batou } });
       });
+    case "check":
+      return await (await import("./cli/check.ts")).checkCommand(rest, projectDir());
     case "secrets":
       // Loaded on demand (as the secret providers, see core/secrets/load.ts): they bring age and OpenPGP, which
       // deployments and the agent do not need.

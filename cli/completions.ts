@@ -9,7 +9,7 @@
 import { DEPLOY_OPTIONS } from "./deploy_args.ts";
 
 /** The commands `batou` takes (the internal `agent` left out). */
-export const COMMANDS: readonly string[] = ["deploy", "secrets", "init", "graph", "update", "completions"];
+export const COMMANDS: readonly string[] = ["deploy", "secrets", "init", "graph", "check", "update", "completions"];
 /** `batou secrets` subcommands. */
 export const SECRETS: readonly string[] = ["edit", "summary", "add", "remove", "reencrypt", "decrypttostdout"];
 

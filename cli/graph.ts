@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { followOnNote, isFollowOn } from "../core/model/follow_on.ts";
 import { compareStrings } from "../core/runtime/compare.ts";
 import { Environment, type SecretsData } from "../core/model/environment.ts";
 import type { RootComponent } from "../core/model/component.ts";
@@ -96,11 +97,15 @@ export async function graphCommand(opts: {
     env.exceptions.push(e as never);
   }
   if (env.exceptions.length) {
-    for (const e of sortErrors(env.exceptions)) {
+    const all = env.exceptions;
+    for (const e of sortErrors(all.filter((e) => !isFollowOn(e, all)))) {
       output.line("");
       if (typeof e.report === "function") e.report(output);
       else output.error(String(e));
     }
+    const note = followOnNote(all);
+    if (note.length) output.line("");
+    for (const line of note) output.line(line, { red: true });
     return 1;
   }
   const g = rootGraph(env);

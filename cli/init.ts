@@ -14,6 +14,7 @@ import { lstatOrNull } from "../core/runtime/fsops.ts";
 import { VERSION } from "../core/runtime/version.ts";
 import { PIN_FILE, pinFileText } from "./pin.ts";
 import { currentInvocation, nextSteps } from "./invocation.ts";
+import { batouImportMap } from "./check.ts";
 
 const COMPONENT = `import { attribute, Component, File } from "batou";
 
@@ -98,7 +99,8 @@ export async function initProject(args: string[], cwd: string): Promise<number> 
   }
   const mod = modulePath();
   if (mod && !(await lstatOrNull(join(dir, "deno.json")))) {
-    const config = { imports: { "batou": mod } };
+    // What an editor and `deno check` (and `batou check`) need: "batou" and "batou/lib/<family>" to batou's sources.
+    const config = { imports: batouImportMap(dirname(mod)) };
     await writeNew(join(dir, "deno.json"), JSON.stringify(config, null, 2) + "\n", created, dir);
   }
   output.line(`Created a batou project in ${dir}:`);

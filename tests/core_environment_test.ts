@@ -499,7 +499,10 @@ Deno.test("environment.cfg: an unknown component on a host is a MissingComponent
   const e = env.exceptions[0] as MissingComponent;
   ok(e instanceof MissingComponent);
   strictEqual(e.affectedHostname, "localhost");
-  strictEqual(reportText(e), "ERROR: Missing component\n      Component: nosuch");
+  strictEqual(
+    reportText(e),
+    "ERROR: Missing component\n      Component: nosuch\n          Place: environments/test/environment.cfg:2",
+  );
   deepStrictEqual(env.rootComponents.map((r) => r.name), ["hello1"]);
 });
 
@@ -667,7 +670,8 @@ export class Typed extends Component {
   deepStrictEqual(errorNames(third.errors), ["MissingOverrideAttributes", "NonConvergingWorkingSet"]);
   strictEqual(
     reportText(third.errors[0]),
-    "ERROR: Overrides for undefined attributes\n      Component: Typed\n     Attributes: bogus, other",
+    "ERROR: Overrides for undefined attributes\n      Component: Typed\n          Place: environments/test.cfg:6,7\n" +
+      "     Attributes: bogus, other",
   );
 });
 

@@ -6,7 +6,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { componentFiles, loadComponents, ModuleLoader } from "../core/model/loader.ts";
 import { Component } from "../core/model/component.ts";
-import { ComponentLoadingError, DuplicateComponent } from "../core/model/errors.ts";
+import { ComponentLoadingError, DuplicateComponent, type MissingComponent } from "../core/model/errors.ts";
 import {
   batou,
   configureEnvironment,
@@ -302,14 +302,16 @@ Deno.test("loader: a component file without component classes is reported", asyn
   ok((errors[0] as ComponentLoadingError).exceptionStr.includes("exports no component class"));
 });
 
-Deno.test("loader: loading errors end up in the environment's exceptions, next to config errors", async () => {
+Deno.test("loader: loading errors end up in the environment's exceptions, without follow-on errors", async () => {
   await using project = await tempProject({
     "components/bad/component.ts": `import { Component } from "batou";\nexport class Bad extends Component {\n`,
     "components/good/component.ts": `import { Component } from "batou";\nexport class Good extends Component {}\n`,
-    "environments/test.cfg": "[hosts]\nlocalhost = good, bad\n",
+    "environments/test.cfg": "[hosts]\nlocalhost = good, bad, nosuch\n\n[component:bad]\nx = 1\n",
   });
   const env = loadEnvironment(project);
+  // `bad` and [component:bad] are not reported unknown: the file that defines it failed to load; nosuch is unknown.
   deepStrictEqual(errorNames(env.exceptions), ["ComponentLoadingError", "MissingComponent"]);
+  strictEqual((env.exceptions[1] as MissingComponent).componentName, "nosuch");
   deepStrictEqual(env.rootComponents.map((r) => r.name), ["good"]);
 });
 

@@ -88,7 +88,7 @@ cases.forEach((c, index) => {
     sanitizeResources: false,
     fn: async () => {
       const result = await resultOf(index);
-      const problems = checkResult(c.spec, result);
+      const problems = checkResult(c.spec, result, c.expectedOutput);
       assert(
         problems.length === 0,
         `${c.name} (batou ${c.spec.args.join(" ")}):\n  - ${problems.join("\n  - ")}\n--- output ---\n${result.output}`,
@@ -97,7 +97,12 @@ cases.forEach((c, index) => {
   });
 });
 
-const DEBUG_CASES = ["cfg-missing-bracket", "component-configure-throws", "deploy-verify-throws"];
+const DEBUG_CASES = [
+  "cfg-missing-bracket",
+  "component-configure-throws",
+  "deploy-verify-throws",
+  "component-unknown-name",
+];
 
 Deno.test({
   name: "corpus: with --debug the same reports carry stack traces",

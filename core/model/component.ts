@@ -488,8 +488,15 @@ export class Component {
     for (const key of Object.keys(this.#pendingOptions)) {
       if (!this.#acceptsField(key)) bad.push(key);
     }
-    if (bad.length) throw UnknownComponentOptions.of(this, bad.sort());
+    // The namevar first: the report names the component as written (`Program('myapp')`).
     if (cls.namevar) this.#setField(cls.namevar, this.#namevarValue);
+    if (bad.length) {
+      throw UnknownComponentOptions.of(this, bad.sort(), {
+        valid: this.#optionNames(),
+        methods: bad.filter((k) => typeof (this as unknown as Record<string, unknown>)[k] === "function"),
+        place: this.#projectPlace(this.initLocation),
+      });
+    }
     for (const [key, value] of Object.entries(this.#pendingOptions)) {
       if (value !== undefined) this.#setField(key, value);
     }
@@ -562,6 +569,31 @@ export class Component {
     return typeof (this as unknown as Record<string, unknown>)[key] !== "function";
   }
 
+  /** The options this component accepts (attributes, plain fields, properties with a setter), sorted. */
+  #optionNames(): string[] {
+    const cls = this.constructor as ComponentClass;
+    const names = new Set<string>([...this.#attrSpecs.keys(), ...Object.keys(this)]);
+    for (
+      let o: object | null = Object.getPrototypeOf(this);
+      o && o !== Object.prototype;
+      o = Object.getPrototypeOf(o)
+    ) {
+      for (const [key, d] of Object.entries(Object.getOwnPropertyDescriptors(o))) if (d.set) names.add(key);
+    }
+    const hidden = new Set(["_", "changed", cls.namevar ?? ""]);
+    return [...names].filter((k) => !hidden.has(k) && this.#acceptsField(k)).sort();
+  }
+
+  /** `place` (an absolute `file:line`) relative to the project, when it lies in the project. */
+  #projectPlace(place: string): string {
+    let base = "";
+    try {
+      base = this.environment.baseDir;
+    } catch { /* not prepared */ }
+    if (!base || !place.startsWith(base + "/")) return place;
+    return place.slice(base.length + 1);
+  }
+
   #setField(key: string, value: unknown): void {
     (this as unknown as Record<string, unknown>)[key] = value;
   }
@@ -591,7 +623,7 @@ export class Component {
       }
       self[key] = value;
     }
-    if (missing.length) throw MissingOverrideAttributes.of(this, missing);
+    if (missing.length) throw MissingOverrideAttributes.of(this, missing, this.#optionNames());
   }
 
   // ---------------------------------------------------------------- deploy phase

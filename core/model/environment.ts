@@ -13,6 +13,8 @@
  * @module
  */
 import { statOrNullSync } from "../runtime/fsops.ts";
+import { unknownNameError } from "./unknown_name.ts";
+import { closestName } from "../formats/suggest.ts";
 import { compareStrings } from "../runtime/compare.ts";
 import { join } from "../runtime/path.ts";
 import { type ConfigDocument, ConfigParseError } from "../formats/configparser.ts";
@@ -26,6 +28,7 @@ import {
   InvalidIPAddressError,
   MissingComponent,
   MissingEnvironment,
+  MissingOverrideAttributes,
   NonConvergingWorkingSet,
   type ReportingError,
   SilentConfigurationError,
@@ -251,6 +254,20 @@ export class Environment {
     return environmentConfigPath(baseDir, name);
   }
 
+  /** Component names that files which failed to load appear to define (see `LoadResult.failed`). */
+  #failedComponents = new Set<string>();
+  /** The lines of `[component:x]` keys in {@linkcode configFile}: component -> key -> line. */
+  #overrideLines: Record<string, Record<string, number>> = {};
+
+  /** Where the overrides `keys` of component `name` are set (`file:line[,line...]`), or "" (e.g. from secrets). */
+  overridePlace(name: string, keys: string[]): string {
+    const lines = keys.map((k) => this.#overrideLines[name]?.[k]).filter((l): l is number => l !== undefined);
+    return lines.length ? `${this.configFile}:${[...new Set(lines)].sort((a, b) => a - b).join(",")}` : "";
+  }
+
+  /** The exports of the `"batou"` module, for suggestions on typos in component files. */
+  #batouNames: string[] = [];
+
   /**
    * Reads the config and the component files. Errors are collected in {@linkcode exceptions};
    * a missing environment throws {@linkcode MissingEnvironment}. With a `snapshot` (an agent, from its controller)
@@ -263,9 +280,13 @@ export class Environment {
     if (!path) throw this.#missing();
     this.configFile = path;
     const batou = modules["batou"];
-    if (batou && typeof batou === "object") markLibraryComponents(batou as Record<string, unknown>);
+    if (batou && typeof batou === "object") {
+      markLibraryComponents(batou as Record<string, unknown>);
+      this.#batouNames = Object.keys(batou);
+    }
     const loaded = loadComponents(this.baseDir, modules);
     this.components = loaded.components;
+    this.#failedComponents = loaded.failed;
     this.exceptions.push(...loaded.errors);
     let config: ConfigDocument;
     try {
@@ -440,7 +461,7 @@ export class Environment {
         this.#error(componentsLine, `Missing component name in the components of host \`${name}\``);
         continue;
       }
-      this.addRoot(component, host, spec.features, spec.ignore);
+      this.addRoot(component, host, spec.features, spec.ignore, componentsLine);
     }
   }
 
@@ -504,11 +525,20 @@ export class Environment {
         continue;
       }
       if (!this.components.has(name)) {
-        this.exceptions.push(SuperfluousComponentSection.of(name));
+        if (this.#failedComponents.has(name.toLowerCase())) continue;
+        const e = SuperfluousComponentSection.of(name);
+        const line = config.sectionLine(section);
+        if (line) e.place = `${this.configFile}:${line}`;
+        e.suggestion = closestName(name, this.components.keys()) ?? "";
+        this.exceptions.push(e);
         continue;
       }
       const target = this.overrides[name] ??= {};
-      for (const e of config.entries(section)) target[e.key] = e.value;
+      const lines = this.#overrideLines[name] ??= {};
+      for (const e of config.entries(section)) {
+        target[e.key] = e.value;
+        if (e.line) lines[e.key] = e.line;
+      }
     }
   }
 
@@ -523,7 +553,9 @@ export class Environment {
       for (const [k, v] of Object.entries(data)) h.data[k.replace(/^data-/, "")] = v;
     }
     for (const [component, values] of Object.entries(secrets.overrides)) {
-      if (!this.components.has(component)) this.exceptions.push(SuperfluousSecretsSection.of(component));
+      if (!this.components.has(component) && !this.#failedComponents.has(component.toLowerCase())) {
+        this.exceptions.push(SuperfluousSecretsSection.of(component));
+      }
       const target = this.overrides[component] ??= {};
       for (const [k, v] of Object.entries(values)) {
         if (k in target) this.exceptions.push(DuplicateOverride.of(component, k));
@@ -534,11 +566,33 @@ export class Environment {
     for (const w of secrets.secretWords) this.secretData.add(w);
   }
 
+  /**
+   * The line of {@linkcode configFile} that names `name` in the value whose key is on `line` (a value may continue
+   * on indented lines); `line` itself when none does.
+   */
+  #lineOfName(line: number, name: string): number {
+    let lines: string[];
+    try {
+      lines = Deno.readTextFileSync(join(this.baseDir, this.configFile)).split(/\r?\n/);
+    } catch {
+      return line;
+    }
+    const word = new RegExp(`(^|[\\s,=:!])${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[\\s,:])`);
+    for (let i = line - 1; i < lines.length; i++) {
+      if (i > line - 1 && lines[i].trim() !== "" && !/^\s/.test(lines[i])) break;
+      if (word.test(lines[i].replace(/[;#].*$/, ""))) return i + 1;
+    }
+    return line;
+  }
+
   /** Adds a root component for `host` (a MissingComponent error when the name is unknown). */
-  addRoot(name: string, host: Host, features: string[] = [], ignore = false): RootComponent | null {
+  addRoot(name: string, host: Host, features: string[] = [], ignore = false, line?: number): RootComponent | null {
     const def = this.components.get(name);
     if (!def) {
-      this.exceptions.push(MissingComponent.of(name, host.name));
+      // A component of a file that failed to load is reported by that failure.
+      if (this.#failedComponents.has(name.toLowerCase())) return null;
+      const place = line ? `${this.configFile}:${this.#lineOfName(line, name)}` : "";
+      this.exceptions.push(MissingComponent.of(name, host.name, place, this.components.keys()));
       return null;
     }
     const root = new RootComponent(
@@ -642,8 +696,16 @@ export class Environment {
           continue;
         } catch (e) {
           if (e instanceof SilentConfigurationError) { /* retried below */ }
-          else if (e instanceof ConfigurationError || isReporting(e)) exceptions.push(e as ReportingError);
-          else exceptions.push(UnknownComponentConfigurationError.of(root, e, this.baseDir));
+          else if (e instanceof ConfigurationError || isReporting(e)) {
+            if (e instanceof MissingOverrideAttributes && !e.place) {
+              e.place = this.overridePlace(root.name, e.attributes);
+            }
+            exceptions.push(e as ReportingError);
+          } else {
+            const unknown = unknownNameError(e, this.baseDir, this.#batouNames);
+            if (unknown) [unknown.rootName, unknown.affectedHostname] = [root.name, root.host.name];
+            exceptions.push(unknown ?? UnknownComponentConfigurationError.of(root, e, this.baseDir));
+          }
         }
         retry.add(root);
       }
@@ -660,7 +722,9 @@ export class Environment {
         const unsatisfied = this.resources.unsatisfied;
         if (unsatisfied.length) {
           exceptions.push(
-            UnsatisfiedResources.of(unsatisfied.map(([k, h, roots]) => [k, h, roots.map((r) => r.name).sort()])),
+            UnsatisfiedResources.of(
+              unsatisfied.map(([k, h, roots]) => [k, h, [...new Set(roots.map((r) => r.name))].sort()]),
+            ),
           );
         }
         const unconfigured = previous.slice(seen).flatMap((p) => [...p].map((r) => r.name));
@@ -699,7 +763,8 @@ export class Environment {
       root.logFinishConfigure();
       for (const w of warnings.get(root) ?? []) output.warn(w);
     }
-    const unusedShown = unusedWarning?.unused.filter((_, i) => reported(unusedRoots[i])) ?? [];
+    // With errors, resources left unused are a follow-on: their consumers failed or were never configured.
+    const unusedShown = exceptions.length ? [] : unusedWarning?.unused.filter((_, i) => reported(unusedRoots[i])) ?? [];
     if (unusedShown.length) {
       output.warn("Unused provided resources");
       for (const [key, component, value] of unusedShown) {

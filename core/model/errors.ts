@@ -312,11 +312,18 @@ export class MissingComponent extends ConfigurationError {
   override name = "MissingComponent";
   componentName = "";
 
-  /** Builds the error for component `name` on `host`. */
-  static of(name: string, host: string): MissingComponent {
+  /** Where the host lists it (`environments/dev/environment.cfg:5`), or "". */
+  place = "";
+  /** The closest component the project has, or "". */
+  suggestion = "";
+
+  /** Builds the error for component `name` on `host`; `known`: the project's components (for a suggestion). */
+  static of(name: string, host: string, place = "", known: Iterable<string> = []): MissingComponent {
     const e = new MissingComponent(`Missing component: ${name}`);
     e.componentName = name;
     e.affectedHostname = host;
+    e.place = place;
+    e.suggestion = closestName(name, known) ?? "";
     return e;
   }
 
@@ -327,6 +334,8 @@ export class MissingComponent extends ConfigurationError {
   override report(w: ReportWriter): void {
     w.error("Missing component");
     w.tabular("Component", this.componentName, { red: true });
+    if (this.place) w.tabular("Place", this.place, { red: true });
+    if (this.suggestion) w.line(`Did you mean \`${this.suggestion}\`?`);
   }
 }
 
@@ -335,12 +344,18 @@ function sectionError(name: string, title: string, strPrefix: string, row: strin
   const cls = class extends ConfigurationError {
     override name = name;
     subject = "";
+    /** Where it is (`environments/dev/environment.cfg:7`), or "". */
+    place = "";
+    /** The closest known name, or "". */
+    suggestion = "";
     override get sortKey(): SortKey {
       return [0];
     }
     override report(w: ReportWriter): void {
       w.error(title);
       w.tabular(row, this.subject, { red: true });
+      if (this.place) w.tabular("Place", this.place, { red: true });
+      if (this.suggestion) w.line(`Did you mean \`${this.suggestion}\`?`);
     }
   };
   Object.defineProperty(cls, "name", { value: name });
@@ -542,12 +557,18 @@ export class MissingOverrideAttributes extends ConfigurationError {
   componentBreadcrumbs = "";
   attributes: string[] = [];
 
-  /** Builds the error for `component` and the unknown `attributes`. */
-  static of(component: ComponentLike, attributes: string[]): MissingOverrideAttributes {
+  /** The attributes the component has (for suggestions). */
+  valid: string[] = [];
+  /** Where the overrides are set (`environments/dev/environment.cfg:8`), or "" (e.g. from secrets). */
+  place = "";
+
+  /** Builds the error for `component` and the unknown `attributes`; `valid`: the attributes it has. */
+  static of(component: ComponentLike, attributes: string[], valid: string[] = []): MissingOverrideAttributes {
     const e = new MissingOverrideAttributes(`Overrides for undefined attributes ${attributes.join(",")}`);
     e.affectedHostname = component.root.host.name;
     e.componentBreadcrumbs = component.breadcrumbs;
     e.attributes = attributes;
+    e.valid = valid;
     return e;
   }
 
@@ -558,7 +579,12 @@ export class MissingOverrideAttributes extends ConfigurationError {
   override report(w: ReportWriter): void {
     w.error("Overrides for undefined attributes");
     w.tabular("Component", this.componentBreadcrumbs, { red: true });
-    w.tabular("Attributes", this.attributes.join(", "), { red: true });
+    if (this.place) w.tabular("Place", this.place, { red: true });
+    const described = this.attributes.map((a) => {
+      const guess = closestName(a, this.valid);
+      return guess ? `${a} (did you mean \`${guess}\`?)` : a;
+    });
+    w.tabular("Attributes", described.join(", "), { red: true });
   }
 }
 
@@ -567,9 +593,19 @@ export class UnknownComponentOptions extends ConfigurationError {
   override name = "UnknownComponentOptions";
   componentBreadcrumbs = "";
   options: string[] = [];
+  /** The options the component accepts. */
+  valid: string[] = [];
+  /** Those of {@linkcode options} that name methods. */
+  methods: string[] = [];
+  /** Where the component was created (`file:line`, project-relative), or "". */
+  place = "";
 
   /** Builds the error for `component` and the unacceptable `options`. */
-  static of(component: ComponentLike, options: string[]): UnknownComponentOptions {
+  static of(
+    component: ComponentLike,
+    options: string[],
+    details: { valid?: string[]; methods?: string[]; place?: string } = {},
+  ): UnknownComponentOptions {
     const e = new UnknownComponentOptions(
       "The following arguments are unacceptable for this component because they are either undefined or " +
         `would override methods: ${options.join(", ")}`,
@@ -577,6 +613,9 @@ export class UnknownComponentOptions extends ConfigurationError {
     e.affectedHostname = component.root.host.name;
     e.componentBreadcrumbs = component.breadcrumbs;
     e.options = options;
+    e.valid = details.valid ?? [];
+    e.methods = details.methods ?? [];
+    e.place = details.place && !details.place.startsWith("<") ? details.place : "";
     return e;
   }
 
@@ -587,8 +626,15 @@ export class UnknownComponentOptions extends ConfigurationError {
   override report(w: ReportWriter): void {
     w.error("Unknown options for component");
     w.tabular("Component", this.componentBreadcrumbs, { red: true });
-    w.tabular("Options", this.options.join(", "), { red: true });
-    w.line("The options are either undefined or would override methods.", { red: true });
+    if (this.place) w.tabular("Place", this.place, { red: true });
+    const described = this.options.map((o) => {
+      if (this.methods.includes(o)) return `${o} (a method, not an option)`;
+      const guess = closestName(o, this.valid);
+      return guess ? `${o} (did you mean \`${guess}\`?)` : o;
+    });
+    w.tabular("Options", described.join(", "), { red: true });
+    if (this.valid.length) w.tabular("Valid options", this.valid.join(", "), { red: true });
+    else w.line("The options are either undefined or would override methods.", { red: true });
   }
 }
 
@@ -748,8 +794,10 @@ export class NonConvergingWorkingSet extends ConfigurationError {
   /** Builds the error from the names of the roots left unconfigured. */
   static of(names: string[]): NonConvergingWorkingSet {
     const e = new NonConvergingWorkingSet("There are unconfigured components remaining.");
-    e.rootsLen = names.length;
-    e.rootNames = [...names].sort().join(", ");
+    // A root of the same name on several hosts is one name here.
+    const unique = [...new Set(names)].sort();
+    e.rootsLen = unique.length;
+    e.rootNames = unique.join(", ");
     return e;
   }
 

@@ -21,6 +21,7 @@ import { sucrase } from "../runtime/lazy.ts";
 import { transformsFor, transpile } from "../runtime/transpile.ts";
 import { runScript } from "../runtime/script.ts";
 import { type ProjectImports, readProjectImports, resolveLibraryImport } from "./import_map.ts";
+import { unknownNameError } from "./unknown_name.ts";
 
 /** A loaded component class and where it came from. */
 export interface ComponentDefinition {
@@ -36,6 +37,11 @@ export interface ComponentDefinition {
 export interface LoadResult {
   components: Map<string, ComponentDefinition>;
   errors: ReportingError[];
+  /**
+   * The component names (lower case) that files which failed to load appear to define: their classes and their
+   * folder names. Reports about these names being unknown would only follow from the load error.
+   */
+  failed: Set<string>;
 }
 
 /**
@@ -280,13 +286,17 @@ export function loadComponents(baseDir: string, modules: Record<string, unknown>
   const loader = new ModuleLoader(modules, baseDir);
   const components = new Map<string, ComponentDefinition>();
   const errors: ReportingError[] = [];
+  const failed = new Set<string>();
   for (const file of componentFiles(baseDir)) {
     const rel = relative(baseDir, file);
     let exports: Record<string, unknown>;
     try {
       exports = loader.load(file);
     } catch (e) {
-      errors.push(ComponentLoadingError.of(rel, e, placeIn(file, e, baseDir)));
+      const batou = modules["batou"];
+      const unknown = unknownNameError(e, baseDir, batou && typeof batou === "object" ? Object.keys(batou) : []);
+      errors.push(unknown ?? ComponentLoadingError.of(rel, e, placeIn(file, e, baseDir)));
+      for (const name of definedClassNames(file)) failed.add(name);
       continue;
     }
     const inFile = new Map<string, ComponentClass>();
@@ -317,5 +327,18 @@ export function loadComponents(baseDir: string, modules: Record<string, unknown>
       );
     }
   }
-  return { components, errors };
+  return { components, errors, failed };
+}
+
+/** The lower-cased names of the classes `file` declares, and its folder's name (a scan of the source text). */
+function definedClassNames(file: string): string[] {
+  const names = [basename(dirname(file)).toLowerCase()];
+  let source = "";
+  try {
+    source = Deno.readTextFileSync(file);
+  } catch {
+    return names;
+  }
+  for (const m of source.matchAll(/\bclass\s+([A-Za-z_$][\w$]*)/g)) names.push(m[1].toLowerCase());
+  return names;
 }

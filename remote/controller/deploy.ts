@@ -39,6 +39,7 @@ import { Progress } from "./progress.ts";
 import { selectHosts } from "../../core/model/host_selection.ts";
 import { projectTargetDirectory, resolveSyncSource, type SyncSource } from "./sync_source.ts";
 import { Interrupt } from "./interrupt.ts";
+import { followOnNote, isFollowOn } from "../../core/model/follow_on.ts";
 
 /** Whether a failed deploy call is the agent stopping as asked, or its connection ending while it stopped. */
 function isStop(err: unknown): boolean {
@@ -136,7 +137,9 @@ export class ConfigureErrors extends ReportingError {
   }
 
   override report(w: ReportWriter): void {
-    for (const g of this.groups) {
+    const all = this.groups.map((g) => g.error);
+    const shown = this.groups.filter((g) => !isFollowOn(g.error, all));
+    for (const g of shown) {
       w.line("");
       g.error.report(w);
       if (g.hosts.length) w.tabular("Affected hosts", g.hosts.join(", "), { red: true });
@@ -146,7 +149,10 @@ export class ConfigureErrors extends ReportingError {
         w.tabular("Not reporting", notReporting.join(", "), { red: true });
       }
     }
-    output.section(`${this.groups.length} ERRORS - CONFIGURATION FAILED`, { red: true });
+    const note = followOnNote(all);
+    if (note.length) w.line("");
+    for (const line of note) w.line(line, { red: true });
+    output.section(`${shown.length} ERRORS - CONFIGURATION FAILED`, { red: true });
   }
 }
 

@@ -13,6 +13,9 @@
  * `step` is left out for commands other than `deploy` (`secrets ...`) and for a deploy stopped before its first
  * step; `"code": 2` marks a usage error (the default is 1).
  *
+ * A case may also hold `expected-output.txt`: the whole output (stdout, then stderr) must then be exactly that
+ * text, apart from the first line (batou's version and platform); the copy's path reads `$PROJECT`.
+ *
  * TypeScript files are stored as `*.ts.in` (several are broken on purpose, and none of them may be picked up by
  * `deno fmt`, `deno lint` or `deno check` of the repository); the copy that runs gets the `.ts` name. A project's
  * `deno.json` is stored as `deno.json.in` (deno would read it as a configuration file of the repository). Files named
@@ -55,7 +58,12 @@ export interface CorpusCase {
   name: string;
   dir: string;
   spec: CorpusCaseSpec;
+  /** The contents of `expected-output.txt`, when the case has one. */
+  expectedOutput?: string;
 }
+
+/** The file that holds a case's whole expected output. */
+export const EXPECTED_OUTPUT = "expected-output.txt";
 
 /** Reads every `tests/corpus/<name>/case.json`, sorted by name. */
 export function loadCorpus(dir: string = CORPUS_DIR): CorpusCase[] {
@@ -64,7 +72,13 @@ export function loadCorpus(dir: string = CORPUS_DIR): CorpusCase[] {
     if (!e.isDirectory) continue;
     const caseDir = join(dir, e.name);
     const spec = JSON.parse(Deno.readTextFileSync(join(caseDir, "case.json"))) as CorpusCaseSpec;
-    out.push({ name: e.name, dir: caseDir, spec });
+    let expectedOutput: string | undefined;
+    try {
+      expectedOutput = Deno.readTextFileSync(join(caseDir, EXPECTED_OUTPUT));
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    out.push({ name: e.name, dir: caseDir, spec, expectedOutput });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
@@ -128,6 +142,7 @@ export async function runCase(c: CorpusCase, keys: CorpusKeys, extraArgs: string
   try {
     await copyTree(c.dir, work);
     await Deno.remove(join(work, "case.json"));
+    await Deno.remove(join(work, EXPECTED_OUTPUT)).catch(() => {});
     await materialize(work, keys.recipient);
     const env = expandEnv({ BATOU_AGE_IDENTITIES: "$IDENTITY", ...c.spec.env }, keys);
     const result = await batou(work, [...c.spec.args, ...extraArgs], env);
@@ -141,9 +156,20 @@ export async function runCase(c: CorpusCase, keys: CorpusKeys, extraArgs: string
 /** A line of a JavaScript stack trace (`    at f (file:1:2)`). */
 export const STACK_LINE: RegExp = /^\s+at .*:\d+:\d+\)?$/;
 
-/** Everything wrong with `result` for case `spec` (empty when the report is as expected). */
-export function checkResult(spec: CorpusCaseSpec, result: CliResult): string[] {
+/** The output without its first line (`batou/<version> (deno <version>, <platform>)`). */
+function withoutBanner(output: string): string {
+  return output.startsWith("batou/") ? output.slice(output.indexOf("\n") + 1) : output;
+}
+
+/**
+ * Everything wrong with `result` for case `spec` (empty when the report is as expected); `expectedOutput`: the
+ * case's `expected-output.txt`, compared with the whole output.
+ */
+export function checkResult(spec: CorpusCaseSpec, result: CliResult, expectedOutput?: string): string[] {
   const problems: string[] = [];
+  if (expectedOutput !== undefined && withoutBanner(result.output) !== withoutBanner(expectedOutput)) {
+    problems.push(`the output differs from ${EXPECTED_OUTPUT}:\n--- expected ---\n${expectedOutput}`);
+  }
   const lines = result.output.split("\n");
   const code = spec.code ?? 1;
   if (result.code !== code) problems.push(`exit code ${result.code}, expected ${code}`);
