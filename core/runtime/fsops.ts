@@ -89,6 +89,12 @@ export async function ensurePathNonexistent(path: string): Promise<void> {
 export interface AtomicWriteOptions {
   /** Permission bits of the new file; default: those of the file it replaces, else `0o666 & ~umask`. */
   mode?: number;
+  /**
+   * When `path` is a symlink: `false` (default, Ansible's `follow: no`) replaces the link itself with a regular
+   * file, atomically, and never reads or writes what it points to; `true` replaces the file the link points to
+   * and keeps the link (batou's behaviour; a broken link is replaced).
+   */
+  follow?: boolean;
 }
 
 async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
@@ -101,7 +107,8 @@ async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
  * bytes, never a mix: the data goes into `.<name>.batou-tmp-<random>` in the
  * same directory, is fsynced, gets the mode and (as far as permitted) the owner
  * and group of the file it replaces, and is renamed over it. When `path` is a
- * symlink, the file it points to is replaced and the link stays.
+ * symlink, the link is replaced by the new file (its target is left alone and lends neither mode nor owner), or,
+ * with `follow: true`, the file it points to is replaced and the link stays.
  *
  * A missing directory is reported as `Deno.errors.NotFound` naming `path`.
  * The temporary file is removed on any failure. A writer that is killed
@@ -113,12 +120,16 @@ async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
 export async function writeFileAtomic(path: string, data: Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
   let target = path;
   const link = await lstatOrNull(path);
+  let existing: Deno.FileInfo | null = link;
   if (link?.isSymlink) {
-    try {
-      target = await Deno.realPath(path);
-    } catch { /* broken link: replace the link itself */ }
+    existing = null;
+    if (opts.follow) {
+      try {
+        target = await Deno.realPath(path);
+        existing = await statOrNull(target);
+      } catch { /* broken link: replace the link itself */ }
+    }
   }
-  const existing = await statOrNull(target);
   if (existing && !existing.isFile) {
     throw new Deno.errors.IsADirectory(`Cannot write ${path}: it exists and is not a regular file`);
   }
