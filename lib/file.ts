@@ -40,6 +40,8 @@ import { containsSecret, formatDiff, unifiedDiffLines } from "../core/formats/di
 import { runCmd } from "../core/model/cmd.ts";
 import { pruneDiffFiles } from "./diff_files.ts";
 import {
+  chmodNoFollow,
+  chownNoFollow,
   ensurePathNonexistent,
   glob,
   isNotFound,
@@ -907,15 +909,17 @@ export class YAMLContent extends ManagedContentBase {
 // ---------------------------------------------------------------------------------------------- owner, group, mode
 
 /**
- * `chown SPEC path` (`uid` or `:gid`). Without `follow` it is `chown -h`: a symlink gets the owner itself and its
- * target is never changed, also when a link appears between the check and the change (Deno has no lchown).
+ * `chown SPEC path` (`uid` or `:gid`). Without `follow` a symlink's target is never changed, also when a link
+ * appears between the check and the change: a file is changed through a descriptor opened with `O_NOFOLLOW`, a
+ * link itself with `chown -h` (Deno has no lchown).
  */
 async function chownPath(path: string, spec: string, follow: boolean): Promise<void> {
+  const [uid, gid] = spec.startsWith(":") ? [null, Number(spec.slice(1))] : [Number(spec), null];
   if (follow) {
-    const [uid, gid] = spec.startsWith(":") ? [null, Number(spec.slice(1))] : [Number(spec), null];
     await Deno.chown(path, uid, gid);
     return;
   }
+  if (await chownNoFollow(path, uid, gid)) return;
   const r = await runCmd(["chown", "-h", spec, path], { ignoreReturnCode: true });
   if (r.code !== 0) throw new Error(`Cannot change the owner of ${path}: ${(r.stderr || r.stdout).trim()}`);
 }
@@ -1057,8 +1061,8 @@ export class Mode extends FileComponent {
   }
 
   override async update(): Promise<void> {
-    if (!this.follow && lstatOrNullSync(this.path)?.isSymlink) return;
-    await Deno.chmod(this.path, this.mode as number);
+    if (this.follow) await Deno.chmod(this.path, this.mode as number);
+    else await chmodNoFollow(this.path, this.mode as number);
   }
 }
 

@@ -22,7 +22,7 @@ import {
   YAMLContent,
 } from "../lib/file.ts";
 import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
-import { glob } from "../core/runtime/fsops.ts";
+import { chmodNoFollow, chownNoFollow, glob } from "../core/runtime/fsops.ts";
 import { exists } from "./support/fs.ts";
 import { reportText } from "./core_test_helpers.ts";
 import { planSync } from "../lib/dirsync.ts";
@@ -1028,6 +1028,43 @@ Deno.test("Directory replaces a symlink to a directory (the target's files stay)
     p.clearOutput();
     await p.deploy();
     deepStrictEqual(p.lines, []);
+  });
+});
+
+Deno.test("Mode and Owner changes go through O_NOFOLLOW: a link swapped in after verify is not followed", async () => {
+  await withProject(async (p) => {
+    const { outside } = await plantLink(p, "unused");
+    const path = await p.writeWorkdir("conf", "x\n");
+    await Deno.chmod(path, 0o644);
+    let mode!: Mode;
+    let owner!: Owner;
+    await p.configure(root((c) => {
+      mode = c.add(new Mode("conf", { mode: 0o600 }));
+      owner = c.add(new Owner("conf", { owner: 1 }));
+    }));
+    await rejects(() => mode.verify(), UpdateNeeded);
+    await rejects(() => owner.verify(), UpdateNeeded);
+    // The race: between the check and the change, the file becomes a link to another file.
+    await Deno.remove(path);
+    await Deno.symlink(outside, path);
+    await mode.update();
+    strictEqual((await Deno.stat(outside)).mode! & 0o7777, 0o644);
+    if (Deno.uid() === 0) {
+      const before = await Deno.stat(outside);
+      await owner.update();
+      strictEqual((await Deno.stat(outside)).uid, before.uid);
+      strictEqual((await Deno.lstat(path)).uid, 1);
+    }
+    // The helpers: false for a link, true (changed) for a file; a FIFO does not block.
+    strictEqual(await chmodNoFollow(path, 0o600), false);
+    strictEqual(await chownNoFollow(path, null, Deno.gid()), false);
+    strictEqual(await chmodNoFollow(outside, 0o640), true);
+    strictEqual((await Deno.stat(outside)).mode! & 0o7777, 0o640);
+    const fifo = join(p.workdir, "fifo");
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    strictEqual(await chmodNoFollow(fifo, 0o600), true);
+    strictEqual((await Deno.lstat(fifo)).mode! & 0o7777, 0o600);
+    await rejects(() => chmodNoFollow(join(p.workdir, "missing"), 0o600), Deno.errors.NotFound);
   });
 });
 

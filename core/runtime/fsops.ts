@@ -237,6 +237,73 @@ export async function removeStaleTemps(dir: string, name: string): Promise<void>
   }
 }
 
+type NodeFs = typeof import("node:fs");
+let nodeFsModule: NodeFs | null = null;
+
+/** node:fs, loaded on first use only (an agent that changes no mode never pays for Node's compatibility layer). */
+async function nodeFs(): Promise<NodeFs> {
+  return nodeFsModule ??= (await import("node:fs")).default as unknown as NodeFs;
+}
+
+/**
+ * Runs `change` on a file descriptor of `path` opened without following a symlink (`O_NOFOLLOW`, and `O_NONBLOCK`
+ * so that a FIFO does not block). Returns false, changing nothing, when `path` is a symlink: a link that appears
+ * between a check and the change cannot redirect it to another file. A path the process may not open for reading
+ * is changed by name after an lstat (the only case with a race left).
+ */
+async function changeNoFollow(
+  path: string,
+  what: string,
+  change: (fs: NodeFs, fd: number) => void,
+  byName: () => Promise<void>,
+): Promise<boolean> {
+  const fs = await nodeFs();
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "ELOOP") return false;
+    if (code === "EACCES" && !(await lstatOrNull(path))?.isSymlink) {
+      await byName();
+      return true;
+    }
+    if (code === "ENOENT") throw new Deno.errors.NotFound(`${what} ${path}: it does not exist`);
+    throw naming(e, `${what} ${path}`);
+  }
+  try {
+    change(fs, fd);
+  } catch (e) {
+    throw naming(e, `${what} ${path}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/** `chmod` that never follows a symlink at `path` (Linux has no lchmod): false, and nothing changed, for a link. */
+export function chmodNoFollow(path: string, mode: number): Promise<boolean> {
+  return changeNoFollow(
+    path,
+    "Cannot change the mode of",
+    (fs, fd) => fs.fchmodSync(fd, mode),
+    () => Deno.chmod(path, mode),
+  );
+}
+
+/**
+ * `chown` (null keeps an id) that never follows a symlink at `path`: false, and nothing changed, for a link (Deno
+ * has no lchown; the caller may use `chown -h`).
+ */
+export function chownNoFollow(path: string, uid: number | null, gid: number | null): Promise<boolean> {
+  return changeNoFollow(
+    path,
+    "Cannot change the owner of",
+    (fs, fd) => fs.fchownSync(fd, uid ?? -1, gid ?? -1),
+    () => Deno.chown(path, uid, gid),
+  );
+}
+
 /** Gives `path` the owner and group of `like`; keeps what the process may not change. */
 async function copyOwner(path: string, like: Deno.FileInfo): Promise<void> {
   if (like.uid === null || like.gid === null) return;
