@@ -166,12 +166,13 @@ export interface FileOptions {
   /** `true`: never show a diff; `false`: always; `null` (default): hide it when it contains a secret. */
   sensitiveData?: boolean | null;
   /**
-   * What to do with a symlink found at `path` (Ansible's `follow`). `false` (default): the link is replaced by what
-   * `ensure` asks for (a regular file, atomically, or a directory); content, mode, owner and group apply to that,
-   * and the link's target is neither read nor written. `true`: the link is kept and everything applies to the file
-   * or directory it points to (batou's behaviour for content, owner and group).
+   * What to do with a symlink found at `path` (Ansible's `follow`). `false` (the default for `ensure: "file"` and
+   * `"symlink"`, as Ansible's copy and template): the link is replaced by what `ensure` asks for (a regular file,
+   * atomically, or a directory); content, mode, owner and group apply to that, and the link's target is neither
+   * read nor written. `true` (the default for `ensure: "directory"`, as batou's `Directory` and Ansible's file
+   * module): the link is kept and everything applies to the file or directory it points to.
    */
-  follow?: boolean;
+  follow?: boolean | null;
 }
 
 /** A file, directory or symlink with optional content, mode, owner and group. */
@@ -192,8 +193,8 @@ export class File extends Component {
   linkTo = "";
   leading = false;
   sensitiveData: boolean | null = null;
-  /** Whether a symlink at `path` is followed (see {@linkcode FileOptions.follow}). */
-  follow = false;
+  /** Whether a symlink at `path` is followed; null: the default of the `ensure` (see {@linkcode FileOptions.follow}). */
+  follow: boolean | null = null;
   #unmappedPath = "";
   templateContext: TemplateContext | null = null;
 
@@ -204,7 +205,7 @@ export class File extends Component {
   override configure(): void {
     this.#unmappedPath = this.path;
     this.path = this.map(this.path);
-    const follow = this.follow;
+    const follow = this.follow ?? this.ensure === "directory";
     if (this.ensure === "file") this.add(new Presence(this.path, { leading: this.leading, follow }));
     else if (this.ensure === "directory") {
       this.add(new Directory(this.path, { leading: this.leading, source: this.source || null, follow }));
@@ -342,13 +343,16 @@ export interface DirectoryOptions {
   exclude?: string[];
   /** With `source`: remove files the source does not have (rsync `--delete`; excluded files are kept). */
   delete?: boolean;
-  /** Accept a symlink to a directory (default false: the link is replaced by a directory; its target stays). */
+  /**
+   * Accept a symlink to a directory at `path` (default true, as batou and Ansible's file module: `var/log` may link
+   * to another disk on purpose); `false` replaces the link by a directory (what it points to is left alone).
+   */
   follow?: boolean;
 }
 
 /**
- * A directory exists at `path`; with `source`, the files of that directory are copied into it. A symlink there is
- * replaced by a directory (what it points to is left alone), unless `follow` accepts a link to a directory.
+ * A directory exists at `path`; with `source`, the files of that directory are copied into it. A symlink to a
+ * directory there is accepted, or with `follow: false` replaced by a directory (what it points to is left alone).
  */
 export class Directory extends Component {
   static override namevar = "path";
@@ -357,7 +361,7 @@ export class Directory extends Component {
   source: string | null = null;
   exclude: string[] = [];
   delete = false;
-  follow = false;
+  follow = true;
 
   constructor(path: string, options: DirectoryOptions = {}) {
     super(path, options as Record<string, unknown>);
@@ -433,7 +437,7 @@ export interface SyncDirectoryOptions {
   leading?: boolean;
   /** Remove entries of the target that the source does not have (rsync `--delete`); excluded ones are kept. */
   delete?: boolean;
-  /** Sync into the directory a symlink at `path` points to (default false: the link is replaced by a directory). */
+  /** Sync into the directory a symlink at `path` points to (default true; false replaces the link by a directory). */
   follow?: boolean;
 }
 
@@ -449,7 +453,7 @@ export class SyncDirectory extends Component {
   exclude: string[] = [];
   leading = false;
   delete = false;
-  follow = false;
+  follow = true;
 
   constructor(path: string, options: SyncDirectoryOptions = {}) {
     super(path, options as Record<string, unknown>);

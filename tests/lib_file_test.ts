@@ -1006,7 +1006,7 @@ Deno.test("follow: true writes through a symlink and gives its target the mode (
   });
 });
 
-Deno.test("Directory replaces a symlink to a directory (the target's files stay); follow: true keeps it", async () => {
+Deno.test("Directory accepts a symlink to a directory (batou, Ansible's file module); follow: false replaces it", async () => {
   await withProject(async (p) => {
     const elsewhere = join(p.baseDir, "elsewhere");
     await Deno.mkdir(elsewhere);
@@ -1014,10 +1014,12 @@ Deno.test("Directory replaces a symlink to a directory (the target's files stay)
     await Deno.mkdir(p.workdir, { recursive: true });
     await Deno.symlink(elsewhere, join(p.workdir, "data"));
     await Deno.symlink(elsewhere, join(p.workdir, "linked"));
+    await Deno.symlink(elsewhere, join(p.workdir, "file-dir"));
     await p.writeDefdir("src/f", "from source\n");
     await p.configure(root((c) => {
-      c.add(new Directory("data", { source: "src" }));
-      c.add(new Directory("linked", { follow: true }));
+      c.add(new Directory("data", { source: "src", follow: false }));
+      c.add(new Directory("linked"));
+      c.add(new File("file-dir", { ensure: "directory" }));
     }));
     await p.deploy();
     const data = await Deno.lstat(join(p.workdir, "data"));
@@ -1025,12 +1027,17 @@ Deno.test("Directory replaces a symlink to a directory (the target's files stay)
     strictEqual(await Deno.readTextFile(join(p.workdir, "data/f")), "from source\n");
     deepStrictEqual(await listDir(elsewhere), ["keep"]);
     ok((await Deno.lstat(join(p.workdir, "linked"))).isSymlink);
+    ok((await Deno.lstat(join(p.workdir, "file-dir"))).isSymlink);
     p.clearOutput();
     await p.deploy();
     deepStrictEqual(p.lines, []);
+    // Syncing into a linked directory on purpose: the files land in its target.
+    await p.configure(root((c) => c.add(new Directory("linked", { source: "src" }))));
+    await p.deploy();
+    ok((await Deno.lstat(join(p.workdir, "linked"))).isSymlink);
+    deepStrictEqual(await listDir(elsewhere), ["f", "keep"]);
   });
 });
-
 Deno.test("Mode and Owner changes go through O_NOFOLLOW: a link swapped in after verify is not followed", async () => {
   await withProject(async (p) => {
     const { outside } = await plantLink(p, "unused");
