@@ -40,6 +40,8 @@ import { containsSecret, formatDiff, unifiedDiffLines } from "../core/formats/di
 import { runCmd } from "../core/model/cmd.ts";
 import { pruneDiffFiles } from "./diff_files.ts";
 import {
+  chmodNoFollow,
+  chownNoFollow,
   ensurePathNonexistent,
   glob,
   isNotFound,
@@ -163,6 +165,14 @@ export interface FileOptions {
   leading?: boolean;
   /** `true`: never show a diff; `false`: always; `null` (default): hide it when it contains a secret. */
   sensitiveData?: boolean | null;
+  /**
+   * What to do with a symlink found at `path` (Ansible's `follow`). `false` (the default for `ensure: "file"` and
+   * `"symlink"`, as Ansible's copy and template): the link is replaced by what `ensure` asks for (a regular file,
+   * atomically, or a directory); content, mode, owner and group apply to that, and the link's target is neither
+   * read nor written. `true` (the default for `ensure: "directory"`, as batou's `Directory` and Ansible's file
+   * module): the link is kept and everything applies to the file or directory it points to.
+   */
+  follow?: boolean | null;
 }
 
 /** A file, directory or symlink with optional content, mode, owner and group. */
@@ -183,6 +193,8 @@ export class File extends Component {
   linkTo = "";
   leading = false;
   sensitiveData: boolean | null = null;
+  /** Whether a symlink at `path` is followed; null: the default of the `ensure` (see {@linkcode FileOptions.follow}). */
+  follow: boolean | null = null;
   #unmappedPath = "";
   templateContext: TemplateContext | null = null;
 
@@ -193,15 +205,16 @@ export class File extends Component {
   override configure(): void {
     this.#unmappedPath = this.path;
     this.path = this.map(this.path);
-    if (this.ensure === "file") this.add(new Presence(this.path, { leading: this.leading }));
+    const follow = this.follow ?? this.ensure === "directory";
+    if (this.ensure === "file") this.add(new Presence(this.path, { leading: this.leading, follow }));
     else if (this.ensure === "directory") {
-      this.add(new Directory(this.path, { leading: this.leading, source: this.source || null }));
+      this.add(new Directory(this.path, { leading: this.leading, source: this.source || null, follow }));
     } else if (this.ensure === "symlink") this.add(new Symlink(this.path, { source: this.linkTo }));
     else {
       throw ConfigurationError.create(`Ensure must be one of: file, directory, symlink not ${this.ensure}`, this);
     }
     // The mode comes early, to get out of accidental "permission denied" situations.
-    if (this.mode !== null && this.mode !== undefined) this.add(new Mode(this.path, { mode: this.mode }));
+    if (this.mode !== null && this.mode !== undefined) this.add(new Mode(this.path, { mode: this.mode, follow }));
 
     if (this.ensure === "file" && this.content === null && !this.source) {
       const guess = `${this.defdir}/${basename(this.path)}`;
@@ -228,13 +241,14 @@ export class File extends Component {
           encoding: this.encoding,
           content: this.content,
           sensitiveData: this.sensitiveData,
+          follow,
         }),
       );
       this.content = content.content;
     }
     claimFile(this);
-    if (this.owner !== null && this.owner !== undefined) this.add(new Owner(this.path, { owner: this.owner }));
-    if (this.group !== null && this.group !== undefined) this.add(new Group(this.path, { group: this.group }));
+    if (this.owner !== null && this.owner !== undefined) this.add(new Owner(this.path, { owner: this.owner, follow }));
+    if (this.group !== null && this.group !== undefined) this.add(new Group(this.path, { group: this.group, follow }));
   }
 
   override get breadcrumb(): string {
@@ -259,13 +273,19 @@ export class BinaryFile extends File {
 export interface PresenceOptions {
   /** Create missing parent directories. */
   leading?: boolean;
+  /** Accept a symlink to a regular file (default false: the link is replaced by an empty file, atomically). */
+  follow?: boolean;
 }
 
-/** A regular file exists at `path` (created empty; existing content is never touched). */
+/**
+ * A regular file exists at `path` (created empty; existing content is never touched). A symlink there is replaced
+ * by an empty regular file in one rename (its target is left alone), unless `follow` accepts a link to a file.
+ */
 export class Presence extends Component {
   static override namevar = "path";
   path = "";
   leading = false;
+  follow = false;
 
   constructor(path: string, options: PresenceOptions = {}) {
     super(path, options as Record<string, unknown>);
@@ -278,10 +298,17 @@ export class Presence extends Component {
 
   // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    if (!statOrNullSync(this.path)?.isFile) throw new UpdateNeeded(`${this.path} is not a file`);
+    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+    if (info?.isSymlink) throw new UpdateNeeded(`${this.path} is a symlink`);
+    if (!info?.isFile) throw new UpdateNeeded(`${this.path} is not a file`);
   }
 
   override async update(): Promise<void> {
+    if (lstatOrNullSync(this.path)?.isSymlink) {
+      // Replaced in one rename: the path is never missing, and nothing is written through the link.
+      await writeFileAtomic(this.path, new Uint8Array());
+      return;
+    }
     await ensurePathNonexistent(this.path);
     let file: Deno.FsFile;
     try {
@@ -316,9 +343,17 @@ export interface DirectoryOptions {
   exclude?: string[];
   /** With `source`: remove files the source does not have (rsync `--delete`; excluded files are kept). */
   delete?: boolean;
+  /**
+   * Accept a symlink to a directory at `path` (default true, as batou and Ansible's file module: `var/log` may link
+   * to another disk on purpose); `false` replaces the link by a directory (what it points to is left alone).
+   */
+  follow?: boolean;
 }
 
-/** A directory exists at `path`; with `source`, the files of that directory are copied into it. */
+/**
+ * A directory exists at `path`; with `source`, the files of that directory are copied into it. A symlink to a
+ * directory there is accepted, or with `follow: false` replaced by a directory (what it points to is left alone).
+ */
 export class Directory extends Component {
   static override namevar = "path";
   path = "";
@@ -326,6 +361,7 @@ export class Directory extends Component {
   source: string | null = null;
   exclude: string[] = [];
   delete = false;
+  follow = true;
 
   constructor(path: string, options: DirectoryOptions = {}) {
     super(path, options as Record<string, unknown>);
@@ -340,6 +376,7 @@ export class Directory extends Component {
           exclude: this.exclude,
           leading: this.leading,
           delete: this.delete,
+          follow: this.follow,
         }),
       );
     }
@@ -347,7 +384,9 @@ export class Directory extends Component {
 
   // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    if (!statOrNullSync(this.path)?.isDirectory) throw new UpdateNeeded(`${this.path} is not a directory`);
+    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+    if (info?.isSymlink) throw new UpdateNeeded(`${this.path} is a symlink`);
+    if (!info?.isDirectory) throw new UpdateNeeded(`${this.path} is not a directory`);
   }
 
   override async update(): Promise<void> {
@@ -398,6 +437,8 @@ export interface SyncDirectoryOptions {
   leading?: boolean;
   /** Remove entries of the target that the source does not have (rsync `--delete`); excluded ones are kept. */
   delete?: boolean;
+  /** Sync into the directory a symlink at `path` points to (default true; false replaces the link by a directory). */
+  follow?: boolean;
 }
 
 /**
@@ -412,6 +453,7 @@ export class SyncDirectory extends Component {
   exclude: string[] = [];
   leading = false;
   delete = false;
+  follow = true;
 
   constructor(path: string, options: SyncDirectoryOptions = {}) {
     super(path, options as Record<string, unknown>);
@@ -426,7 +468,9 @@ export class SyncDirectory extends Component {
   }
 
   override async verify(): Promise<void> {
-    if (!(await statOrNull(this.path))?.isDirectory) throw new UpdateNeeded(`${this.path} does not exist`);
+    const info = this.follow ? await statOrNull(this.path) : await lstatOrNull(this.path);
+    if (info?.isSymlink) throw new UpdateNeeded(`${this.path} is a symlink`);
+    if (!info?.isDirectory) throw new UpdateNeeded(`${this.path} does not exist`);
     const actions = await planSync(this.source!, this.path, this.exclude, { delete: this.delete });
     if (actions.length) {
       output.debug(`sync ${this.source} -> ${this.path}:`);
@@ -436,7 +480,9 @@ export class SyncDirectory extends Component {
   }
 
   override async update(): Promise<void> {
-    await applySync(this.source!, this.path, this.exclude, { leading: this.leading, delete: this.delete });
+    let target = this.path;
+    if (this.follow && (await statOrNull(target))?.isDirectory) target = await Deno.realPath(target);
+    await applySync(this.source!, target, this.exclude, { leading: this.leading, delete: this.delete });
   }
 
   override get breadcrumb(): string {
@@ -455,6 +501,11 @@ export class FileComponent extends Component {
   /** The path as given. */
   originalPath = "";
   leading = false;
+  /**
+   * Whether a symlink at `path` is followed: `false` (default) works on the link itself (content replaces it with a
+   * regular file; mode, owner and group never touch its target), `true` works on what it points to.
+   */
+  follow = false;
 
   constructor(path: string, options: Record<string, unknown> = {}) {
     super(path, options);
@@ -484,6 +535,18 @@ function maskSecrets(lines: string[], secretWords: Set<string>): string[] {
   });
 }
 
+/**
+ * Whether a file's text (old or new) bears a secret: batou's rule (a word or a whole line is a secret,
+ * {@linkcode containsSecret}) or any secret value inside a word, wherever the masking would replace one
+ * (`token=tok-2-...`). Such a file's diff shows no line content: its removed lines may hold a rotated secret that
+ * is no longer among the known ones, so nothing in them can be masked reliably.
+ */
+function bearsSecret(texts: string[], secretWords: Set<string>): boolean {
+  if (containsSecret(texts, secretWords)) return true;
+  const masked = maskSecrets(texts, secretWords);
+  return masked.some((text, i) => text !== texts[i]);
+}
+
 /** Options shared by {@linkcode Content}, {@linkcode JSONContent} and {@linkcode YAMLContent}. */
 export interface ManagedContentOptions {
   /** The file to read the content/data from: relative to the component's directory, or absolute. */
@@ -492,6 +555,8 @@ export interface ManagedContentOptions {
   encoding?: string | null;
   /** `true`: never show a diff; `false`: always; `null` (default): hide it when it contains a secret. */
   sensitiveData?: boolean | null;
+  /** Write through a symlink at the path (default false: the link is replaced by a regular file, atomically). */
+  follow?: boolean;
   /** Show diffs of at most this many lines (+1) in full (default 200). */
   maxDiff?: number;
   /** Lines shown at each end of a longer diff (default 50). */
@@ -607,9 +672,20 @@ export class ManagedContentBase extends FileComponent {
     const wanted = this.bytes;
     let current: Uint8Array;
     try {
-      current = Deno.readFileSync(this.path);
-      if (bytesEqual(current, wanted)) return;
+      const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+      if (info?.isSymlink) {
+        // Never read through a link that is going to be replaced: its target is none of the deployment's business.
+        output.annotate(`${this.path} is a symlink: it is replaced by a regular file.`, { yellow: true });
+        current = new Uint8Array();
+      } else if (info && !info.isFile) {
+        output.annotate("Unknown content - can't predict diff.");
+        throw new UpdateNeeded(`${this.path} is not a regular file`);
+      } else {
+        current = Deno.readFileSync(this.path);
+        if (bytesEqual(current, wanted)) return;
+      }
     } catch (e) {
+      if (e instanceof UpdateNeeded) throw e;
       if (isNotFound(e)) current = new Uint8Array();
       else {
         output.annotate("Unknown content - can't predict diff.");
@@ -636,8 +712,7 @@ export class ManagedContentBase extends FileComponent {
     }
     const currentText = decodeText(current, this.encoding, false);
     const wantedText = decodeText(wanted, this.encoding, false);
-    const secret = this.sensitiveData === null &&
-      containsSecret([currentText, wantedText], this.environment.secretData);
+    const secret = this.sensitiveData === null && bearsSecret([currentText, wantedText], this.environment.secretData);
     const lines = unifiedDiffLines(currentText, wantedText);
     if (lines.length === 0) return;
     const masked = maskSecrets(lines, this.environment.secretData);
@@ -697,7 +772,7 @@ export class ManagedContentBase extends FileComponent {
   }
 
   override async update(): Promise<void> {
-    await writeFileAtomic(this.path, this.bytes);
+    await writeFileAtomic(this.path, this.bytes, { follow: this.follow });
   }
 }
 
@@ -837,12 +912,31 @@ export class YAMLContent extends ManagedContentBase {
 
 // ---------------------------------------------------------------------------------------------- owner, group, mode
 
-/** The uid of `path` is `owner` (a user name, resolved when verifying, or a uid). */
+/**
+ * `chown SPEC path` (`uid` or `:gid`). Without `follow` a symlink's target is never changed, also when a link
+ * appears between the check and the change: a file is changed through a descriptor opened with `O_NOFOLLOW`, a
+ * link itself with `chown -h` (Deno has no lchown).
+ */
+async function chownPath(path: string, spec: string, follow: boolean): Promise<void> {
+  const [uid, gid] = spec.startsWith(":") ? [null, Number(spec.slice(1))] : [Number(spec), null];
+  if (follow) {
+    await Deno.chown(path, uid, gid);
+    return;
+  }
+  if (await chownNoFollow(path, uid, gid)) return;
+  const r = await runCmd(["chown", "-h", spec, path], { ignoreReturnCode: true });
+  if (r.code !== 0) throw new Error(`Cannot change the owner of ${path}: ${(r.stderr || r.stdout).trim()}`);
+}
+
+/**
+ * The uid of `path` is `owner` (a user name, resolved when verifying, or a uid). A symlink's own owner, unless
+ * `follow` asks for its target's.
+ */
 export class Owner extends FileComponent {
   owner: string | number | null = null;
   #uid: number | null = null;
 
-  constructor(path: string, options: { owner?: string | number | null } = {}) {
+  constructor(path: string, options: { owner?: string | number | null; follow?: boolean } = {}) {
     super(path, options);
   }
 
@@ -862,22 +956,22 @@ export class Owner extends FileComponent {
   }
 
   override async verify(): Promise<void> {
-    const info = statOrNullSync(this.path);
+    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
     if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
     if (info.uid !== (await this.#resolve())) throw new UpdateNeeded(`${this.path} has owner ${info.uid}`);
   }
 
   override async update(): Promise<void> {
-    await Deno.chown(this.path, await this.#resolve(), null);
+    await chownPath(this.path, String(await this.#resolve()), this.follow);
   }
 }
 
-/** The gid of `path` is `group` (a group name, resolved when verifying, or a gid). */
+/** The gid of `path` is `group` (a group name, resolved when verifying, or a gid); symlinks as {@linkcode Owner}. */
 export class Group extends FileComponent {
   group: string | number | null = null;
   #gid: number | null = null;
 
-  constructor(path: string, options: { group?: string | number | null } = {}) {
+  constructor(path: string, options: { group?: string | number | null; follow?: boolean } = {}) {
     super(path, options);
   }
 
@@ -897,13 +991,13 @@ export class Group extends FileComponent {
   }
 
   override async verify(): Promise<void> {
-    const info = statOrNullSync(this.path);
+    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
     if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
     if (info.gid !== (await this.#resolve())) throw new UpdateNeeded(`${this.path} has group ${info.gid}`);
   }
 
   override async update(): Promise<void> {
-    await Deno.chown(this.path, null, await this.#resolve());
+    await chownPath(this.path, `:${await this.#resolve()}`, this.follow);
   }
 }
 
@@ -937,11 +1031,14 @@ export function parseMode(value: number | string): number {
   return convertMode(text);
 }
 
-/** The permission bits of `path` are `mode`. A no-op for symlinks (Linux has no lchmod). */
+/**
+ * The permission bits of `path` are `mode`. A symlink itself has no mode on Linux (no lchmod): without `follow`
+ * a link is left as it is (its target is never changed), with `follow` its target gets the mode.
+ */
 export class Mode extends FileComponent {
   mode: number | string | null = null;
 
-  constructor(path: string, options: { mode?: number | string | null } = {}) {
+  constructor(path: string, options: { mode?: number | string | null; follow?: boolean } = {}) {
     super(path, options);
   }
 
@@ -960,7 +1057,7 @@ export class Mode extends FileComponent {
 
   // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    const info = lstatOrNullSync(this.path);
+    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
     if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
     if (info.isSymlink) return;
     const current = (info.mode ?? 0) & 0o7777;
@@ -968,7 +1065,8 @@ export class Mode extends FileComponent {
   }
 
   override async update(): Promise<void> {
-    await Deno.chmod(this.path, this.mode as number);
+    if (this.follow) await Deno.chmod(this.path, this.mode as number);
+    else await chmodNoFollow(this.path, this.mode as number);
   }
 }
 

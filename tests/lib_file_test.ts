@@ -22,7 +22,7 @@ import {
   YAMLContent,
 } from "../lib/file.ts";
 import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
-import { glob } from "../core/runtime/fsops.ts";
+import { chmodNoFollow, chownNoFollow, glob } from "../core/runtime/fsops.ts";
 import { exists } from "./support/fs.ts";
 import { reportText } from "./core_test_helpers.ts";
 import { planSync } from "../lib/dirsync.ts";
@@ -434,11 +434,11 @@ Deno.test("Content only touches the file when the content differs; updates are a
   });
 });
 
-Deno.test("Content writes through a symlink and keeps the link", async () => {
+Deno.test("Content with follow: true writes through a symlink and keeps the link", async () => {
   await withProject(async (p) => {
     const real = await p.writeWorkdir("real", "old");
     await Deno.symlink(real, join(p.workdir, "link"));
-    await p.configure(root((c) => c.add(new File("link", { content: "new" }))));
+    await p.configure(root((c) => c.add(new File("link", { content: "new", follow: true }))));
     await p.deploy();
     ok((await Deno.lstat(join(p.workdir, "link"))).isSymlink);
     strictEqual(await Deno.readTextFile(real), "new");
@@ -646,6 +646,29 @@ Deno.test("sensitiveData: null masks diffs that contain a secret; false always s
       "---\n+++\n@@ -1 +1 @@\n-*****\n+password = *****\n",
     );
     strictEqual(await Deno.readTextFile(join(p.workdir, "secret.conf")), "password = topsecret\n");
+  });
+});
+
+Deno.test("a rotated secret inside a word: the diff shows neither the old nor the new value", async () => {
+  await withProject(async (p) => {
+    // The old value is no longer a secret batou knows; the new one is glued to its key (no whitespace).
+    await p.writeWorkdir("app.conf", "user=app\ntoken=tok-1-old5d0c\n");
+    await p.configure(
+      root((c) => c.add(new File("app.conf", { content: "user=app\ntoken=tok-2-new83b4\n" }))),
+      ["tok-2-new83b4"],
+    );
+    await p.deploy(true);
+    const diffDir = join(p.baseDir, "work", ".batou-diffs");
+    const [diff] = (await listDir(diffDir)).filter((n) => n.endsWith("-app.conf.diff"));
+    deepStrictEqual(p.lines, [
+      "🚀 localhost: MyComponent > File('work/mycomponent/app.conf') > Content('app.conf')",
+      "Not showing diff as it contains sensitive data,",
+      `see ${join(diffDir, diff)} for the diff.`,
+    ]);
+    strictEqual(
+      await Deno.readTextFile(join(diffDir, diff)),
+      "---\n+++\n@@ -1,2 +1,2 @@\n user=app\n-*****\n+token=*****\n",
+    );
   });
 });
 
@@ -900,6 +923,183 @@ Deno.test("Owner and Group resolve names lazily; chown keeps the other id", asyn
     strictEqual(info.uid, me);
     await p.deploy();
     strictEqual(group.changed, false);
+  });
+});
+
+// ------------------------------------------------------------------------------------------ symlinks at managed paths
+
+/** A file outside the work directory (`outside.txt`, 0644) and a symlink to it at `work/mycomponent/<name>`. */
+async function plantLink(p: TestProject, name: string): Promise<{ outside: string; link: string }> {
+  const outside = join(p.baseDir, "outside.txt");
+  await Deno.writeTextFile(outside, "outside content\n");
+  await Deno.chmod(outside, 0o644);
+  await Deno.mkdir(p.workdir, { recursive: true });
+  const link = join(p.workdir, name);
+  await Deno.symlink(outside, link);
+  return { outside, link };
+}
+
+Deno.test("File replaces a planted symlink with a regular file; the link's target is neither read nor written", async () => {
+  await withProject(async (p) => {
+    const { outside, link } = await plantLink(p, "secret.conf");
+    const cls = root((c) => c.add(new File("secret.conf", { content: "token = s3cr3t-value\n", mode: 0o600 })));
+    // Predicting changes nothing and does not show the target's content as the current one.
+    await p.configure(cls);
+    await p.deploy(true);
+    ok((await Deno.lstat(link)).isSymlink);
+    ok(!p.lines.some((l) => l.includes("outside content")), p.lines.join("\n"));
+    ok(p.lines.includes(`${link} is a symlink: it is replaced by a regular file.`), p.lines.join("\n"));
+    await p.configure(cls);
+    await p.deploy();
+    const info = await Deno.lstat(link);
+    ok(info.isFile && !info.isSymlink);
+    strictEqual(info.mode! & 0o7777, 0o600);
+    strictEqual(await Deno.readTextFile(link), "token = s3cr3t-value\n");
+    strictEqual(await Deno.readTextFile(outside), "outside content\n");
+    strictEqual((await Deno.stat(outside)).mode! & 0o7777, 0o644);
+    ok(!p.lines.some((l) => l.includes("outside content")), p.lines.join("\n"));
+    // And the next deployment is a no-op.
+    p.clearOutput();
+    await p.configure(cls);
+    await p.deploy();
+    deepStrictEqual(p.lines, []);
+  });
+});
+
+Deno.test("Content, Presence and Mode on their own replace a symlink, never touch its target", async () => {
+  await withProject(async (p) => {
+    const a = await plantLink(p, "a.conf");
+    await Deno.symlink(a.outside, join(p.workdir, "b.conf"));
+    await Deno.symlink(a.outside, join(p.workdir, "c.conf"));
+    await p.configure(root((c) => {
+      c.add(new Content("a.conf", { content: "a\n" }));
+      c.add(new Presence("b.conf"));
+      c.add(new Mode("c.conf", { mode: 0o600 }));
+    }));
+    await p.deploy();
+    strictEqual(await Deno.readTextFile(join(p.workdir, "a.conf")), "a\n");
+    ok((await Deno.lstat(join(p.workdir, "a.conf"))).isFile);
+    strictEqual(await Deno.readTextFile(join(p.workdir, "b.conf")), "");
+    ok((await Deno.lstat(join(p.workdir, "b.conf"))).isFile);
+    // A link has no mode of its own: Mode leaves it (batou: a no-op on Linux), its target keeps 0644.
+    ok((await Deno.lstat(join(p.workdir, "c.conf"))).isSymlink);
+    strictEqual(await Deno.readTextFile(a.outside), "outside content\n");
+    strictEqual((await Deno.stat(a.outside)).mode! & 0o7777, 0o644);
+  });
+});
+
+Deno.test("follow: true writes through a symlink and gives its target the mode (batou's behaviour, on purpose)", async () => {
+  await withProject(async (p) => {
+    const { outside, link } = await plantLink(p, "shared.conf");
+    let file!: File;
+    await p.configure(root((c) => {
+      file = c.add(new File("shared.conf", { content: "shared\n", mode: 0o600, follow: true }));
+    }));
+    await p.deploy();
+    ok((await Deno.lstat(link)).isSymlink);
+    strictEqual(await Deno.readTextFile(outside), "shared\n");
+    strictEqual((await Deno.stat(outside)).mode! & 0o7777, 0o600);
+    deepStrictEqual(file.subComponents.map((s) => (s as unknown as { follow: boolean }).follow), [true, true, true]);
+    p.clearOutput();
+    await p.deploy();
+    strictEqual(file.changed, false);
+  });
+});
+
+Deno.test("Directory accepts a symlink to a directory (batou, Ansible's file module); follow: false replaces it", async () => {
+  await withProject(async (p) => {
+    const elsewhere = join(p.baseDir, "elsewhere");
+    await Deno.mkdir(elsewhere);
+    await Deno.writeTextFile(join(elsewhere, "keep"), "k");
+    await Deno.mkdir(p.workdir, { recursive: true });
+    await Deno.symlink(elsewhere, join(p.workdir, "data"));
+    await Deno.symlink(elsewhere, join(p.workdir, "linked"));
+    await Deno.symlink(elsewhere, join(p.workdir, "file-dir"));
+    await p.writeDefdir("src/f", "from source\n");
+    await p.configure(root((c) => {
+      c.add(new Directory("data", { source: "src", follow: false }));
+      c.add(new Directory("linked"));
+      c.add(new File("file-dir", { ensure: "directory" }));
+    }));
+    await p.deploy();
+    const data = await Deno.lstat(join(p.workdir, "data"));
+    ok(data.isDirectory && !data.isSymlink);
+    strictEqual(await Deno.readTextFile(join(p.workdir, "data/f")), "from source\n");
+    deepStrictEqual(await listDir(elsewhere), ["keep"]);
+    ok((await Deno.lstat(join(p.workdir, "linked"))).isSymlink);
+    ok((await Deno.lstat(join(p.workdir, "file-dir"))).isSymlink);
+    p.clearOutput();
+    await p.deploy();
+    deepStrictEqual(p.lines, []);
+    // Syncing into a linked directory on purpose: the files land in its target.
+    await p.configure(root((c) => c.add(new Directory("linked", { source: "src" }))));
+    await p.deploy();
+    ok((await Deno.lstat(join(p.workdir, "linked"))).isSymlink);
+    deepStrictEqual(await listDir(elsewhere), ["f", "keep"]);
+  });
+});
+Deno.test("Mode and Owner changes go through O_NOFOLLOW: a link swapped in after verify is not followed", async () => {
+  await withProject(async (p) => {
+    const { outside } = await plantLink(p, "unused");
+    const path = await p.writeWorkdir("conf", "x\n");
+    await Deno.chmod(path, 0o644);
+    let mode!: Mode;
+    let owner!: Owner;
+    await p.configure(root((c) => {
+      mode = c.add(new Mode("conf", { mode: 0o600 }));
+      owner = c.add(new Owner("conf", { owner: 1 }));
+    }));
+    await rejects(() => mode.verify(), UpdateNeeded);
+    await rejects(() => owner.verify(), UpdateNeeded);
+    // The race: between the check and the change, the file becomes a link to another file.
+    await Deno.remove(path);
+    await Deno.symlink(outside, path);
+    await mode.update();
+    strictEqual((await Deno.stat(outside)).mode! & 0o7777, 0o644);
+    if (Deno.uid() === 0) {
+      const before = await Deno.stat(outside);
+      await owner.update();
+      strictEqual((await Deno.stat(outside)).uid, before.uid);
+      strictEqual((await Deno.lstat(path)).uid, 1);
+    }
+    // The helpers: false for a link, true (changed) for a file; a FIFO does not block.
+    strictEqual(await chmodNoFollow(path, 0o600), false);
+    strictEqual(await chownNoFollow(path, null, Deno.gid()), false);
+    strictEqual(await chmodNoFollow(outside, 0o640), true);
+    strictEqual((await Deno.stat(outside)).mode! & 0o7777, 0o640);
+    const fifo = join(p.workdir, "fifo");
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    strictEqual(await chmodNoFollow(fifo, 0o600), true);
+    strictEqual((await Deno.lstat(fifo)).mode! & 0o7777, 0o600);
+    await rejects(() => chmodNoFollow(join(p.workdir, "missing"), 0o600), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("Owner and Group change a symlink itself, its target only with follow: true", async () => {
+  if (Deno.uid() !== 0) {
+    console.log("chown to another user needs root: only the no-op case is checked");
+  }
+  await withProject(async (p) => {
+    const { outside, link } = await plantLink(p, "owned");
+    const before = await Deno.stat(outside);
+    await Deno.symlink(outside, join(p.workdir, "followed"));
+    const id = Deno.uid() === 0 ? 1 : Deno.uid()!;
+    const gid = Deno.uid() === 0 ? 1 : Deno.gid()!;
+    await p.configure(root((c) => {
+      c.add(new Owner("owned", { owner: id }));
+      c.add(new Group("owned", { group: gid }));
+    }));
+    await p.deploy();
+    const l = await Deno.lstat(link);
+    strictEqual(l.uid, id);
+    strictEqual(l.gid, gid);
+    const after = await Deno.stat(outside);
+    strictEqual(after.uid, before.uid);
+    strictEqual(after.gid, before.gid);
+    if (Deno.uid() !== 0) return;
+    await p.configure(root((c) => c.add(new Owner("followed", { owner: 1, follow: true }))));
+    await p.deploy();
+    strictEqual((await Deno.stat(outside)).uid, 1);
   });
 });
 

@@ -213,6 +213,58 @@ Deno.test("a verified cached file is not hashed again until it changes; any chan
   });
 });
 
+Deno.test("a truncated or byte-flipped cached agent is hashed again and uploaded afresh despite its stamp", async () => {
+  await withTarget([...BASE_TOOLS, "openssl"], async (shell, home, payload) => {
+    const cache = join(home, ".cache/batou/agents");
+    const deno = payload.artifacts[0];
+    const path = join(cache, deno.name);
+    const stampAgain = async () => {
+      await pastCtimeSecond(path);
+      const conn = await start(shell, payload);
+      await conn.close();
+      assertEquals(conn.uploadedBytes, 0);
+      const stamp = (await Deno.readTextFile(join(cache, `.${deno.name}.ok`))).trim();
+      assertMatch(stamp, new RegExp(`^${deno.sha256} \\d+ ${deno.size} \\d+ \\d+$`));
+    };
+    const startsAfresh = async (what: string) => {
+      const conn = await start(shell, payload);
+      try {
+        assert(conn.uploadedBytes >= deno.size / 4, `${what}: the damaged file was not uploaded again`);
+        assertEquals(conn.hello.protocol, 1);
+      } finally {
+        await conn.close();
+      }
+      assertEquals(await sha256File(path), deno.sha256, what);
+    };
+    await (await start(shell, payload)).close();
+    await stampAgain();
+
+    // A partial write (an interrupted copy, a full disk): the file is cut to half its size, its mtime kept.
+    const before = await Deno.stat(path);
+    await Deno.truncate(path, Math.floor(deno.size / 2));
+    await Deno.utime(path, before.atime!, before.mtime!);
+    await startsAfresh("truncated");
+    await stampAgain();
+
+    // One flipped byte in the middle, same size and mtime: the stamp's ctime no longer matches.
+    const again = await Deno.stat(path);
+    const file = await Deno.open(path, { read: true, write: true });
+    try {
+      const byte = new Uint8Array(1);
+      await file.seek(Math.floor(deno.size / 2), Deno.SeekMode.Start);
+      await file.read(byte);
+      byte[0] ^= 0x01;
+      await file.seek(Math.floor(deno.size / 2), Deno.SeekMode.Start);
+      await file.write(byte);
+    } finally {
+      file.close();
+    }
+    await Deno.utime(path, again.atime!, again.mtime!);
+    assertEquals((await Deno.stat(path)).size, deno.size);
+    await startsAfresh("flipped byte");
+  });
+});
+
 Deno.test("a hash tool that does not compute SHA-256 correctly is not used", async () => {
   await withTarget([...BASE_TOOLS, "sha256sum"], async (shell, _home, payload) => {
     // An "openssl" that answers every question with the same made-up hash comes first in the search order.

@@ -89,6 +89,12 @@ export async function ensurePathNonexistent(path: string): Promise<void> {
 export interface AtomicWriteOptions {
   /** Permission bits of the new file; default: those of the file it replaces, else `0o666 & ~umask`. */
   mode?: number;
+  /**
+   * When `path` is a symlink: `false` (default, Ansible's `follow: no`) replaces the link itself with a regular
+   * file, atomically, and never reads or writes what it points to; `true` replaces the file the link points to
+   * and keeps the link (batou's behaviour; a broken link is replaced).
+   */
+  follow?: boolean;
 }
 
 async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
@@ -101,7 +107,8 @@ async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
  * bytes, never a mix: the data goes into `.<name>.batou-tmp-<random>` in the
  * same directory, is fsynced, gets the mode and (as far as permitted) the owner
  * and group of the file it replaces, and is renamed over it. When `path` is a
- * symlink, the file it points to is replaced and the link stays.
+ * symlink, the link is replaced by the new file (its target is left alone and lends neither mode nor owner), or,
+ * with `follow: true`, the file it points to is replaced and the link stays.
  *
  * A missing directory is reported as `Deno.errors.NotFound` naming `path`.
  * The temporary file is removed on any failure. A writer that is killed
@@ -113,12 +120,16 @@ async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
 export async function writeFileAtomic(path: string, data: Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
   let target = path;
   const link = await lstatOrNull(path);
+  let existing: Deno.FileInfo | null = link;
   if (link?.isSymlink) {
-    try {
-      target = await Deno.realPath(path);
-    } catch { /* broken link: replace the link itself */ }
+    existing = null;
+    if (opts.follow) {
+      try {
+        target = await Deno.realPath(path);
+        existing = await statOrNull(target);
+      } catch { /* broken link: replace the link itself */ }
+    }
   }
-  const existing = await statOrNull(target);
   if (existing && !existing.isFile) {
     throw new Deno.errors.IsADirectory(`Cannot write ${path}: it exists and is not a regular file`);
   }
@@ -224,6 +235,73 @@ export async function removeStaleTemps(dir: string, name: string): Promise<void>
       file.close();
     }
   }
+}
+
+type NodeFs = typeof import("node:fs");
+let nodeFsModule: NodeFs | null = null;
+
+/** node:fs, loaded on first use only (an agent that changes no mode never pays for Node's compatibility layer). */
+async function nodeFs(): Promise<NodeFs> {
+  return nodeFsModule ??= (await import("node:fs")).default as unknown as NodeFs;
+}
+
+/**
+ * Runs `change` on a file descriptor of `path` opened without following a symlink (`O_NOFOLLOW`, and `O_NONBLOCK`
+ * so that a FIFO does not block). Returns false, changing nothing, when `path` is a symlink: a link that appears
+ * between a check and the change cannot redirect it to another file. A path the process may not open for reading
+ * is changed by name after an lstat (the only case with a race left).
+ */
+async function changeNoFollow(
+  path: string,
+  what: string,
+  change: (fs: NodeFs, fd: number) => void,
+  byName: () => Promise<void>,
+): Promise<boolean> {
+  const fs = await nodeFs();
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === "ELOOP") return false;
+    if (code === "EACCES" && !(await lstatOrNull(path))?.isSymlink) {
+      await byName();
+      return true;
+    }
+    if (code === "ENOENT") throw new Deno.errors.NotFound(`${what} ${path}: it does not exist`);
+    throw naming(e, `${what} ${path}`);
+  }
+  try {
+    change(fs, fd);
+  } catch (e) {
+    throw naming(e, `${what} ${path}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/** `chmod` that never follows a symlink at `path` (Linux has no lchmod): false, and nothing changed, for a link. */
+export function chmodNoFollow(path: string, mode: number): Promise<boolean> {
+  return changeNoFollow(
+    path,
+    "Cannot change the mode of",
+    (fs, fd) => fs.fchmodSync(fd, mode),
+    () => Deno.chmod(path, mode),
+  );
+}
+
+/**
+ * `chown` (null keeps an id) that never follows a symlink at `path`: false, and nothing changed, for a link (Deno
+ * has no lchown; the caller may use `chown -h`).
+ */
+export function chownNoFollow(path: string, uid: number | null, gid: number | null): Promise<boolean> {
+  return changeNoFollow(
+    path,
+    "Cannot change the owner of",
+    (fs, fd) => fs.fchownSync(fd, uid ?? -1, gid ?? -1),
+    () => Deno.chown(path, uid, gid),
+  );
 }
 
 /** Gives `path` the owner and group of `like`; keeps what the process may not change. */

@@ -572,7 +572,7 @@ export async function resolveAgeRecipients(
         "Please make sure that the new keys are correct and check the file in once you are done.",
     );
   }
-  if (old !== content) await writeFileAtomic(path, utf8.encode(content));
+  if (old !== content) await writeFileAtomic(path, utf8.encode(content), { follow: true });
   return { recipients, keysChanged };
 }
 
@@ -614,7 +614,7 @@ async function writeEncrypted(
       // cannot compare: write
     }
   }
-  await writeFileAtomic(path, await encryptFor(target, plaintext, opts));
+  await writeFileAtomic(path, await encryptFor(target, plaintext, opts), { follow: true });
   return true;
 }
 
@@ -646,7 +646,7 @@ async function writeDiffable(
   }
   const text = doc.toString();
   if ((await fileSize(path)) !== null && (await Deno.readTextFile(path)) === text) return false;
-  await writeFileAtomic(path, utf8.encode(text));
+  await writeFileAtomic(path, utf8.encode(text), { follow: true });
   return true;
 }
 

@@ -102,7 +102,7 @@ export function reportedErrors(errors: unknown[]): ReportedError[] {
 
 /** Writes `data` as JSON to `path` atomically (its folder must exist: a mistyped path creates nothing). */
 export async function writeJsonAtomic(path: string, data: unknown): Promise<void> {
-  await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(data, null, 2) + "\n"));
+  await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(data, null, 2) + "\n"), { follow: true });
 }
 
 /** Collects what a deployment run does, for {@linkcode DeployReport}. */

@@ -26,8 +26,9 @@
  * - files unused for 30 days (every start touches the stamps of the files it runs) are removed whenever something
  *   new is uploaded, so old versions do not pile up;
  * - an upload goes to a temporary name, is decompressed (`gzip -dc`, when the target has gzip; the controller
- *   compresses each file once and caches the result in `~/.cache/batou/gz`), checked for size and SHA-256, and
- *   only then renamed into place;
+ *   compresses each file once and caches the result in `~/.cache/batou/gz`), checked for size and SHA-256,
+ *   fsynced (`sync FILE`, so a power loss cannot leave a stamped name over unwritten data) and only then renamed
+ *   into place. What the stamp does not protect against (a user who can write the cache) is in README.md, "Caches";
  * - a target without any SHA-256 tool cannot check a cached file, and a cached deno must never vouch for itself
  *   (a tampered binary would report whatever hash it is asked for). There the files are uploaded afresh on every
  *   run into a new private directory `~/.cache/batou/agents/run-<random>` (size checked; the bytes come straight

@@ -181,7 +181,8 @@ exit $rc
 
 /**
  * Receives one file on stdin: $1 fresh run directory or empty (cache), $2 name, $3 SHA-256, $4 size,
- * $5 yes when the data is gzip-compressed. Writes a temporary file, checks size and hash, renames it into place.
+ * $5 yes when the data is gzip-compressed. Writes a temporary file, checks size and hash, fsyncs it (`sync FILE`) and
+ * renames it into place.
  */
 export const PUT_SCRIPT = `
 u0=$(umask)
@@ -208,6 +209,10 @@ if [ -z "$fresh" ]; then
   v=$(sha "$tool" "$tmp")
   if [ "$v" != "$h" ]; then rm -f "$tmp"; say "status=badhash got=$v"; exit 95; fi
 fi
+# On disk before the rename: after a power loss the name must not hold a file of the right size and inode whose
+# data never reached the disk (a later start's stamp would vouch for it). \`sync FILE\` fsyncs that file (coreutils,
+# newer busybox); where sync takes no files it flushes everything, still only on an upload.
+if command -v sync >/dev/null 2>&1; then sync "$tmp" 2>/dev/null; fi
 # A directory or symlink in the way would make mv move the file into it (or through it): remove it first.
 if [ -L "$d/$n" ] || [ -d "$d/$n" ]; then rm -rf "$d/$n"; fi
 if ! chmod 700 "$tmp" || ! mv -f "$tmp" "$d/$n"; then rm -f "$tmp"; say "status=nodir dir=$d"; exit 96; fi
