@@ -28,8 +28,9 @@ import { type Format, output } from "../../core/model/output.ts";
 import { formatDuration } from "../../core/model/timer.ts";
 import type { Host } from "../../core/model/host.ts";
 import { type AgentConnection, startLocalAgent } from "../transport/connect.ts";
-import { type ConfigureParams, type ConfigureResult, type RootDependency, rootDependencyList } from "../agent/agent.ts";
-import { ConnectionLost, RpcError } from "../contract/protocol.ts";
+import { callAgent, type ConfigureParams, type RootDependency } from "../contract/methods.ts";
+import { rootDependencyList } from "../contract/root_dependencies.ts";
+import { ConnectionLost, InvalidMessage, RpcError } from "../contract/protocol.ts";
 import { verifyRepository } from "./repository.ts";
 import { secretValues } from "../../core/secrets/load.ts";
 import { type ScopedSecrets, scopedSecrets } from "./secret_scope.ts";
@@ -217,6 +218,11 @@ function rpcErrors(
       return err;
     });
   }
+  if (e instanceof InvalidMessage) {
+    const err = new DeploymentError(e.message);
+    err.affectedHostname = host;
+    return [err];
+  }
   if (e instanceof ConnectionLost) {
     return [new DeploymentError(`${host}: lost connection to the agent while ${what} (${e.message})`)];
   }
@@ -294,7 +300,7 @@ class DeploymentRun {
     // Agents stop at their next component boundary; the schedule starts nothing new (see schedule()).
     this.interrupt.onFirst(() => {
       for (const conn of this.connections.values()) {
-        conn.peer.call("stop", { reason: "interrupted" }).catch(() => {});
+        callAgent(conn.peer, "stop", { reason: "interrupted" }).catch(() => {});
       }
     });
     try {
@@ -586,7 +592,7 @@ class DeploymentRun {
       const conn = await startLocalAgent(host, this.env.baseDir, multi);
       this.traceConnection(conn);
       try {
-        await conn.peer.call("ensureBase", { targetDirectory: this.env.baseDir });
+        await callAgent(conn.peer, "ensureBase", { targetDirectory: this.env.baseDir });
         await this.lockInTurn(conn, turns);
       } catch (e) {
         await conn.close().catch(() => {});
@@ -600,7 +606,7 @@ class DeploymentRun {
     const conn = await this.opts.connectRemote(this.env, host);
     this.traceConnection(conn);
     try {
-      await conn.peer.call("ensureBase", { targetDirectory: this.env.targetDirectory });
+      await callAgent(conn.peer, "ensureBase", { targetDirectory: this.env.targetDirectory });
       await this.lockInTurn(conn, turns);
       this.progress.set(host.name, "syncing");
       const source = this.syncSource ?? { root: this.env.baseDir, base: "", tracked: null, method: "rsync" };
@@ -612,7 +618,7 @@ class DeploymentRun {
       }
       // The project within what was sent (batou's deployment_base): the agent works there from now on.
       if (source.base) {
-        await conn.peer.call("ensureBase", {
+        await callAgent(conn.peer, "ensureBase", {
           targetDirectory: projectTargetDirectory(this.env.targetDirectory, source),
         });
       }
@@ -651,7 +657,7 @@ class DeploymentRun {
 
   /** Takes the agent's deployment lock for this host (before anything is written there). */
   async lockHost(conn: AgentConnection): Promise<void> {
-    await conn.peer.call("lock", {
+    await callAgent(conn.peer, "lock", {
       host: conn.host.name,
       holder: {
         controller: Deno.hostname(),
@@ -714,9 +720,9 @@ class DeploymentRun {
       scope,
       report,
     };
-    const result = await conn.peer.call<ConfigureResult>("configure", params as unknown as Record<string, unknown>);
+    const result = await callAgent(conn.peer, "configure", params);
     return {
-      errors: (result.errors as ErrorJSON[]).map(errorFromJSON),
+      errors: result.errors.map(errorFromJSON),
       configuredHosts: result.configuredHosts ?? null,
       needsWholeModel: !!result.needsWholeModel,
     };
@@ -755,7 +761,7 @@ class DeploymentRun {
       const host = conn.host.name;
       let answer: unknown;
       try {
-        answer = await conn.peer.call("rootDependencies", { host });
+        answer = await callAgent(conn.peer, "rootDependencies", { host });
       } catch (e) {
         errors.push(...rpcErrors(e, host, "computing the schedule", !!this.opts.debug));
         return;
@@ -808,7 +814,7 @@ class DeploymentRun {
       output.line(`${e.host}: Scheduling component ${e.root} ...`, { icon: "⚪" });
       this.progress.set(e.host, "deploying");
       this.recorder?.root(e.host, e.root, "running");
-      const call = this.connections.get(e.host)!.peer.call<{ changed?: boolean }>("deploy", {
+      const call = callAgent(this.connections.get(e.host)!.peer, "deploy", {
         root: e.root,
         predictOnly: !!this.opts.predictOnly,
       });

@@ -48,8 +48,9 @@
 import { neutralizeControls } from "../../core/formats/terminal_text.ts";
 import type { Host } from "../../core/model/host.ts";
 import { output } from "../../core/model/output.ts";
-import { type AgentConnection, collectStderr, type HelloInfo, replayOutput } from "./connect.ts";
-import { PROTOCOL_VERSION, RpcError, RpcPeer } from "../contract/protocol.ts";
+import { type AgentConnection, collectStderr, replayOutput } from "./connect.ts";
+import { InvalidMessage, PROTOCOL_VERSION, RpcError, RpcPeer } from "../contract/protocol.ts";
+import { callAgent, enforceAgentContract, type HelloInfo } from "../contract/methods.ts";
 import { classifySshFailure, RemoteConnectError, type RemoteShell } from "./ssh.ts";
 import { sleep } from "../../core/runtime/sleep.ts";
 import { type AgentPayload, type Artifact, gzipped } from "./payload.ts";
@@ -230,6 +231,7 @@ export class AgentStart {
         else output.line(`${host.name}: ${neutralizeControls(output.mask(line))}`);
       }
     });
+    enforceAgentContract(peer, host.name);
     this.#peer = peer;
     // The end comes after every line the script wrote.
     Promise.all([child.status, peer.closed, this.#stderr.ended]).then(([st]) => this.#push({ ended: st }));
@@ -362,8 +364,13 @@ export class AgentStart {
       this.#kill();
     }, HELLO_TIMEOUT_MS);
     try {
-      hello = await peer.call<HelloInfo>("hello", { protocol: PROTOCOL_VERSION });
+      hello = await callAgent(peer, "hello", { protocol: PROTOCOL_VERSION });
     } catch (e) {
+      if (e instanceof InvalidMessage) {
+        this.#kill();
+        await status;
+        throw RemoteConnectError.of(host.name, "agent", e.message.slice(host.name.length + 2));
+      }
       if (e instanceof RpcError) {
         this.#kill();
         await status;

@@ -11,19 +11,9 @@ import { PROTOCOL_VERSION, RpcPeer } from "../contract/protocol.ts";
 import { type Format, output } from "../../core/model/output.ts";
 import type { Host } from "../../core/model/host.ts";
 import { fromFileUrl } from "../contract/paths.ts";
+import { callAgent, enforceAgentContract, type HelloInfo } from "../contract/methods.ts";
 
-/** What the agent says about itself in the handshake. */
-export interface HelloInfo {
-  protocol: number;
-  version: string;
-  pid: number;
-  user: string;
-  uid: number | null;
-  home: string | null;
-  hostname: string;
-  os: string;
-  arch: string;
-}
+export type { HelloInfo };
 
 /** A running agent and the connection to it. */
 export interface AgentConnection {
@@ -140,7 +130,7 @@ export function collectStderr(stream: ReadableStream<Uint8Array>): (() => string
 export async function handshake(peer: RpcPeer, host: Host, stderr: () => string): Promise<HelloInfo> {
   let hello: HelloInfo;
   try {
-    hello = await peer.call<HelloInfo>("hello", { protocol: PROTOCOL_VERSION });
+    hello = await callAgent(peer, "hello", { protocol: PROTOCOL_VERSION });
   } catch (e) {
     const detail = stderr().trim();
     throw new Error(
@@ -173,6 +163,7 @@ export async function startLocalAgent(host: Host, cwd: string, prefixOutput = fa
   const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
     if (method === "output") replayOutput(host, params, prefixOutput);
   });
+  enforceAgentContract(peer, host.name);
   const status = child.status;
   const hello = await handshake(peer, host, stderr);
   return {
