@@ -110,6 +110,11 @@ export class Agent {
   #lock: Deno.FsFile | null = null;
   #hostName = "";
   #running = new Set<Promise<void>>();
+  /**
+   * Tells the controller which root is configured next, once that is written (a `configuring` notification): a
+   * configure that never finishes, even in a synchronous loop that stops this agent answering, is named by it.
+   */
+  announceRoot: ((host: string, root: string) => Promise<void>) | null = null;
 
   constructor(readonly modules: Record<string, unknown>, readonly version: string) {}
 
@@ -192,6 +197,8 @@ export class Agent {
       checkAndPredictLocal: p.checkAndPredictLocal,
     });
     env.manageCwd = true;
+    const announce = this.announceRoot;
+    if (announce) env.beforeRootConfigure = (root) => announce(root.host.name, root.name);
     this.#env = env;
     this.#hostName = p.host;
     env.load(this.modules, p);
@@ -267,7 +274,10 @@ export async function runAgent(modules: Record<string, unknown>, version: string
   const agent = new Agent(modules, version);
   const peer = new RpcPeer(Deno.stdin.readable, Deno.stdout.writable, {});
   Object.assign(peer.handlers, agent.handlers());
+  // Served while a request runs: stopping, and the controller's liveness check (remote/transport/liveness.ts).
   peer.immediate.add("stop");
+  peer.immediate.add("ping");
+  agent.announceRoot = (host, root) => peer.notifyWritten("configuring", { host, root });
   output.backend = new ChannelBackend(peer);
   const toOutput = (...args: unknown[]) =>
     output.line(args.map((a) => typeof a === "string" ? a : Deno.inspect(a)).join(" "));

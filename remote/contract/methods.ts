@@ -178,6 +178,8 @@ const NOTIFICATIONS: Record<string, Check<unknown>> = {
     title: optional(str),
     fmt: optional(record(unknownValue)),
   }),
+  /** The agent starts configuring this root (remote/transport/liveness.ts names it when it does not finish). */
+  configuring: object({ host: str, root: str }),
 };
 
 /**

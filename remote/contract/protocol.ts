@@ -49,6 +49,14 @@ export class InvalidMessage extends Error {
   override name = "InvalidMessage";
 }
 
+/**
+ * The other side did not answer in time (see remote/transport/liveness.ts): `host2: the agent stopped responding`,
+ * or a configure that did not finish. Every call waiting for an answer fails with it.
+ */
+export class AgentUnresponsive extends Error {
+  override name = "AgentUnresponsive";
+}
+
 /** The default limit of one message: sync batches are at most ~6 MB of JSON, configure parameters far less. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -170,6 +178,11 @@ export class RpcPeer {
   /** Sends a notification (no answer). Errors writing are ignored: the connection is going away. */
   notify(method: string, params: Record<string, unknown> = {}): void {
     this.#send({ jsonrpc: "2.0", method, params }).catch(() => {});
+  }
+
+  /** Sends a notification and resolves once it is written (errors writing are ignored, as with `notify`). */
+  notifyWritten(method: string, params: Record<string, unknown> = {}): Promise<void> {
+    return this.#send({ jsonrpc: "2.0", method, params }).catch(() => {});
   }
 
   /**

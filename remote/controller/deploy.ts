@@ -30,7 +30,8 @@ import type { Host } from "../../core/model/host.ts";
 import { type AgentConnection, startLocalAgent } from "../transport/connect.ts";
 import { callAgent, type ConfigureParams, type RootDependency } from "../contract/methods.ts";
 import { rootDependencyList } from "../contract/root_dependencies.ts";
-import { ConnectionLost, InvalidMessage, RpcError } from "../contract/protocol.ts";
+import { AgentUnresponsive, ConnectionLost, InvalidMessage, RpcError } from "../contract/protocol.ts";
+import { type AgentWatch, DEFAULT_LIVENESS_TIMEOUT, watchAgent } from "../transport/liveness.ts";
 import { verifyRepository } from "./repository.ts";
 import { secretValues } from "../../core/secrets/load.ts";
 import { type ScopedSecrets, scopedSecrets } from "./secret_scope.ts";
@@ -218,7 +219,7 @@ function rpcErrors(
       return err;
     });
   }
-  if (e instanceof InvalidMessage) {
+  if (e instanceof InvalidMessage || e instanceof AgentUnresponsive) {
     const err = new DeploymentError(e.message);
     err.affectedHostname = host;
     return [err];
@@ -261,6 +262,10 @@ class DeploymentRun {
   rootOutcomes = new Map<string, "running" | "ok" | "failed" | "interrupted" | "skipped">();
   /** Every root of the schedule, in schedule order (`host: root`). */
   scheduledRoots: string[] = [];
+  /** The liveness watch of each connected agent (remote/transport/liveness.ts). */
+  watches = new Map<string, AgentWatch>();
+  /** Set when an agent stopped responding: the other hosts were asked to stop, as on Ctrl-C. */
+  abandoned: AgentUnresponsive | null = null;
 
   constructor(readonly opts: DeployOptions) {
     this.interrupt = opts.interrupt ?? new Interrupt();
@@ -591,6 +596,7 @@ class DeploymentRun {
     if (this.env.connectMethod === "local") {
       const conn = await startLocalAgent(host, this.env.baseDir, multi);
       this.traceConnection(conn);
+      this.watch(conn);
       try {
         await callAgent(conn.peer, "ensureBase", { targetDirectory: this.env.baseDir });
         await this.lockInTurn(conn, turns);
@@ -605,6 +611,7 @@ class DeploymentRun {
     }
     const conn = await this.opts.connectRemote(this.env, host);
     this.traceConnection(conn);
+    this.watch(conn);
     try {
       await callAgent(conn.peer, "ensureBase", { targetDirectory: this.env.targetDirectory });
       await this.lockInTurn(conn, turns);
@@ -627,6 +634,25 @@ class DeploymentRun {
       throw e;
     }
     return conn;
+  }
+
+  /**
+   * Watches the agent's liveness while it runs the project's code, for the configured timeout (`-t`,
+   * `[environment] timeout`) or {@linkcode DEFAULT_LIVENESS_TIMEOUT}. When it stops responding, the other hosts are
+   * asked to stop at their next component boundary, as on Ctrl-C, and the run fails.
+   */
+  watch(conn: AgentConnection): void {
+    const timeout = this.env.timeoutConfigured ? this.env.timeout : DEFAULT_LIVENESS_TIMEOUT;
+    this.watches.get(conn.host.name)?.stop();
+    this.watches.set(
+      conn.host.name,
+      watchAgent(conn.peer, conn.host.name, timeout, (error) => {
+        this.abandoned ??= error;
+        for (const other of this.connections.values()) {
+          if (other !== conn) callAgent(other.peer, "stop", { reason: error.message }).catch(() => {});
+        }
+      }),
+    );
   }
 
   /** With `--debug`: prints each RPC call and answer to this host, by method name and size only (never params). */
@@ -826,7 +852,7 @@ class DeploymentRun {
           done(k);
         },
         (err) => {
-          if (this.interrupt.requested && isStop(err)) {
+          if ((this.interrupt.requested || this.abandoned) && isStop(err)) {
             outcome(e, "interrupted");
             this.recorder?.root(e.host, e.root, "interrupted");
             this.progress.set(e.host, "interrupted");
@@ -901,6 +927,8 @@ class DeploymentRun {
   async disconnect(): Promise<void> {
     this.progress.clear();
     output.debug("main: Disconnecting from nodes ...", { icon: null });
+    for (const w of this.watches.values()) w.stop();
+    this.watches.clear();
     await Promise.all([...this.connections.values()].map((c) => c.close().catch(() => {})));
     this.connections.clear();
   }
