@@ -396,6 +396,10 @@ class DeploymentRun {
           this.recorder?.step(name, performance.now() - started, false);
           this.recorder?.errors(errors);
           this.reportErrors(errors);
+          if (this.abandoned && this.scheduledRoots.length) {
+            output.line("");
+            this.listOutcomes();
+          }
           output.section(`${this.action} FAILED (during ${name})`, { red: true });
           return 1;
         }
@@ -415,10 +419,17 @@ class DeploymentRun {
   interrupted(step: string): number {
     const signal = this.interrupt.requested ?? "SIGINT";
     this.recorder?.interrupted(signal);
-    const by = (outcome: string) => this.scheduledRoots.filter((k) => this.rootOutcomes.get(k) === outcome);
-    const notRun = this.scheduledRoots.filter((k) => !this.rootOutcomes.has(k));
     output.line("");
     if (!this.scheduledRoots.length) output.line(`Stopped before the ${step} step completed: nothing was deployed.`);
+    this.listOutcomes();
+    output.section(`${this.action} INTERRUPTED (${signal}, during ${step})`, { red: true });
+    return 130;
+  }
+
+  /** Lists the scheduled roots by how they ended (after a stop: Ctrl-C, or a host that stopped responding). */
+  listOutcomes(): void {
+    const by = (outcome: string) => this.scheduledRoots.filter((k) => this.rootOutcomes.get(k) === outcome);
+    const notRun = this.scheduledRoots.filter((k) => !this.rootOutcomes.has(k));
     for (
       const [label, list] of [
         ["Deployed", by("ok")],
@@ -429,8 +440,6 @@ class DeploymentRun {
     ) {
       if (list.length) output.line(`${label} (${list.length}): ${list.join(", ")}`);
     }
-    output.section(`${this.action} INTERRUPTED (${signal}, during ${step})`, { red: true });
-    return 130;
   }
 
   reportErrors(errors: unknown[]): void {

@@ -35,6 +35,8 @@ export class Sink extends Component {
 export interface HostileProject {
   dir: string;
   fixture: SshdFixture;
+  /** The target directory below each host's home. */
+  target: string;
   /** `batou deploy prod` with these extra arguments. */
   deploy(...args: string[]): Promise<RunResult>;
   /** Replaces the project's files (e.g. a component after the honest deployment). */
@@ -69,6 +71,7 @@ export async function withHostileHost1(
   const p: HostileProject = {
     dir,
     fixture,
+    target,
     deploy: (...args) => runBatou(dir, ["deploy", ...args, "prod"]),
     write: (files) => writeFiles(dir, files),
   };
