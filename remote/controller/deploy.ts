@@ -657,6 +657,7 @@ class DeploymentRun {
       conn.host.name,
       watchAgent(conn.peer, conn.host.name, timeout, (error) => {
         this.abandoned ??= error;
+        conn.abort?.().catch(() => {});
         for (const other of this.connections.values()) {
           if (other !== conn) callAgent(other.peer, "stop", { reason: error.message }).catch(() => {});
         }

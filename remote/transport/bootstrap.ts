@@ -54,7 +54,14 @@ import { callAgent, enforceAgentContract, type HelloInfo } from "../contract/met
 import { classifySshFailure, RemoteConnectError, type RemoteShell } from "./ssh.ts";
 import { sleep } from "../../core/runtime/sleep.ts";
 import { type AgentPayload, type Artifact, gzipped } from "./payload.ts";
-import { type BootstrapStatus, parseStatus, PUT_SCRIPT, START_SCRIPT, WRAP_SCRIPT } from "./start_scripts.ts";
+import {
+  type BootstrapStatus,
+  KILL_SCRIPT,
+  parseStatus,
+  PUT_SCRIPT,
+  START_SCRIPT,
+  WRAP_SCRIPT,
+} from "./start_scripts.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Starting the agent.
@@ -90,6 +97,9 @@ export interface RemoteAgentConnection extends AgentConnection {
   /** Bytes sent in total: uploads plus JSON-RPC traffic. */
   sentBytes(): number;
 }
+
+/** How long killing a stuck agent on its target may take before only the connection is killed. */
+const ABORT_KILL_TIMEOUT_MS = 10_000;
 
 function sudoMode(requireSudo: boolean | null | undefined): string {
   return requireSudo === true ? "yes" : requireSudo === false ? "no" : "auto";
@@ -410,6 +420,17 @@ export class AgentStart {
       stderr: this.#stderr,
       uploadedBytes: uploaded,
       sentBytes: () => uploaded + peer.stats.bytesSent,
+      abort: async () => {
+        // Over another session of the same connection, as the agent's user; bounded: the link may be dead.
+        const args = [KILL_SCRIPT, this.opts.serviceUser ?? "", sudoMode(this.opts.requireSudo), String(hello.pid)];
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          this.shell.run(WRAP_SCRIPT, args).catch(() => {}),
+          new Promise((resolve) => timer = setTimeout(resolve, ABORT_KILL_TIMEOUT_MS)),
+        ]);
+        clearTimeout(timer);
+        this.#kill();
+      },
       close: async () => {
         await peer.close();
         const timer = setTimeout(() => this.#kill(), 5000);

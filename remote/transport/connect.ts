@@ -24,6 +24,11 @@ export interface AgentConnection {
   via: string;
   /** Closes the connection and waits for the agent to exit. */
   close(): Promise<void>;
+  /**
+   * Ends an agent that stopped responding: kills its process (on the target too, where it could otherwise spin on
+   * in an endless loop) and the connection. `close` then returns at once.
+   */
+  abort?(): Promise<void>;
   /** Stderr of the agent process seen so far (for error messages). */
   stderr(): string;
 }
@@ -172,6 +177,12 @@ export async function startLocalAgent(host: Host, cwd: string, prefixOutput = fa
     hello,
     via: "local",
     stderr,
+    abort() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      return Promise.resolve();
+    },
     async close() {
       await peer.close();
       const timer = setTimeout(() => {

@@ -4,7 +4,7 @@
  * a long update() that awaits is no failure. Every run must end by itself (the harness's deadline would kill it).
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { assertNoStackTrace } from "../faults/harness.ts";
+import { agentPids, assertNoStackTrace, uidOf, waitFor } from "../faults/harness.ts";
 import { join } from "../../core/runtime/path.ts";
 import { setRewrite } from "./hostile.ts";
 import { SOURCE_SINK, withHostileHost1 } from "./hostile_project.ts";
@@ -38,6 +38,14 @@ Deno.test("an endless loop in configure with -t 3 is reported naming the compone
     assertStringIncludes(r.output, "host1: configure of component source did not finish within 3 s");
     assertStringIncludes(r.output, "DEPLOYMENT FAILED (during connect)");
     assertNoStackTrace(r.output);
+    // The stuck agents were killed on their targets: no process spins on after the run.
+    for (const h of p.fixture.hosts) {
+      const uid = await uidOf(h.user);
+      await waitFor(`the end of ${h.name}'s agent`, () => agentPids(uid).length ? undefined : true, {
+        deadlineMs: 30_000,
+        intervalMs: 100,
+      });
+    }
   });
 });
 
