@@ -18,10 +18,10 @@ const MAY_IMPORT: Record<string, string[]> = {
   "mod.ts": ["lib"],
   "remote/contract": ["core/model", "core/formats", "core/runtime"],
   "remote/agent": ["remote/contract", "mod.ts", "lib", "core/mod.ts", "core/model", "core/formats", "core/runtime"],
-  "remote/transport": ["remote/agent", "remote/contract", "core/model", "core/formats", "core/runtime"],
+  // The controller's side never imports the agent's code: what both share is the contract (issue 15).
+  "remote/transport": ["remote/contract", "core/model", "core/formats", "core/runtime"],
   "remote/controller": [
     "remote/transport",
-    "remote/agent",
     "remote/contract",
     "core/secrets",
     "core/model",

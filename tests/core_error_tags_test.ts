@@ -4,6 +4,7 @@ import { throws as assertThrows } from "node:assert/strict";
 import {
   ConfigurationError,
   errorFromJSON,
+  type ErrorJSON,
   FileLockedError,
   registerErrorClass,
   ReportingError,
@@ -38,4 +39,30 @@ Deno.test("a tag names one class", () => {
   class Other extends ReportingError {}
   assertThrows(() => registerErrorClass("FileLockedError", Other), /registered for another class/);
   registerErrorClass("ConfigurationError", ConfigurationError); // the same pair again is fine
+});
+
+Deno.test("errorFromJSON sets only the class's own fields, type-checked: no field replaces a method", () => {
+  const back = errorFromJSON({
+    type: "ConfigFileError",
+    fields: JSON.parse(
+      '{"message": "m", "file": "f.cfg", "lineNo": 3, "report": "x", "sortKey": 1, "__proto__": {"a": 1}, "extra": 2}',
+    ),
+  });
+  assertEquals((back as unknown as Record<string, unknown>).a, undefined);
+  assertEquals(typeof back.report, "function");
+  assertEquals(back.sortKey, [0, "f.cfg", 3]);
+  assertEquals((back as unknown as Record<string, unknown>).extra, undefined);
+  assertEquals(Object.getPrototypeOf(back).constructor.name, "ConfigFileError");
+  assertThrows(
+    () => errorFromJSON({ type: "ConfigFileError", fields: { lineNo: "3" } }),
+    /fields.lineNo must be a number, not a string/,
+  );
+  assertThrows(
+    () => errorFromJSON({ type: "ConfigFileError", fields: null } as unknown as ErrorJSON),
+    /fields must be an object, not null/,
+  );
+  assertThrows(
+    () => errorFromJSON({ type: "MissingEnvironment", fields: { known: ["a", 1] } }),
+    /fields.known must be a list of strings, not a list/,
+  );
 });

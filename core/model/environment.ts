@@ -237,6 +237,11 @@ export class Environment {
   unusedResources: "warn" | "error" = "warn";
   /** Whether deploy steps chdir into the component's work dir (the agent turns this on). */
   manageCwd = false;
+  /**
+   * Called, and awaited, before each root is configured (the agent tells the controller which root it configures,
+   * so that one that never finishes can be named).
+   */
+  beforeRootConfigure: ((root: RootComponent) => void | Promise<void>) | null = null;
   /** The config file that was read (relative to baseDir). */
   configFile = "";
   /** Host names in config order (`[hosts]` first, then `[host:x]`). */
@@ -687,6 +692,7 @@ export class Environment {
       const retry = new Set<RootComponent>();
       this.resources.dirtyDependencies.clear();
       for (const root of workingSet) {
+        if (this.beforeRootConfigure) await this.beforeRootConfigure(root);
         resetInstances();
         this.resources.resetComponentResources(root);
         root.overrides = this.overrides[root.name] ?? {};

@@ -137,15 +137,92 @@ export class ReportingError extends Error {
   }
 }
 
-/** Rebuilds an error serialized with {@linkcode ReportingError.toJSON}. */
+/** What a field's value must be, checked by {@linkcode errorJSONProblem}: null when it is that, else the expectation. */
+type FieldCheck = (value: unknown) => string | null;
+
+const isString = (v: unknown): v is string => typeof v === "string";
+const stringList: FieldCheck = (v) => Array.isArray(v) && v.every(isString) ? null : "a list of strings";
+/** The list fields that are not lists of strings (by field name; every other list field is one). */
+const LIST_FIELDS: Record<string, FieldCheck> = {
+  unused: (v) =>
+    Array.isArray(v) && v.every((t) => Array.isArray(t) && t.length === 3 && t.every(isString))
+      ? null
+      : "a list of [key, component, value] strings",
+  unsatisfied: (v) =>
+    Array.isArray(v) &&
+      v.every((t) =>
+        Array.isArray(t) && t.length === 3 && isString(t[0]) && (t[1] === null || isString(t[1])) &&
+        stringList(t[2]) === null
+      )
+      ? null
+      : "a list of [key, host or null, [root, ...]]",
+};
+
+/** The check of field `key` of a fresh error, from its initial value (null when the field is not a known one). */
+function fieldCheck(fresh: ReportingError, key: string): FieldCheck | null {
+  if (!Object.hasOwn(fresh, key) || key === "affectedHostname" || key === "stack") return null;
+  const initial = (fresh as unknown as Record<string, unknown>)[key];
+  if (Array.isArray(initial)) return LIST_FIELDS[key] ?? stringList;
+  if (initial === null) return (v) => v === null || isString(v) ? null : "a string or null";
+  if (typeof initial === "string") return (v) => typeof v === "string" ? null : "a string";
+  if (typeof initial === "number") return (v) => typeof v === "number" ? null : "a number";
+  if (typeof initial === "boolean") return (v) => typeof v === "boolean" ? null : "a boolean";
+  return null;
+}
+
+/** The JSON type of `v` in a few words, for "must be X, not Y". */
+export function jsonTypeOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  return typeof v === "object" ? "an object" : `a ${typeof v}`;
+}
+
+/**
+ * What is wrong with serialized error `data` (as another, untrusted process sent it), or null: `type` must be a
+ * string, `fields` an object whose known fields (those of the class `type` names) have their class's types,
+ * `message` a string and `affectedHostname` a string or null. Unknown fields are no problem: they are dropped.
+ */
+export function errorJSONProblem(data: unknown): string | null {
+  if (!data || typeof data !== "object" || Array.isArray(data)) return `must be an object, not ${jsonTypeOf(data)}`;
+  const d = data as Record<string, unknown>;
+  if (!isString(d.type)) return `type must be a string, not ${jsonTypeOf(d.type)}`;
+  const fields = d.fields;
+  if (!fields || typeof fields !== "object" || Array.isArray(fields)) {
+    return `fields must be an object, not ${jsonTypeOf(fields)}`;
+  }
+  if (d.affectedHostname !== undefined && d.affectedHostname !== null && !isString(d.affectedHostname)) {
+    return `affectedHostname must be a string or null, not ${jsonTypeOf(d.affectedHostname)}`;
+  }
+  const fresh = new (registry.get(d.type) ?? UnexpectedError)();
+  for (const [key, value] of Object.entries(fields)) {
+    if (key === "message") {
+      if (!isString(value)) return `fields.message must be a string, not ${jsonTypeOf(value)}`;
+      continue;
+    }
+    const expected = fieldCheck(fresh, key)?.(value);
+    if (expected) return `fields.${key} must be ${expected}, not ${jsonTypeOf(value)}`;
+  }
+  return null;
+}
+
+/**
+ * Rebuilds an error serialized with {@linkcode ReportingError.toJSON}. Only the fields its class declares are set
+ * (so no field can replace a method such as `report`), each checked against the class's type; unknown fields are
+ * dropped. Throws a TypeError saying what is wrong when `data` is not a valid serialized error
+ * ({@linkcode errorJSONProblem}).
+ */
 export function errorFromJSON(data: ErrorJSON): ReportingError {
+  const problem = errorJSONProblem(data);
+  if (problem) throw new TypeError(`invalid serialized error: ${problem}`);
   const cls = registry.get(data.type) ?? UnexpectedError;
   const err = new cls();
-  const { message, ...rest } = data.fields as { message?: string };
-  Object.assign(err, rest);
-  if (message !== undefined) err.message = message;
+  const target = err as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(data.fields)) {
+    if (key !== "message" && fieldCheck(err, key)) target[key] = value;
+  }
+  if (isString(data.fields.message)) err.message = data.fields.message;
   err.affectedHostname = data.affectedHostname ?? null;
-  if (cls === UnexpectedError && !(rest as { errorType?: string }).errorType) {
+  if (cls === UnexpectedError && !isString(data.fields.errorType)) {
     (err as UnexpectedError).errorType = data.type;
   }
   return err;

@@ -16,6 +16,15 @@ import { type Format, output, type OutputBackend } from "../../core/model/output
 import { FileLockedError, type ReportingError, sortErrors } from "../../core/model/errors.ts";
 import { AggregateReport, PROTOCOL_VERSION, type RpcHandler, RpcPeer } from "../contract/protocol.ts";
 import { expandHome } from "../contract/paths.ts";
+import type {
+  AgentMethod,
+  AgentStats,
+  ConfigureParams,
+  ConfigureResult,
+  LockHolder,
+  RootDependency,
+} from "../contract/methods.ts";
+import { rootDependencyList } from "../contract/root_dependencies.ts";
 import { createSyncHandlers } from "./sync_agent.ts";
 import { createRunHandlers, stopCommands } from "./run_agent.ts";
 import { naming } from "../../core/runtime/fsops.ts";
@@ -34,82 +43,8 @@ export class ChannelBackend implements OutputBackend {
   }
 }
 
-/** Parameters of the agent's `configure` method. */
-export interface ConfigureParams {
-  environment: string;
-  host: string;
-  overrides: Record<string, Record<string, string>>;
-  resolveOverride: Record<string, string>;
-  resolveV6Override: Record<string, string>;
-  secretFiles: Record<string, string>;
-  secretData: string[];
-  /** Secret values to mask in all output. */
-  maskValues: string[];
-  hostData: Record<string, Record<string, string>>;
-  timeout: number | null;
-  platform: string | null;
-  debug: boolean;
-  checkAndPredictLocal?: boolean;
-  /** Configure only the roots of these hosts when that gives the same model (see Environment.configure); all when absent. */
-  scope?: string[] | null;
-  /** Print logs and warnings only for roots of these hosts; for all when absent. */
-  report?: string[] | null;
-  /** The secrets cover only the roots in `scope`: when they use resources, answer `needsWholeModel` instead. */
-  partial?: boolean;
-}
-
-/** What the agent's `configure` method returns. */
-export interface ConfigureResult {
-  /** The errors, as JSON (empty when all is well). */
-  errors: unknown[];
-  /** The hosts whose roots were configured, or null for all of them. */
-  configuredHosts: string[] | null;
-  /** A `partial` configure whose roots use resources: nothing was configured, call again with all the data. */
-  needsWholeModel?: boolean;
-}
-
-/** One root's dependencies as the controller schedules them. */
-export interface RootDependency {
-  host: string;
-  root: string;
-  ignore: boolean;
-  hostIgnore: boolean;
-  dependencies: [string, string][];
-}
-
-/**
- * Every root of `env` with the roots it waits for (from the resources its configure used; none for an environment
- * whose roots use no resources, also one not configured at all).
- */
-export function rootDependencyList(env: Environment): RootDependency[] {
-  const out: RootDependency[] = [];
-  for (const [root, deps] of env.rootDependencies()) {
-    out.push({
-      host: root.host.name,
-      root: root.name,
-      ignore: root.ignore,
-      hostIgnore: root.host.ignore,
-      dependencies: [...deps].map((d) => [d.host.name, d.name]),
-    });
-  }
-  return out;
-}
-
 function currentUser(): string {
   return Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? String(Deno.uid?.() ?? "unknown");
-}
-
-/**
- * What the agent's `stats` method reports: its memory, from `/proc/self/status` (null where there is none), and CPU
- * time (null where it cannot be read).
- */
-export interface AgentStats {
-  /** Peak resident set size (VmHWM) in KiB. */
-  rssPeakKiB: number | null;
-  /** Current resident set size (VmRSS) in KiB. */
-  rssKiB: number | null;
-  /** CPU time used by the agent process so far (user + system), in milliseconds. */
-  cpuMs: number | null;
 }
 
 /** Reads the agent process's memory figures (Linux `/proc/self/status`; null elsewhere) and CPU time. */
@@ -176,11 +111,16 @@ export class Agent {
   #lock: Deno.FsFile | null = null;
   #hostName = "";
   #running = new Set<Promise<void>>();
+  /**
+   * Tells the controller which root is configured next, once that is written (a `configuring` notification): a
+   * configure that never finishes, even in a synchronous loop that stops this agent answering, is named by it.
+   */
+  announceRoot: ((host: string, root: string) => Promise<void>) | null = null;
 
   constructor(readonly modules: Record<string, unknown>, readonly version: string) {}
 
-  /** The RPC methods served. */
-  handlers(): Record<string, RpcHandler> {
+  /** The RPC methods served: those of the contract (remote/contract/methods.ts). */
+  handlers(): Record<AgentMethod, RpcHandler> {
     return {
       hello: () => ({
         protocol: PROTOCOL_VERSION,
@@ -194,11 +134,12 @@ export class Agent {
         arch: Deno.build.arch,
       }),
       ensureBase: (p) => this.ensureBase(String(p.targetDirectory)),
-      lock: (p) => this.lock(String(p.host), p.holder as Record<string, unknown>),
+      lock: (p) => this.lock(String(p.host), p.holder as unknown as LockHolder),
       configure: (p) => this.configure(p as unknown as ConfigureParams),
       rootDependencies: (p) => this.rootDependencies(typeof p.host === "string" ? p.host : null),
       deploy: (p) => this.deploy(String(p.root), Boolean(p.predictOnly)),
       stop: (p) => this.stop(String(p.reason ?? "interrupted")),
+      ping: () => ({ alive: true }),
       stats: () => agentStats(),
       ...createSyncHandlers(() => this.#requireBase()),
       ...createRunHandlers(() => this.#requireBase(), (method, params) => {
@@ -228,7 +169,7 @@ export class Agent {
   }
 
   /** Takes the deployment lock of the base directory, or fails naming the holder. */
-  async lock(host: string, holder: Record<string, unknown>): Promise<{ locked: true }> {
+  async lock(host: string, holder: LockHolder): Promise<{ locked: true }> {
     const base = this.#requireBase();
     if (!/^[A-Za-z0-9_.:-]+$/.test(host)) throw new Error(`Invalid host name ${host}`);
     const path = join(base, `.batou-lock-${host}`);
@@ -260,6 +201,8 @@ export class Agent {
       checkAndPredictLocal: p.checkAndPredictLocal,
     });
     env.manageCwd = true;
+    const announce = this.announceRoot;
+    if (announce) env.beforeRootConfigure = (root) => announce(root.host.name, root.name);
     this.#env = env;
     this.#hostName = p.host;
     env.load(this.modules, p);
@@ -335,7 +278,10 @@ export async function runAgent(modules: Record<string, unknown>, version: string
   const agent = new Agent(modules, version);
   const peer = new RpcPeer(Deno.stdin.readable, Deno.stdout.writable, {});
   Object.assign(peer.handlers, agent.handlers());
+  // Served while a request runs: stopping, and the controller's liveness check (remote/transport/liveness.ts).
   peer.immediate.add("stop");
+  peer.immediate.add("ping");
+  agent.announceRoot = (host, root) => peer.notifyWritten("configuring", { host, root });
   output.backend = new ChannelBackend(peer);
   const toOutput = (...args: unknown[]) =>
     output.line(args.map((a) => typeof a === "string" ? a : Deno.inspect(a)).join(" "));
@@ -356,3 +302,4 @@ export async function runAgent(modules: Record<string, unknown>, version: string
 }
 
 export { AggregateReport };
+export type { AgentStats, ConfigureParams, ConfigureResult, RootDependency };

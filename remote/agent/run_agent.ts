@@ -80,7 +80,7 @@ export async function runShellCommand(
 export function createRunHandlers(
   base: () => string,
   notify: (method: string, params: CommandOutputParams) => void,
-): Record<string, RpcHandler> {
+): { runCommand: RpcHandler } {
   return {
     runCommand: (p) => {
       const { command } = p as unknown as RunCommandParams;

@@ -36,35 +36,9 @@ import {
   TEMP_PREFIX,
   validateSyncPath,
 } from "../contract/sync_manifest.ts";
+import type { PutEntry, SyncPlan } from "../contract/methods.ts";
 
-/** The agent's answer to `syncManifest`. */
-export interface SyncPlan {
-  /** Paths (in manifest order) whose entry must be sent with `syncPut`. */
-  need: string[];
-  /** Files whose content matches but whose mode differs (a `mode` operation fixes them). */
-  modes: string[];
-  /** Paths to remove, children before their directory (`syncDelete`). */
-  delete: string[];
-  /** Files the agent had to hash (not vouched for by its cache). */
-  hashed: number;
-}
-
-/** One operation of `syncPut`. `data` is base64, gzip-compressed when `gzip` is set. */
-export type PutEntry =
-  | { op: "dir"; path: string; mode: number }
-  | { op: "symlink"; path: string; target: string }
-  | { op: "file"; path: string; mode: number; sha256: string; data: string; gzip: boolean }
-  | {
-    op: "chunk";
-    path: string;
-    mode: number;
-    sha256: string;
-    offset: number;
-    last: boolean;
-    data: string;
-    gzip: boolean;
-  }
-  | { op: "mode"; path: string; mode: number };
+export type { PutEntry, SyncPlan };
 
 /** Tuning of the agent's sync handlers. */
 export interface SyncAgentOptions {
@@ -101,7 +75,10 @@ type TargetEntry = {
 };
 
 /** Creates the agent's sync methods for the base directory returned by `base()` (an absolute real path). */
-export function createSyncHandlers(base: () => string, options: SyncAgentOptions = {}): Record<string, RpcHandler> {
+export function createSyncHandlers(
+  base: () => string,
+  options: SyncAgentOptions = {},
+): Record<"syncManifest" | "syncPut" | "syncDelete", RpcHandler> {
   const margin = options.racyMarginMs ?? 2000;
   const chunks = new Map<string, { tmp: string; offset: number }>();
   return {

@@ -58,6 +58,22 @@ export class ConnectionLost extends Error {
   override name = "ConnectionLost";
 }
 
+/**
+ * A message from the other side that breaks the contract (remote/contract/methods.ts); the message names the host and
+ * what was wrong. A call whose answer is invalid fails with it; an invalid notification ends the connection with it.
+ */
+export class InvalidMessage extends Error {
+  override name = "InvalidMessage";
+}
+
+/**
+ * The other side did not answer in time (see remote/transport/liveness.ts): `host2: the agent stopped responding`,
+ * or a configure that did not finish. Every call waiting for an answer fails with it.
+ */
+export class AgentUnresponsive extends Error {
+  override name = "AgentUnresponsive";
+}
+
 /** The default limit of one message: sync batches are at most ~6 MB of JSON, configure parameters far less. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -113,10 +129,13 @@ export class RpcPeer {
   readonly stats: RpcStats = { bytesSent: 0, bytesReceived: 0, calls: 0 };
   /** Called with every raw message line when set (debug tracing). */
   trace: ((direction: "send" | "recv", line: string) => void) | null = null;
-  /**
-   * Further receivers of the other side's notifications, called after `onNotification` (e.g. `batou run`'s
-   * `commandOutput` lines, which the connection's own handler does not know).
-   */
+  /** Checks each answer to a call of ours before it is delivered: an error makes the call fail with it. */
+  checkReply: ((method: string, reply: { result?: unknown; error?: unknown }) => Error | null) | null = null;
+  /** Checks each notification before it is delivered: an error ends the connection with it. */
+  checkNotification: ((method: string, params: unknown) => Error | null) | null = null;
+  /** `performance.now()` when the other side last sent anything. */
+  lastReceivedAt: number = performance.now();
+  /** Called with every notification after `onNotification` (e.g. a liveness watch). */
   readonly notificationListeners: Set<(method: string, params: Record<string, unknown>) => void> = new Set();
 
   constructor(
@@ -142,6 +161,21 @@ export class RpcPeer {
     }
   }
 
+  /** The methods of our calls still waiting for an answer, oldest first. */
+  pendingMethods(): string[] {
+    return [...this.#pending.values()].map((p) => p.method);
+  }
+
+  /**
+   * Gives up on the other side: every call waiting for an answer fails with `error`, and so does every later call.
+   * The connection itself is left to its owner to close.
+   */
+  fail(error: Error): void {
+    if (!this.#closedReason) this.#closedReason = error;
+    for (const [, p] of this.#pending) p.reject(error);
+    this.#pending.clear();
+  }
+
   /** Calls `method` and waits for its answer. */
   call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
     if (this.#closedReason) return Promise.reject(this.#closedReason);
@@ -161,6 +195,11 @@ export class RpcPeer {
   /** Sends a notification (no answer). Errors writing are ignored: the connection is going away. */
   notify(method: string, params: Record<string, unknown> = {}): void {
     this.#send({ jsonrpc: "2.0", method, params }).catch(() => {});
+  }
+
+  /** Sends a notification and resolves once it is written (errors writing are ignored, as with `notify`). */
+  notifyWritten(method: string, params: Record<string, unknown> = {}): Promise<void> {
+    return this.#send({ jsonrpc: "2.0", method, params }).catch(() => {});
   }
 
   /**
@@ -213,6 +252,7 @@ export class RpcPeer {
         const { value: chunk, done } = await reader.read();
         if (done) break;
         this.stats.bytesReceived += chunk.length;
+        this.lastReceivedAt = performance.now();
         let start = 0;
         for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
           parts.push(chunk.subarray(start, nl));
@@ -232,16 +272,19 @@ export class RpcPeer {
           }
         }
       }
-      this.#closedReason = new ConnectionLost("connection closed");
+      this.#closedReason ??= new ConnectionLost("connection closed");
     } catch (e) {
-      this.#closedReason = e instanceof MessageTooLarge
+      this.#closedReason ??= e instanceof MessageTooLarge
         ? new ConnectionLost(e.message)
         : new ConnectionLost(`connection lost: ${(e as Error).message}`);
       reader.cancel().catch(() => {});
     }
     for (const [, p] of this.#pending) {
       p.reject(
-        this.#closedReason.message === "connection closed" || !this.#closedReason.message.startsWith("the other side")
+        !(this.#closedReason instanceof ConnectionLost)
+          ? this.#closedReason
+          : this.#closedReason.message === "connection closed" ||
+              !this.#closedReason.message.startsWith("the other side")
           ? new ConnectionLost(`connection lost during ${p.method}`)
           : new ConnectionLost(`${this.#closedReason.message}, during ${p.method}`),
       );
@@ -264,10 +307,20 @@ export class RpcPeer {
       this.onNotification("garbage", { line });
       return;
     }
+    if (!msg || typeof msg !== "object") {
+      this.onNotification("garbage", { line });
+      return;
+    }
     if (msg.method !== undefined) {
       if (msg.id === undefined) {
-        this.onNotification(msg.method, msg.params ?? {});
-        for (const listener of this.notificationListeners) listener(msg.method, msg.params ?? {});
+        const invalid = this.checkNotification?.(String(msg.method), msg.params ?? {});
+        if (invalid) {
+          this.fail(invalid);
+          return;
+        }
+        const params = msg.params ?? {};
+        this.onNotification(msg.method, params);
+        for (const listener of this.notificationListeners) listener(msg.method, params);
         return;
       }
       // Requests are served one after another, in order (one deploy at a time per agent), while reading goes on: a
@@ -281,6 +334,14 @@ export class RpcPeer {
     const pending = this.#pending.get(msg.id);
     if (!pending) return;
     this.#pending.delete(msg.id);
+    const invalid = this.checkReply?.(
+      pending.method,
+      msg.error !== undefined ? { error: msg.error } : { result: msg.result },
+    );
+    if (invalid) {
+      pending.reject(invalid);
+      return;
+    }
     if (msg.error) {
       pending.reject(
         new RpcError(msg.error.code, msg.error.message, msg.error.data?.errors ?? [], msg.error.data?.stack ?? ""),

@@ -28,8 +28,10 @@ import { type Format, output } from "../../core/model/output.ts";
 import { formatDuration } from "../../core/model/timer.ts";
 import type { Host } from "../../core/model/host.ts";
 import { type AgentConnection, startLocalAgent } from "../transport/connect.ts";
-import { type ConfigureParams, type ConfigureResult, type RootDependency, rootDependencyList } from "../agent/agent.ts";
-import { ConnectionLost, RpcError } from "../contract/protocol.ts";
+import { callAgent, type ConfigureParams, type RootDependency } from "../contract/methods.ts";
+import { rootDependencyList } from "../contract/root_dependencies.ts";
+import { AgentUnresponsive, ConnectionLost, InvalidMessage, RpcError } from "../contract/protocol.ts";
+import { type AgentWatch, DEFAULT_LIVENESS_TIMEOUT, watchAgent } from "../transport/liveness.ts";
 import { verifyRepository } from "./repository.ts";
 import { secretValues } from "../../core/secrets/load.ts";
 import { type ScopedSecrets, scopedSecrets } from "./secret_scope.ts";
@@ -223,6 +225,11 @@ function rpcErrors(
       return err;
     });
   }
+  if (e instanceof InvalidMessage || e instanceof AgentUnresponsive) {
+    const err = new DeploymentError(e.message);
+    err.affectedHostname = host;
+    return [err];
+  }
   if (e instanceof ConnectionLost) {
     return [new DeploymentError(`${host}: lost connection to the agent while ${what} (${e.message})`)];
   }
@@ -261,6 +268,10 @@ class DeploymentRun {
   rootOutcomes = new Map<string, "running" | "ok" | "failed" | "interrupted" | "skipped">();
   /** Every root of the schedule, in schedule order (`host: root`). */
   scheduledRoots: string[] = [];
+  /** The liveness watch of each connected agent (remote/transport/liveness.ts). */
+  watches = new Map<string, AgentWatch>();
+  /** Set when an agent stopped responding: the other hosts were asked to stop, as on Ctrl-C. */
+  abandoned: AgentUnresponsive | null = null;
 
   constructor(readonly opts: DeployOptions) {
     this.interrupt = opts.interrupt ?? new Interrupt();
@@ -300,7 +311,7 @@ class DeploymentRun {
     // Agents stop at their next component boundary; the schedule starts nothing new (see schedule()).
     this.interrupt.onFirst(() => {
       for (const conn of this.connections.values()) {
-        conn.peer.call("stop", { reason: "interrupted" }).catch(() => {});
+        callAgent(conn.peer, "stop", { reason: "interrupted" }).catch(() => {});
       }
     });
     try {
@@ -391,6 +402,10 @@ class DeploymentRun {
           this.recorder?.step(name, performance.now() - started, false);
           this.recorder?.errors(errors);
           this.reportErrors(errors);
+          if (this.abandoned && this.scheduledRoots.length) {
+            output.line("");
+            this.listOutcomes();
+          }
           output.section(`${this.action} FAILED (during ${name})`, { red: true });
           return 1;
         }
@@ -410,10 +425,17 @@ class DeploymentRun {
   interrupted(step: string): number {
     const signal = this.interrupt.requested ?? "SIGINT";
     this.recorder?.interrupted(signal);
-    const by = (outcome: string) => this.scheduledRoots.filter((k) => this.rootOutcomes.get(k) === outcome);
-    const notRun = this.scheduledRoots.filter((k) => !this.rootOutcomes.has(k));
     output.line("");
     if (!this.scheduledRoots.length) output.line(`Stopped before the ${step} step completed: nothing was deployed.`);
+    this.listOutcomes();
+    output.section(`${this.action} INTERRUPTED (${signal}, during ${step})`, { red: true });
+    return 130;
+  }
+
+  /** Lists the scheduled roots by how they ended (after a stop: Ctrl-C, or a host that stopped responding). */
+  listOutcomes(): void {
+    const by = (outcome: string) => this.scheduledRoots.filter((k) => this.rootOutcomes.get(k) === outcome);
+    const notRun = this.scheduledRoots.filter((k) => !this.rootOutcomes.has(k));
     for (
       const [label, list] of [
         ["Deployed", by("ok")],
@@ -424,8 +446,6 @@ class DeploymentRun {
     ) {
       if (list.length) output.line(`${label} (${list.length}): ${list.join(", ")}`);
     }
-    output.section(`${this.action} INTERRUPTED (${signal}, during ${step})`, { red: true });
-    return 130;
   }
 
   reportErrors(errors: unknown[]): void {
@@ -591,8 +611,9 @@ class DeploymentRun {
     if (this.env.connectMethod === "local") {
       const conn = await startLocalAgent(host, this.env.baseDir, multi);
       this.traceConnection(conn);
+      this.watch(conn);
       try {
-        await conn.peer.call("ensureBase", { targetDirectory: this.env.baseDir });
+        await callAgent(conn.peer, "ensureBase", { targetDirectory: this.env.baseDir });
         await this.lockInTurn(conn, turns);
       } catch (e) {
         await conn.close().catch(() => {});
@@ -605,8 +626,9 @@ class DeploymentRun {
     }
     const conn = await this.opts.connectRemote(this.env, host);
     this.traceConnection(conn);
+    this.watch(conn);
     try {
-      await conn.peer.call("ensureBase", { targetDirectory: this.env.targetDirectory });
+      await callAgent(conn.peer, "ensureBase", { targetDirectory: this.env.targetDirectory });
       await this.lockInTurn(conn, turns);
       this.progress.set(host.name, "syncing");
       const source = this.syncSource ?? { root: this.env.baseDir, base: "", tracked: null, method: "rsync" };
@@ -618,7 +640,7 @@ class DeploymentRun {
       }
       // The project within what was sent (batou's deployment_base): the agent works there from now on.
       if (source.base) {
-        await conn.peer.call("ensureBase", {
+        await callAgent(conn.peer, "ensureBase", {
           targetDirectory: projectTargetDirectory(this.env.targetDirectory, source),
         });
       }
@@ -627,6 +649,26 @@ class DeploymentRun {
       throw e;
     }
     return conn;
+  }
+
+  /**
+   * Watches the agent's liveness while it runs the project's code, for the configured timeout (`-t`,
+   * `[environment] timeout`) or {@linkcode DEFAULT_LIVENESS_TIMEOUT}. When it stops responding, the other hosts are
+   * asked to stop at their next component boundary, as on Ctrl-C, and the run fails.
+   */
+  watch(conn: AgentConnection): void {
+    const timeout = this.env.timeoutConfigured ? this.env.timeout : DEFAULT_LIVENESS_TIMEOUT;
+    this.watches.get(conn.host.name)?.stop();
+    this.watches.set(
+      conn.host.name,
+      watchAgent(conn.peer, conn.host.name, timeout, (error) => {
+        this.abandoned ??= error;
+        conn.abort?.().catch(() => {});
+        for (const other of this.connections.values()) {
+          if (other !== conn) callAgent(other.peer, "stop", { reason: error.message }).catch(() => {});
+        }
+      }),
+    );
   }
 
   /** With `--debug`: prints each RPC call and answer to this host, by method name and size only (never params). */
@@ -657,7 +699,7 @@ class DeploymentRun {
 
   /** Takes the agent's deployment lock for this host (before anything is written there). */
   async lockHost(conn: AgentConnection): Promise<void> {
-    await conn.peer.call("lock", {
+    await callAgent(conn.peer, "lock", {
       host: conn.host.name,
       holder: {
         controller: Deno.hostname(),
@@ -720,9 +762,9 @@ class DeploymentRun {
       scope,
       report,
     };
-    const result = await conn.peer.call<ConfigureResult>("configure", params as unknown as Record<string, unknown>);
+    const result = await callAgent(conn.peer, "configure", params);
     return {
-      errors: (result.errors as ErrorJSON[]).map(errorFromJSON),
+      errors: result.errors.map(errorFromJSON),
       configuredHosts: result.configuredHosts ?? null,
       needsWholeModel: !!result.needsWholeModel,
     };
@@ -761,7 +803,7 @@ class DeploymentRun {
       const host = conn.host.name;
       let answer: unknown;
       try {
-        answer = await conn.peer.call("rootDependencies", { host });
+        answer = await callAgent(conn.peer, "rootDependencies", { host });
       } catch (e) {
         errors.push(...rpcErrors(e, host, "computing the schedule", !!this.opts.debug));
         return;
@@ -814,7 +856,7 @@ class DeploymentRun {
       output.line(`${e.host}: Scheduling component ${e.root} ...`, { icon: "⚪" });
       this.progress.set(e.host, "deploying");
       this.recorder?.root(e.host, e.root, "running");
-      const call = this.connections.get(e.host)!.peer.call<{ changed?: boolean }>("deploy", {
+      const call = callAgent(this.connections.get(e.host)!.peer, "deploy", {
         root: e.root,
         predictOnly: !!this.opts.predictOnly,
       });
@@ -826,7 +868,7 @@ class DeploymentRun {
           done(k);
         },
         (err) => {
-          if (this.interrupt.requested && isStop(err)) {
+          if ((this.interrupt.requested || this.abandoned) && isStop(err)) {
             outcome(e, "interrupted");
             this.recorder?.root(e.host, e.root, "interrupted");
             this.progress.set(e.host, "interrupted");
@@ -901,6 +943,8 @@ class DeploymentRun {
   async disconnect(): Promise<void> {
     this.progress.clear();
     output.debug("main: Disconnecting from nodes ...", { icon: null });
+    for (const w of this.watches.values()) w.stop();
+    this.watches.clear();
     await Promise.all([...this.connections.values()].map((c) => c.close().catch(() => {})));
     this.connections.clear();
   }

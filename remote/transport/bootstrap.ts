@@ -49,12 +49,20 @@
 import { neutralizeControls } from "../../core/formats/terminal_text.ts";
 import type { Host } from "../../core/model/host.ts";
 import { output } from "../../core/model/output.ts";
-import { type AgentConnection, collectStderr, type HelloInfo, replayOutput } from "./connect.ts";
-import { PROTOCOL_VERSION, RpcError, RpcPeer } from "../contract/protocol.ts";
+import { type AgentConnection, collectStderr, replayOutput } from "./connect.ts";
+import { InvalidMessage, PROTOCOL_VERSION, RpcError, RpcPeer } from "../contract/protocol.ts";
+import { callAgent, enforceAgentContract, type HelloInfo } from "../contract/methods.ts";
 import { classifySshFailure, RemoteConnectError, type RemoteShell } from "./ssh.ts";
 import { sleep } from "../../core/runtime/sleep.ts";
 import { type AgentPayload, type Artifact, gzipped } from "./payload.ts";
-import { type BootstrapStatus, parseStatus, PUT_SCRIPT, START_SCRIPT, WRAP_SCRIPT } from "./start_scripts.ts";
+import {
+  type BootstrapStatus,
+  KILL_SCRIPT,
+  parseStatus,
+  PUT_SCRIPT,
+  START_SCRIPT,
+  WRAP_SCRIPT,
+} from "./start_scripts.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Starting the agent.
@@ -90,6 +98,9 @@ export interface RemoteAgentConnection extends AgentConnection {
   /** Bytes sent in total: uploads plus JSON-RPC traffic. */
   sentBytes(): number;
 }
+
+/** How long killing a stuck agent on its target may take before only the connection is killed. */
+const ABORT_KILL_TIMEOUT_MS = 10_000;
 
 function sudoMode(requireSudo: boolean | null | undefined): string {
   return requireSudo === true ? "yes" : requireSudo === false ? "no" : "auto";
@@ -231,6 +242,7 @@ export class AgentStart {
         else output.line(`${host.name}: ${neutralizeControls(output.mask(line))}`);
       }
     });
+    enforceAgentContract(peer, host.name);
     this.#peer = peer;
     // The end comes after every line the script wrote.
     Promise.all([child.status, peer.closed, this.#stderr.ended]).then(([st]) => this.#push({ ended: st }));
@@ -363,8 +375,13 @@ export class AgentStart {
       this.#kill();
     }, HELLO_TIMEOUT_MS);
     try {
-      hello = await peer.call<HelloInfo>("hello", { protocol: PROTOCOL_VERSION });
+      hello = await callAgent(peer, "hello", { protocol: PROTOCOL_VERSION });
     } catch (e) {
+      if (e instanceof InvalidMessage) {
+        this.#kill();
+        await status;
+        throw RemoteConnectError.of(host.name, "agent", e.message.slice(host.name.length + 2));
+      }
       if (e instanceof RpcError) {
         this.#kill();
         await status;
@@ -404,6 +421,17 @@ export class AgentStart {
       stderr: this.#stderr,
       uploadedBytes: uploaded,
       sentBytes: () => uploaded + peer.stats.bytesSent,
+      abort: async () => {
+        // Over another session of the same connection, as the agent's user; bounded: the link may be dead.
+        const args = [KILL_SCRIPT, this.opts.serviceUser ?? "", sudoMode(this.opts.requireSudo), String(hello.pid)];
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          this.shell.run(WRAP_SCRIPT, args).catch(() => {}),
+          new Promise((resolve) => timer = setTimeout(resolve, ABORT_KILL_TIMEOUT_MS)),
+        ]);
+        clearTimeout(timer);
+        this.#kill();
+      },
       close: async () => {
         await peer.close();
         const timer = setTimeout(() => this.#kill(), 5000);

@@ -11,19 +11,9 @@ import { PROTOCOL_VERSION, RpcPeer } from "../contract/protocol.ts";
 import { type Format, output } from "../../core/model/output.ts";
 import type { Host } from "../../core/model/host.ts";
 import { fromFileUrl } from "../contract/paths.ts";
+import { callAgent, enforceAgentContract, type HelloInfo } from "../contract/methods.ts";
 
-/** What the agent says about itself in the handshake. */
-export interface HelloInfo {
-  protocol: number;
-  version: string;
-  pid: number;
-  user: string;
-  uid: number | null;
-  home: string | null;
-  hostname: string;
-  os: string;
-  arch: string;
-}
+export type { HelloInfo };
 
 /** A running agent and the connection to it. */
 export interface AgentConnection {
@@ -34,6 +24,11 @@ export interface AgentConnection {
   via: string;
   /** Closes the connection and waits for the agent to exit. */
   close(): Promise<void>;
+  /**
+   * Ends an agent that stopped responding: kills its process (on the target too, where it could otherwise spin on
+   * in an endless loop) and the connection. `close` then returns at once.
+   */
+  abort?(): Promise<void>;
   /** Stderr of the agent process seen so far (for error messages). */
   stderr(): string;
 }
@@ -140,7 +135,7 @@ export function collectStderr(stream: ReadableStream<Uint8Array>): (() => string
 export async function handshake(peer: RpcPeer, host: Host, stderr: () => string): Promise<HelloInfo> {
   let hello: HelloInfo;
   try {
-    hello = await peer.call<HelloInfo>("hello", { protocol: PROTOCOL_VERSION });
+    hello = await callAgent(peer, "hello", { protocol: PROTOCOL_VERSION });
   } catch (e) {
     const detail = stderr().trim();
     throw new Error(
@@ -173,6 +168,7 @@ export async function startLocalAgent(host: Host, cwd: string, prefixOutput = fa
   const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
     if (method === "output") replayOutput(host, params, prefixOutput);
   });
+  enforceAgentContract(peer, host.name);
   const status = child.status;
   const hello = await handshake(peer, host, stderr);
   return {
@@ -181,6 +177,12 @@ export async function startLocalAgent(host: Host, cwd: string, prefixOutput = fa
     hello,
     via: "local",
     stderr,
+    abort() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      return Promise.resolve();
+    },
     async close() {
       await peer.close();
       const timer = setTimeout(() => {

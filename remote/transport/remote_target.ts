@@ -10,7 +10,7 @@ import type { Host } from "../../core/model/host.ts";
 import { ConfigurationError } from "../../core/model/errors.ts";
 import { output } from "../../core/model/output.ts";
 import type { AgentConnection } from "./connect.ts";
-import type { AgentStats } from "../agent/agent.ts";
+import { callAgent } from "../contract/methods.ts";
 import { projectSshConfig, SshConnection, type SshOptions, vagrantSshConfig } from "./ssh.ts";
 import { AgentStart, type RemoteAgentConnection } from "./bootstrap.ts";
 import { agentPayload } from "./payload.ts";
@@ -130,7 +130,7 @@ export function beginRemoteAgent(target: RemoteAgentTarget, opts: RemoteStartOpt
       const close = conn.close;
       conn.close = async () => {
         if (stats()) {
-          const s = await conn.peer.call<AgentStats>("stats").catch(() => null);
+          const s = await callAgent(conn.peer, "stats", {}).catch(() => null);
           if (s?.rssPeakKiB != null) memory = ` agent-rss-peak-kb=${s.rssPeakKiB}`;
           if (s?.cpuMs != null) memory += ` agent-cpu-ms=${s.cpuMs}`;
         }

@@ -180,6 +180,15 @@ exit $rc
 `;
 
 /**
+ * Ends an agent that stopped responding (remote/transport/liveness.ts): $1 is its pid. Run through
+ * {@linkcode WRAP_SCRIPT} as the agent's user; an agent already gone is no error.
+ */
+export const KILL_SCRIPT = `
+kill -KILL "$1" 2>/dev/null
+exit 0
+`;
+
+/**
  * Receives one file on stdin: $1 fresh run directory or empty (cache), $2 name, $3 SHA-256, $4 size,
  * $5 yes when the data is gzip-compressed. Writes a temporary file, checks size and hash, fsyncs it (`sync FILE`) and
  * renames it into place.

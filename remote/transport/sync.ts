@@ -31,10 +31,10 @@ import {
   mapLimit,
   permissionBits,
 } from "../contract/sync_manifest.ts";
-import type { PutEntry, SyncPlan } from "../agent/sync_agent.ts";
+import { callAgent, type PutEntry } from "../contract/methods.ts";
 
 export { isExcludedPath, type ManifestEntry } from "../contract/sync_manifest.ts";
-export type { PutEntry, SyncAgentOptions, SyncPlan } from "../agent/sync_agent.ts";
+export type { PutEntry, SyncPlan } from "../contract/methods.ts";
 
 /** What one sync did. Files count regular files and symlinks; directories are not counted. */
 export interface SyncStats {
@@ -150,7 +150,7 @@ class PutSender {
 
   async flush(): Promise<void> {
     if (this.#batch.length) {
-      const call = this.peer.call("syncPut", { entries: this.#batch });
+      const call = callAgent(this.peer, "syncPut", { entries: this.#batch });
       this.#inflight.push(call.then(() => null, (e: Error) => e));
       this.#batch = [];
       this.#size = 0;
@@ -180,7 +180,7 @@ class PutSender {
  */
 export async function syncProject(peer: RpcPeer, localDir: string, opts: SyncOptions = {}): Promise<SyncStats> {
   const manifest = opts.manifest ?? await buildManifest(localDir, opts);
-  const plan = await peer.call<SyncPlan>("syncManifest", { entries: manifest });
+  const plan = await callAgent(peer, "syncManifest", { entries: manifest });
   const stats: SyncStats = {
     files: manifest.filter((e) => e.type !== "dir").length,
     sent: 0,
@@ -196,7 +196,7 @@ export async function syncProject(peer: RpcPeer, localDir: string, opts: SyncOpt
   };
   const doomed = plan.delete.filter((rel) => !keep(rel));
   for (let i = 0; i < doomed.length; i += 1000) {
-    const r = await peer.call<{ deleted: number }>("syncDelete", { paths: doomed.slice(i, i + 1000) });
+    const r = await callAgent(peer, "syncDelete", { paths: doomed.slice(i, i + 1000) });
     stats.deleted += r.deleted;
   }
 
