@@ -137,12 +137,12 @@ function unknownCommand(word: string): string {
 
 async function main(argv: string[]): Promise<number> {
   const early = earlyDeployArguments(argv);
-  if (early) {
-    // Signals are handled from now on: a Ctrl-C while loading still closes the early connections cleanly.
+  if (argv.find((a) => a !== "-d" && a !== "--debug") === "deploy") {
+    // Signals are handled from now on: a Ctrl-C while loading says so and closes the early connections cleanly.
     deployInterrupt = new Interrupt();
     deployInterrupt.install();
-    startEarlyConnections(projectDir(), early.environment, early.timeout, early.hosts);
   }
+  if (early) startEarlyConnections(projectDir(), early.environment, early.timeout, early.hosts);
   let debug = false;
   while (argv[0] === "-d" || argv[0] === "--debug") {
     debug = true;
