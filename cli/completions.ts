@@ -118,7 +118,7 @@ function zshOption(name: string, o: OptionSpec): string[] {
   const star = o.multiple ? "*" : "";
   const help = `[${zshText(o.help)}]`;
   const value = o.type === "string" ? `:${zshText(o.value ?? "value")}:${zshAction(o.complete)}` : "";
-  const forms = [`--${name}${o.type === "string" ? "=" : ""}`, ...(o.short ? [`-${o.short}`] : [])];
+  const forms = [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]; // the value as the next word, as in bash
   return forms.map((f) => `'${star}${f}${help}${value}'`);
 }
 
