@@ -12,9 +12,8 @@ import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/controller/early_connect.ts";
 import { Interrupt } from "./remote/controller/interrupt.ts";
 import { type EarlyDeployArguments, earlyDeployArguments } from "./cli/deploy_args.ts";
-import { COMMANDS, visibleCommands } from "./cli/commands.ts";
-import { closestName } from "./core/formats/suggest.ts";
-import { parseCommand, UsageError } from "./cli/parse.ts";
+import { COMMANDS } from "./cli/commands.ts";
+import { parseCommand, unknownCommand, UsageError } from "./cli/parse.ts";
 import { globalHelp, usageHint } from "./cli/usage.ts";
 import { hostPatterns } from "./core/model/host_selection.ts";
 
@@ -128,13 +127,6 @@ async function cmdGraph(args: string[]): Promise<number> {
   });
 }
 
-/** The message for an unknown command word, with a did-you-mean. */
-function unknownCommand(word: string): string {
-  const names = visibleCommands().map((c) => c.name);
-  const guess = closestName(word, names);
-  return `unknown command \`${word}\`` + (guess ? ` (did you mean ${guess}?)` : ` (one of ${names.join(", ")})`);
-}
-
 async function main(argv: string[]): Promise<number> {
   const early = earlyDeployArguments(argv);
   if (argv.find((a) => a !== "-d" && a !== "--debug") === "deploy") {
@@ -188,7 +180,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new UsageError(unknownCommand(command), []);
+      throw unknownCommand(command);
   }
 }
 

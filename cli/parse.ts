@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { allOptions, type CommandSpec, type COMMON_OPTIONS, type OptionTable } from "./commands.ts";
+import { allOptions, type CommandSpec, type COMMON_OPTIONS, type OptionTable, visibleCommands } from "./commands.ts";
 import { closestName } from "../core/formats/suggest.ts";
 import { commandName, helpText } from "./usage.ts";
 
@@ -169,4 +169,14 @@ export async function subcommand(
     );
   }
   return { name: word, spec: subs[word], rest };
+}
+
+/** The usage error for an unknown command word after `batou`, with a did-you-mean (else the list of commands). */
+export function unknownCommand(word: string): UsageError {
+  const names = visibleCommands().map((c) => c.name);
+  const guess = closestName(word, names);
+  return new UsageError(
+    `unknown command \`${word}\`` + (guess ? ` (did you mean ${guess}?)` : ` (one of ${names.join(", ")})`),
+    [],
+  );
 }
