@@ -167,8 +167,8 @@ export const SECRETS_COMMANDS = {
   add: {
     name: "add",
     summary: "add a member to environments (default: all)",
-    description: "Adds member KEY to the environments and re-encrypts their secrets. An environment without\n" +
-      "secrets yet gets its secrets file, with KEY as its only member.",
+    description: "Adds member KEY to the environments and re-encrypts their secrets. An environment named in\n" +
+      "--environments that has no secrets yet gets its secrets file (age), with KEY as its only member.",
     args: [{
       name: "KEY",
       help: "an age1... or ssh public key, an https:// URL of a key file, or a gpg key id or e-mail address",
