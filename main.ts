@@ -11,62 +11,11 @@ import { output, TerminalBackend } from "./core/model/output.ts";
 import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/controller/early_connect.ts";
 import { Interrupt } from "./remote/controller/interrupt.ts";
-import {
-  DEPLOY_OPTIONS,
-  type EarlyDeployArguments,
-  earlyDeployArguments,
-  joinNegativeValues,
-} from "./cli/deploy_args.ts";
+import { type EarlyDeployArguments, earlyDeployArguments } from "./cli/deploy_args.ts";
+import { COMMANDS } from "./cli/commands.ts";
+import { parseCommand, unknownCommand, UsageError } from "./cli/parse.ts";
+import { globalHelp, usageHint } from "./cli/usage.ts";
 import { hostPatterns } from "./core/model/host_selection.ts";
-
-/** `parseArgs` of `node:util`, loaded on first use (after `batou deploy` started its ssh connections). */
-async function parseArgs<T extends import("node:util").ParseArgsConfig>(
-  config: T,
-): Promise<ReturnType<typeof import("node:util").parseArgs<T>>> {
-  return (await import("node:util")).parseArgs(config);
-}
-
-const USAGE = `batou v${VERSION}: multi-(host|component|environment|version|platform) deployment
-
-usage: batou [-d] <command> [options]
-
-commands:
-  deploy ENV        deploy an environment
-  secrets ...       manage encrypted secrets (edit, summary, add, remove, reencrypt, decrypttostdout)
-  init [DIR]        create a new deployment project
-  graph ENV         draw the root components and their dependencies
-  run ENV -- CMD    run a command on the environment's hosts (--hosts to select)
-  check ENV         type-check the component files (with deno check)
-  update            update this batou binary
-  completions SHELL print a completion script (bash, zsh, fish)
-  agent             (internal) run as the remote agent on stdin/stdout
-
-options:
-  -d, --debug       show debug output and stack traces
-  -h, --help        show help (also after a command)
-  --version         show the version
-`;
-
-const DEPLOY_USAGE = `usage: batou deploy ENV [-P|--predict-only] [-c|--consistency-only] [-L|--local] [-D|--dirty]
-                    [-j|--jobs N] [-t|--timeout S] [-p|--platform P] [-d|--debug] [--report FILE]
-                    [--hosts H[,H...]]
-
-  ENV                     the environment (environments/ENV/environment.cfg or environments/ENV.cfg)
-  -P, --predict-only      only predict what would change; changes nothing
-  -c, --consistency-only  only configure the model on all hosts (no deployment)
-  -L, --local             with -c or -P: configure/predict on this machine only
-  -D, --dirty             allow uncommitted or unpushed changes in the repository
-  -j, --jobs N            deploy at most N hosts in parallel
-  -t, --timeout S         timeout (seconds) for components and connections
-  -p, --platform P        override the platform
-  -d, --debug             debug output and stack traces
-  --report FILE           write a JSON record of the run to FILE (also when the run fails)
-  --hosts H[,H...]        only these hosts (names or globs such as 'web*'; repeatable); the model is still
-                          configured as a whole, so resources from other hosts are resolved as usual
-`;
-
-/** A wrong command line: printed with the usage, exit code 2. */
-class UsageError extends Error {}
 
 function projectDir(): string {
   return Deno.env.get("INIT_CWD") || Deno.cwd();
@@ -87,21 +36,16 @@ function reportDirProblem(path: string): string | null {
 let deployInterrupt: Interrupt | null = null;
 
 async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArguments | null): Promise<number> {
-  const { values, positionals } = await parseArgs({
-    args: joinNegativeValues(args),
-    allowPositionals: true,
-    options: DEPLOY_OPTIONS,
-  });
-  if (values.help) {
-    console.log(DEPLOY_USAGE);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new UsageError("deploy takes exactly one environment name");
+  const parsed = await parseCommand(["deploy"], COMMANDS.deploy, args);
+  if (parsed === null) return 0;
+  const { values, positionals } = parsed;
   const jobs = values.jobs === undefined ? null : Number(values.jobs);
-  if (jobs !== null && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError("--jobs takes a whole number >= 1");
+  if (jobs !== null && (!Number.isInteger(jobs) || jobs < 1)) {
+    throw new UsageError("--jobs takes a whole number >= 1", ["deploy"]);
+  }
   const timeout = values.timeout === undefined ? null : Number(values.timeout);
   if (timeout !== null && (!Number.isInteger(timeout) || timeout < 1)) {
-    throw new UsageError("--timeout takes a whole number of seconds >= 1");
+    throw new UsageError("--timeout takes a whole number of seconds >= 1", ["deploy"]);
   }
   const environment = positionals[0].replace(/\.cfg$/, "");
   const report = values.report === undefined ? null : resolve(projectDir(), values.report);
@@ -127,10 +71,10 @@ async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArgum
       interrupt,
       environment,
       baseDir: projectDir(),
-      predictOnly: values["predict-only"],
-      consistencyOnly: values["consistency-only"],
-      local: values.local,
-      dirty: values.dirty,
+      predictOnly: !!values["predict-only"],
+      consistencyOnly: !!values["consistency-only"],
+      local: !!values.local,
+      dirty: !!values.dirty,
       jobs,
       timeout,
       hosts: hostPatterns(hosts),
@@ -166,16 +110,9 @@ async function deployWith(
 }
 
 async function cmdGraph(args: string[]): Promise<number> {
-  const { values, positionals } = await parseArgs({
-    args,
-    allowPositionals: true,
-    options: { format: { type: "string", short: "f", default: "dot" }, help: { type: "boolean", short: "h" } },
-  });
-  if (values.help) {
-    console.log("usage: batou graph ENV [--format dot|mermaid]");
-    return 0;
-  }
-  if (positionals.length !== 1) throw new UsageError("graph takes exactly one environment name");
+  const parsed = await parseCommand(["graph"], COMMANDS.graph, args);
+  if (parsed === null) return 0;
+  const { values, positionals } = parsed;
   const [{ graphCommand }, batou, { loadEnvironmentSecrets }] = await Promise.all([
     import("./cli/graph.ts"),
     import("./mod.ts"),
@@ -184,7 +121,7 @@ async function cmdGraph(args: string[]): Promise<number> {
   return await graphCommand({
     environment: positionals[0].replace(/\.cfg$/, ""),
     baseDir: projectDir(),
-    format: values.format!,
+    format: values.format ?? "dot",
     modules: { batou },
     loadSecrets: loadEnvironmentSecrets,
   });
@@ -192,12 +129,12 @@ async function cmdGraph(args: string[]): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const early = earlyDeployArguments(argv);
-  if (early) {
-    // Signals are handled from now on: a Ctrl-C while loading still closes the early connections cleanly.
+  if (argv.find((a) => a !== "-d" && a !== "--debug") === "deploy") {
+    // Signals are handled from now on: a Ctrl-C while loading says so and closes the early connections cleanly.
     deployInterrupt = new Interrupt();
     deployInterrupt.install();
-    startEarlyConnections(projectDir(), early.environment, early.timeout, early.hosts);
   }
+  if (early) startEarlyConnections(projectDir(), early.environment, early.timeout, early.hosts);
   let debug = false;
   while (argv[0] === "-d" || argv[0] === "--debug") {
     debug = true;
@@ -209,7 +146,7 @@ async function main(argv: string[]): Promise<number> {
     case "-h":
     case "--help":
     case "help":
-      console.log(USAGE);
+      await Deno.stdout.write(new TextEncoder().encode(globalHelp()));
       return command === undefined ? 2 : 0;
     case "--version":
     case "version":
@@ -222,8 +159,11 @@ async function main(argv: string[]): Promise<number> {
       await runAgent({ batou }, VERSION);
       return 0;
     }
-    case "init":
-      return await (await import("./cli/init.ts")).initProject(rest, projectDir());
+    case "init": {
+      const parsed = await parseCommand(["init"], COMMANDS.init, rest);
+      if (parsed === null) return 0;
+      return await (await import("./cli/init.ts")).initProject(parsed.positionals, projectDir());
+    }
     case "graph":
       return await cmdGraph(rest);
     case "run":
@@ -243,14 +183,14 @@ async function main(argv: string[]): Promise<number> {
     case "update":
       return await (await import("./cli/update.ts")).updateCommand(rest, { projectDir: projectDir() });
     case "completions": {
+      const parsed = await parseCommand(["completions"], COMMANDS.completions, rest);
+      if (parsed === null) return 0;
       const { completionScript } = await import("./cli/completions.ts");
-      const script = rest.length === 1 ? completionScript(rest[0]) : null;
-      if (!script) throw new UsageError("usage: batou completions bash|zsh|fish");
-      await Deno.stdout.write(new TextEncoder().encode(script));
+      await Deno.stdout.write(new TextEncoder().encode(completionScript(parsed.positionals[0])!));
       return 0;
     }
     default:
-      throw new UsageError(`unknown command \`${command}\``);
+      throw unknownCommand(command);
   }
 }
 
@@ -260,10 +200,8 @@ if (import.meta.main) {
   try {
     code = await main([...Deno.args]);
   } catch (e) {
-    if (
-      e instanceof UsageError || (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS"))
-    ) {
-      await Deno.stderr.write(new TextEncoder().encode(`batou: error: ${(e as Error).message}\n\n${USAGE}`));
+    if (e instanceof UsageError) {
+      await Deno.stderr.write(new TextEncoder().encode(`batou: error: ${e.message}\n\n${usageHint(e.path)}`));
       code = 2;
     } else {
       output.error(`Unexpected exception: ${(e as Error)?.message ?? e}`);

@@ -18,11 +18,8 @@ import { componentFiles } from "../core/model/loader.ts";
 import { Environment, environmentNames } from "../core/model/environment.ts";
 import { MissingEnvironment } from "../core/model/errors.ts";
 import { statOrNullSync } from "../core/runtime/fsops.ts";
-
-const USAGE = `usage: batou check ENV
-
-Type-checks the component files (components/*/component.ts) with a TypeScript checker (deno check) and reports
-type errors with their file:line. Exit status 1 when there are errors or no checker is available.`;
+import { COMMANDS } from "./commands.ts";
+import { parseCommand } from "./parse.ts";
 
 /** How to get a checker, for the message when none is found. */
 export const CHECKER_HINT = "batou check needs Deno as its TypeScript checker: install it (`npm i -g deno` or " +
@@ -131,18 +128,9 @@ export function parseDiagnostics(text: string, baseDir: string): Diagnostic[] {
 
 /** `batou check ENV` in project `baseDir`. Returns the exit code. */
 export async function checkCommand(args: string[], baseDir: string): Promise<number> {
-  if (args.includes("-h") || args.includes("--help")) {
-    output.line(USAGE);
-    return 0;
-  }
-  const bad = args.find((a) => a.startsWith("-"));
-  if (bad || args.length !== 1) {
-    output.line(`batou: error: ${bad ? `Unknown option '${bad}'` : "check takes exactly one environment name"}`);
-    output.line("");
-    output.line(USAGE);
-    return 2;
-  }
-  const name = args[0].replace(/\.cfg$/, "");
+  const parsed = await parseCommand(["check"], COMMANDS.check, args);
+  if (parsed === null) return 0;
+  const name = parsed.positionals[0].replace(/\.cfg$/, "");
   if (!Environment.configPath(baseDir, name)) {
     const isProject = statOrNullSync(join(baseDir, "environments"))?.isDirectory ?? false;
     MissingEnvironment.of(name, environmentNames(baseDir), isProject).report(output);

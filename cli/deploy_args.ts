@@ -10,21 +10,10 @@
  * ```
  * @module
  */
+import { COMMON_OPTIONS, DEPLOY_OWN_OPTIONS } from "./commands.ts";
 
-/** The options of `batou deploy`, as `parseArgs` (node:util) takes them. */
-export const DEPLOY_OPTIONS = {
-  "predict-only": { type: "boolean", short: "P" },
-  "consistency-only": { type: "boolean", short: "c" },
-  local: { type: "boolean", short: "L" },
-  dirty: { type: "boolean", short: "D" },
-  jobs: { type: "string", short: "j" },
-  timeout: { type: "string", short: "t" },
-  platform: { type: "string", short: "p" },
-  debug: { type: "boolean", short: "d" },
-  report: { type: "string" },
-  hosts: { type: "string", multiple: true },
-  help: { type: "boolean", short: "h" },
-} as const;
+/** The options of `batou deploy` from the command table (cli/commands.ts), as `parseArgs` (node:util) takes them. */
+export const DEPLOY_OPTIONS = { ...DEPLOY_OWN_OPTIONS, ...COMMON_OPTIONS } as const;
 
 /** What an early start needs from a deploy command line. */
 export interface EarlyDeployArguments {
@@ -82,26 +71,4 @@ export function earlyDeployArguments(argv: string[]): EarlyDeployArguments | nul
   }
   if (!environment) return null;
   return { environment: environment.replace(/\.cfg$/, ""), timeout, hosts };
-}
-
-/**
- * Joins an option that takes a value with a following value that looks like a negative number
- * (`-j -1` -> `--jobs=-1`), which `parseArgs` would otherwise reject as "ambiguous", so that the range check
- * can say what is wrong with the value.
- */
-export function joinNegativeValues(args: string[]): string[] {
-  const valued = new Map<string, string>();
-  for (const [name, o] of Object.entries(DEPLOY_OPTIONS)) {
-    if (o.type !== "string") continue;
-    valued.set(`--${name}`, name);
-    if ("short" in o) valued.set(`-${o.short}`, name);
-  }
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const name = valued.get(args[i]);
-    if (name !== undefined && i + 1 < args.length && /^-\d/.test(args[i + 1])) {
-      out.push(`--${name}=${args[++i]}`);
-    } else out.push(args[i]);
-  }
-  return out;
 }

@@ -7,26 +7,14 @@
  *
  * @example
  * ```ts
- * parseRunArguments(["prod", "--hosts", "web*", "--", "systemctl", "is-active", "nginx"]);
+ * await parseRunArguments(["prod", "--hosts", "web*", "--", "systemctl", "is-active", "nginx"]);
  * // { environment: "prod", command: "systemctl is-active nginx", hosts: ["web*"], jobs: null, ... }
  * ```
  * @module
  */
 import { hostPatterns } from "../core/model/host_selection.ts";
-
-/** The usage text of `batou run`. */
-export const RUN_USAGE = `usage: batou run ENV [--hosts H[,H...]] [-j|--jobs N] [-t|--timeout S] [-d|--debug] -- CMD...
-
-  Runs CMD (a /bin/sh command line) on the environment's hosts, as a deployment's agent (and service_user) would,
-  in the project's directory on each target (target_directory), and prints each output line as \`host: line\`.
-  Ends with \`host: exit N\` per host; exits 0 when every command exited 0, else 1.
-
-  ENV                     the environment
-  --hosts H[,H...]        only these hosts (names or globs such as 'web*'; repeatable)
-  -j, --jobs N            run on at most N hosts in parallel (default: all at once, or jobs = in [environment])
-  -t, --timeout S         timeout (seconds) for connections
-  -d, --debug             debug output
-`;
+import { COMMANDS } from "./commands.ts";
+import { parseCommand, UsageError } from "./parse.ts";
 
 /** What `batou run` was asked to do. */
 export interface RunArguments {
@@ -39,81 +27,55 @@ export interface RunArguments {
   debug: boolean;
 }
 
-/** A wrong `batou run` command line (exit code 2). */
-export class RunUsageError extends Error {}
+/** Without `--`, the words after ENV are the command (as long as none looks like an option). */
+const RUN_WITHOUT_DASHES = {
+  ...COMMANDS.run,
+  args: [COMMANDS.run.args[0], { ...COMMANDS.run.args[1], afterDashes: false, rest: true }],
+};
 
-/** Reads the arguments after `run`; null for `--help`. Throws {@linkcode RunUsageError}. */
-export function parseRunArguments(args: string[]): RunArguments | null {
-  const dash = args.indexOf("--");
-  const head = dash >= 0 ? args.slice(0, dash) : args;
-  const words: string[] = dash >= 0 ? args.slice(dash + 1) : [];
-  const hosts: string[] = [];
-  let environment: string | null = null;
-  let jobs: number | null = null;
-  let timeout: number | null = null;
-  let debug = false;
-  const valueOf = (i: number, name: string): string => {
-    const arg = head[i];
-    const eq = arg.indexOf("=");
-    if (arg.startsWith("--") && eq >= 0) return arg.slice(eq + 1);
-    if (i + 1 >= head.length) throw new RunUsageError(`${name} takes a value`);
-    return head[i + 1];
-  };
-  const whole = (value: string, name: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1) {
-      throw new RunUsageError(`${name} takes a whole number >= 1, got \`${value}\``);
-    }
-    return n;
-  };
-  for (let i = 0; i < head.length; i++) {
-    const arg = head[i];
-    const name = arg.startsWith("--") ? arg.slice(0, arg.includes("=") ? arg.indexOf("=") : undefined) : arg;
-    const consumes = !(arg.startsWith("--") && arg.includes("="));
-    if (name === "-h" || name === "--help") return null;
-    if (name === "-d" || name === "--debug") debug = true;
-    else if (name === "--hosts") {
-      hosts.push(valueOf(i, "--hosts"));
-      if (consumes) i++;
-    } else if (name === "-j" || name === "--jobs") {
-      jobs = whole(valueOf(i, "--jobs"), "--jobs");
-      if (consumes) i++;
-    } else if (name === "-t" || name === "--timeout") {
-      timeout = whole(valueOf(i, "--timeout"), "--timeout");
-      if (consumes) i++;
-    } else if (arg.startsWith("-") && arg !== "-") {
-      throw new RunUsageError(
-        environment === null ? `unknown option \`${arg}\`` : `unknown option \`${arg}\` (put the command after \`--\`)`,
-      );
-    } else if (environment === null) environment = arg;
-    else if (dash >= 0) throw new RunUsageError(`unexpected \`${arg}\` before \`--\``);
-    else words.push(arg);
+/** Reads the arguments after `run` (the table in cli/commands.ts); null for `--help`. Throws a UsageError. */
+export async function parseRunArguments(args: string[]): Promise<RunArguments | null> {
+  const dashes = args.includes("--");
+  let parsed;
+  try {
+    parsed = await parseCommand(["run"], dashes ? COMMANDS.run : RUN_WITHOUT_DASHES, args);
+  } catch (e) {
+    if (dashes || !(e instanceof UsageError) || !e.message.startsWith("unknown option")) throw e;
+    throw new UsageError(`${e.message}; put the command after \`--\``, ["run"]);
   }
-  if (environment === null) throw new RunUsageError("run takes an environment name");
-  const command = words.join(" ");
-  if (command.trim() === "") throw new RunUsageError("run takes a command (after `--`)");
+  if (parsed === null) return null;
+  const { values, positionals, afterDashes } = parsed;
+  const whole = (value: string | undefined, name: string): number | null => {
+    if (value === undefined) return null;
+    if (!/^\d+$/.test(value) || Number(value) < 1) {
+      throw new UsageError(`option --${name} of batou run takes a whole number >= 1, got \`${value}\``, ["run"]);
+    }
+    return Number(value);
+  };
+  const command = (dashes ? afterDashes : positionals.slice(1)).join(" ");
+  if (command.trim() === "") throw new UsageError("missing -- CMD... for batou run: the command line", ["run"]);
+  const hosts = values.hosts ?? [];
   const patterns = hostPatterns(hosts);
-  if (hosts.length && !patterns.length) throw new RunUsageError("--hosts takes host names or patterns");
-  return { environment: environment.replace(/\.cfg$/, ""), command, hosts: patterns, jobs, timeout, debug };
+  if (hosts.length && !patterns.length) {
+    throw new UsageError("option --hosts of batou run takes host names or patterns", ["run"]);
+  }
+  return {
+    environment: positionals[0].replace(/\.cfg$/, ""),
+    command,
+    hosts: patterns,
+    jobs: whole(values.jobs, "jobs"),
+    timeout: whole(values.timeout, "timeout"),
+    debug: values.debug ?? false,
+  };
 }
 
-/** `batou run ...`: parses `args` and hands them to `execute`; returns the exit code (2 for a usage error). */
+/** `batou run ...`: parses `args` and hands them to `execute`; returns the exit code (usage errors are thrown). */
 export async function runCommand(
   args: string[],
   debug: boolean,
   execute: (run: RunArguments) => Promise<number>,
 ): Promise<number> {
-  let parsed: RunArguments | null;
-  try {
-    parsed = parseRunArguments(args);
-  } catch (e) {
-    if (!(e instanceof RunUsageError)) throw e;
-    await Deno.stderr.write(new TextEncoder().encode(`batou: error: ${e.message}\n\n${RUN_USAGE}`));
-    return 2;
-  }
-  if (parsed === null) {
-    console.log(RUN_USAGE);
-    return 0;
-  }
+  const parsed = await parseRunArguments(args);
+  if (parsed === null) return 0;
   return await execute({ ...parsed, debug: parsed.debug || debug });
 }

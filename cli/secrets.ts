@@ -8,8 +8,10 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { extname, join, resolve } from "../core/runtime/path.ts";
+import { COMMANDS, type CommandSpec, SECRETS_COMMANDS } from "./commands.ts";
+import { parseCommand, subcommand } from "./parse.ts";
+import { firstSecretsConfig, isUnchangedTemplate, newSecretsTemplate } from "./secrets_new.ts";
+import { extname, join, relative, resolve } from "../core/runtime/path.ts";
 import { ConfigDocument } from "../core/formats/configparser.ts";
 import { AgeDecryptError } from "../core/secrets/age.ts";
 import { Environment, environmentNames } from "../core/model/environment.ts";
@@ -17,7 +19,6 @@ import {
   decryptFile,
   detectProvider,
   lockFile,
-  NEW_FILE_TEMPLATE,
   parseMembers,
   readConfigCleartext,
   readSecretFile,
@@ -343,7 +344,7 @@ export async function editSecrets(baseDir: string, environment: string, opts: Ed
       }
       const isNew = path === null || !((await sizeOf(path)) ?? 0);
       original = isNew ? null : decodeText(await decryptFile(path!, ctx.secrets), path!);
-      current = original ?? (file !== null ? "" : NEW_FILE_TEMPLATE);
+      current = original ?? (file !== null ? "" : newSecretsTemplate(environment));
     } catch (err) {
       reportError(ctx, err);
       return 1;
@@ -387,6 +388,10 @@ export async function editSecrets(baseDir: string, environment: string, opts: Ed
     const encrypt = async (): Promise<void> => {
       if (current === original) {
         ctx.out("No changes from original cleartext. Not updating.");
+        return;
+      }
+      if (original === null && file === null && isUnchangedTemplate(current, environment)) {
+        ctx.out(`Nothing filled in: ${environment} still has no secrets. Not creating them.`);
         return;
       }
       if (file !== null) {
@@ -490,6 +495,7 @@ async function forEachSecretsConfig(
   names: string[],
   ctx: Ctx,
   fn: (name: string, envDir: string, cleartext: string) => Promise<void>,
+  withoutSecrets: ((name: string, envDir: string) => Promise<void>) | null = null,
 ): Promise<number> {
   let code = 0;
   for (const name of names) {
@@ -497,7 +503,8 @@ async function forEachSecretsConfig(
     try {
       const layout = await detectProvider(envDir);
       if (layout.configPath === null) {
-        ctx.out(`${name}: No secrets found. Skipped.`);
+        if (withoutSecrets) await withoutSecrets(name, envDir);
+        else ctx.out(`${name}: No secrets found. Skipped.`);
         continue;
       }
       const lock = await lockFile(layout.configPath, { exclusive: true });
@@ -544,14 +551,38 @@ export async function changeMembers(
   const ctx = context(opts);
   let names: string[];
   let member: string;
+  let providers: (SecretsLayout["provider"])[];
   try {
     member = checkMember(key);
     names = selectEnvironments(baseDir, environments);
+    providers = await Promise.all(names.map(async (n) => (await detectProvider(envDirOf(baseDir, n))).provider));
+    // With no secrets anywhere yet, a new environment would get age: a key that age cannot use is refused now
+    // (not only once some environment has age secrets).
+    if (action === "add" && providers.every((p) => p === "none") && !isAgeMember(member)) {
+      throw new SecretsError(`${invalidAgeMember(member)} (New secrets are encrypted with age.)`);
+    }
   } catch (err) {
     reportError(ctx, err);
     return 1;
   }
-  return await forEachSecretsConfig(baseDir, names, ctx, async (name, envDir, text) => {
+  const named = environments !== null && environments.length > 0;
+  // Environments named with --environments that have no secrets yet get them, with this member.
+  const create = action === "add" && named
+    ? async (name: string, envDir: string) => {
+      if (!isAgeMember(member)) {
+        throw new SecretsError(
+          `${invalidAgeMember(member)} (New secrets are encrypted with age.)`,
+        );
+      }
+      await Deno.mkdir(envDir, { recursive: true });
+      const result = await writeConfig(envDir, firstSecretsConfig(name, member), ctx.secrets);
+      ctx.out(`${name}: had no secrets: created ${
+        result.written.map((p) => relative(baseDir, p)).join(", ")
+      } with member ${member}.`);
+      ctx.out(`${name}: add secrets with: batou secrets edit ${name}`);
+    }
+    : null;
+  const code = await forEachSecretsConfig(baseDir, names, ctx, async (name, envDir, text) => {
     const doc = ConfigDocument.parse(text, "secrets.cfg", { inlineComments: false });
     const members = parseMembers(doc.get("batou", "members"));
     const present = members.includes(member);
@@ -560,16 +591,22 @@ export async function changeMembers(
       return;
     }
     if (action === "add" && (await detectProvider(envDir)).provider === "age" && !isAgeMember(member)) {
-      throw new SecretsError(
-        `Invalid member ${JSON.stringify(member)}: an age member is an age1... or ssh-... public key ` +
-          `or an https:// URL of ssh keys.`,
-      );
+      throw new SecretsError(invalidAgeMember(member));
     }
     const updated = action === "add" ? [...members, member] : members.filter((m) => m !== member);
     doc.set("batou", "members", updated.join(",\n"));
     await writeConfig(envDir, doc.toString(), { ...ctx.secrets, lockHeld: true });
     ctx.out(`${name}: ${action === "add" ? "added" : "removed"} ${member}.`);
-  });
+  }, create);
+  if (action === "add" && !named && names.length > 0 && providers.every((p) => p === "none")) {
+    ctx.out(`No environment has secrets yet. To start those of one: batou secrets add KEY --environments ENV`);
+  }
+  return code;
+}
+
+function invalidAgeMember(member: string): string {
+  return `Invalid member ${JSON.stringify(member)}: an age member is an age1... or ssh-... public key ` +
+    `or an https:// URL of ssh keys.`;
 }
 
 /**
@@ -644,131 +681,21 @@ export async function decryptToStdout(baseDir: string, file: string, opts: Secre
 // ---------------------------------------------------------------------------------------------------------------
 // command line
 
-/** Usage of `batou secrets`. */
-export const SECRETS_USAGE: string = `usage: batou secrets <command> [options]
-
-commands:
-  edit ENV [FILE] [-e EDITOR]                  edit the secrets of ENV (or its secret file FILE)
-  summary                                      show members and secret files of every environment
-  add KEY [--environments a,b]                 add a member to environments (default: all)
-  remove KEY [--environments a,b]              remove a member from environments (default: all)
-  reencrypt [--environments a,b] [-f|--force]  re-encrypt when the members' keys changed (or always: -f)
-  decrypttostdout FILE                         decrypt one file to stdout (git diff textconv)
-
-Run \`batou secrets <command> --help\` for details.
-`;
-
-const SUB_USAGE: Record<string, string> = {
-  edit: `usage: batou secrets edit ENV [FILE] [-e|--editor EDITOR]
-
-Decrypts the secrets of environment ENV (environments/ENV/secrets.cfg.*), opens them in EDITOR and encrypts
-the result again. With FILE, edits the secret file environments/ENV/secret-FILE.<age|gpg> instead. A missing
-file is created (a new environment gets age encryption; add its members).
-
-  ENV                  the environment
-  FILE                 the secret file's name (as used in environment.secretFiles)
-  -e, --editor EDITOR  the editor command (default: $EDITOR, else vi)
-`,
-  summary: `usage: batou secrets summary
-
-Shows the members and secret files of every environment. Exit code 1 if something could not be decrypted.
-`,
-  add: `usage: batou secrets add KEY [--environments a,b]
-
-Adds member KEY (an age1... or ssh public key, an https:// URL of a key file, or a gpg key id or e-mail
-address) to the environments (default: all) and re-encrypts their secrets.
-`,
-  remove: `usage: batou secrets remove KEY [--environments a,b]
-
-Removes member KEY from the environments (default: all) and re-encrypts their secrets.
-`,
-  reencrypt: `usage: batou secrets reencrypt [--environments a,b] [-f|--force]
-
-Re-encrypts the secrets of the environments (default: all) if the members' keys changed (age: keys downloaded
-from https:// members, recorded in age_keys.txt; gpg: the key ids). -f, --force re-encrypts everything.
-`,
-  decrypttostdout: `usage: batou secrets decrypttostdout FILE
-
-Writes the decrypted content of FILE (.age, .gpg or .age-diffable) to stdout. Meant for git:
-  git config diff.batou.textconv "batou secrets decrypttostdout"
-  echo "*.gpg diff=batou\\n*.age diff=batou\\n*.age-diffable diff=batou" >> .gitattributes
-`,
-};
-
-class UsageError extends Error {}
-
-type OptionSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
-
-function parse(
-  args: string[],
-  options: OptionSpec,
-): { values: Record<string, string | boolean>; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: { ...options, help: { type: "boolean", short: "h" }, debug: { type: "boolean", short: "d" } },
-    });
-    return { values: values as Record<string, string | boolean>, positionals };
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
 /**
  * The `batou secrets` command line; `args` are the arguments after `secrets`, `baseDir` is the project.
  * Reads `EDITOR` and the age/gpg settings (`BATOU_AGE_IDENTITIES`, `BATOU_AGE_IDENTITY_PASSPHRASE`,
- * `GNUPGHOME`) from the environment. Returns the exit code: 0 success, 1 failure, 2 usage error.
+ * `GNUPGHOME`) from the environment. Returns the exit code: 0 success, 1 failure; throws a {@link UsageError}
+ * (exit code 2 in main.ts) for a wrong command line.
  */
 export async function secretsCommand(args: string[], baseDir: string, debug: boolean): Promise<number> {
   const io = processIO();
-  const [sub, ...rest] = args;
-  if (sub === "-h" || sub === "--help" || sub === "help") {
-    io.write(SECRETS_USAGE);
-    return 0;
-  }
-  if (sub === undefined || !(sub in SUB_USAGE)) {
-    io.writeErr(
-      (sub === undefined
-        ? "batou secrets: error: missing command"
-        : `batou secrets: error: unknown command \`${sub}\``) +
-        `\n\n${SECRETS_USAGE}`,
-    );
-    return 2;
-  }
-  const specs: Record<string, OptionSpec> = {
-    edit: { editor: { type: "string", short: "e" } },
-    summary: {},
-    add: { environments: { type: "string" } },
-    remove: { environments: { type: "string" } },
-    reencrypt: { environments: { type: "string" }, force: { type: "boolean", short: "f" } },
-    decrypttostdout: {},
-  };
-  const arity: Record<string, [number, number]> = {
-    edit: [1, 2],
-    summary: [0, 0],
-    add: [1, 1],
-    remove: [1, 1],
-    reencrypt: [0, 0],
-    decrypttostdout: [1, 1],
-  };
-  let values: Record<string, string | boolean>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parse(rest, specs[sub]));
-    if (values.help) {
-      io.write(SUB_USAGE[sub]);
-      return 0;
-    }
-    const [min, max] = arity[sub];
-    if (positionals.length < min) throw new UsageError("missing argument");
-    if (positionals.length > max) throw new UsageError(`unexpected argument \`${positionals[max]}\``);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.writeErr(`batou secrets ${sub}: error: ${err.message}\n\n${SUB_USAGE[sub]}`);
-    return 2;
-  }
+  const chosen = await subcommand(["secrets"], COMMANDS.secrets, args);
+  if (chosen === null) return 0;
+  const sub = chosen.name as keyof typeof SECRETS_COMMANDS;
+  const parsed = await parseCommand(["secrets", sub], SECRETS_COMMANDS[sub] as CommandSpec, chosen.rest);
+  if (parsed === null) return 0;
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const positionals = parsed.positionals;
   const opts: SecretsCliOptions = { io, debug: debug || values.debug === true };
   switch (sub) {
     case "edit":

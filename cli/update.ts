@@ -23,7 +23,8 @@
 import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "../core/runtime/path.ts";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { COMMANDS } from "./commands.ts";
+import { parseCommand, UsageError } from "./parse.ts";
 import { output } from "../core/model/output.ts";
 import { lstatOrNull } from "../core/runtime/fsops.ts";
 import { RELEASE_PUBLIC_KEY, RELEASES_URL } from "./release_key.ts";
@@ -47,20 +48,6 @@ import {
 
 /** The environment variable that replaces the built-in release key (tests, private mirrors). */
 export const TRUSTED_KEY_ENV = "BATOU_UPDATE_TRUSTED_KEY_FILE";
-
-const USAGE = `usage: batou update [--check] [--version V] [--from URL]
-
-Replaces this batou binary with a signed release: downloads the binary for this platform, checks its SHA-256
-against the release's SHA256SUMS and that file's OpenPGP signature against the release key built into batou,
-then swaps it in atomically (the previous binary is kept as batou.old).
-
-  --check        only say whether there is an update (and verify the release's signature)
-  --version V    go to version V (default: the version pinned in .batou.json, else the latest release)
-  --from URL     a mirror instead of ${RELEASES_URL}
-                 (http(s):// or file:// directory with the same layout: download/v<V>/..., latest/download/...)
-
-${TRUSTED_KEY_ENV}=FILE replaces the built-in release key (meant for tests and private mirrors).
-`;
 
 /** The update was refused; the message says why. Nothing was changed. */
 export class UpdateRefused extends Error {
@@ -396,29 +383,12 @@ export interface UpdateContext {
 
 /** `batou update ...`; returns the exit code. */
 export async function updateCommand(args: string[], ctx: UpdateContext): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      check: { type: "boolean" },
-      version: { type: "string" },
-      from: { type: "string" },
-      target: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (positionals.length) {
-    output.error(`batou update takes no arguments (got ${positionals.join(" ")})\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = await parseCommand(["update"], COMMANDS.update, args);
+  if (parsed === null) return 0;
+  const { values } = parsed;
   let version = values.version?.replace(/^v/, "") ?? null;
   if (version !== null && !VERSION_RE.test(version)) {
-    output.error(`--version ${values.version} is not a version like 1.2.3`);
-    return 2;
+    throw new UsageError(`--version ${values.version} is not a version like 1.2.3`, ["update"]);
   }
   try {
     if (!values.target && !values.check && !isCompiled()) {

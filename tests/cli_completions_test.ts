@@ -1,7 +1,8 @@
 /**
  * `batou completions bash|zsh|fish` in the real shells: each test starts the shell in a tmux pane (a real TTY)
  * inside a project with two environments, loads the script that `batou completions SHELL` printed and presses Tab
- * the way a user does. Commands, environment names and `deploy` options must complete.
+ * the way a user does. Commands, environment names, options and option values (from the command table) must
+ * complete.
  *
  * @module
  */
@@ -119,6 +120,23 @@ async function exercise(pane: Pane, list: string[]): Promise<void> {
   await pane.type("batou completions fi");
   await pane.keys("Tab");
   await pane.waitFor(/batou completions fish $/m, "shell name");
+  await pane.reset();
+
+  // From the command table (cli/commands.ts): each command's own options and their values.
+  await pane.type("batou graph prod --for");
+  await pane.keys("Tab");
+  await pane.waitFor(/batou graph prod --format $/m, "graph's own option");
+  await pane.type("mer");
+  await pane.keys("Tab");
+  await pane.waitFor(/batou graph prod --format mermaid $/m, "an option's fixed choices");
+  await pane.reset();
+
+  await pane.type("batou secrets add age1x --envi");
+  await pane.keys("Tab");
+  await pane.waitFor(/batou secrets add age1x --environments $/m, "a secrets subcommand's option");
+  await pane.type("sta");
+  await pane.keys("Tab");
+  await pane.waitFor(/batou secrets add age1x --environments staging $/m, "an option taking an environment");
 }
 
 async function inShell(shell: string, argv: string[], setup: string, list: string[]): Promise<void> {

@@ -5,13 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type AgeIdentitySource, loadIdentities } from "../core/secrets/age.ts";
-import {
-  AGE_KEYS_BANNER,
-  lockFile,
-  NEW_FILE_TEMPLATE,
-  writeConfig,
-  writeSecretFile,
-} from "../core/secrets/providers.ts";
+import { AGE_KEYS_BANNER, lockFile, writeConfig, writeSecretFile } from "../core/secrets/providers.ts";
 import {
   changeMembers,
   decryptToStdout,
@@ -22,6 +16,7 @@ import {
   type SecretsIO,
   secretsSummary,
 } from "../cli/secrets.ts";
+import { firstSecretsConfig, newSecretsTemplate } from "../cli/secrets_new.ts";
 import { dec, run, runOk, sshKeygen, withGnupgHome, withTempDir } from "./secrets_test_helpers.ts";
 import { REPO } from "./support/cli.ts";
 import { exists } from "./support/fs.ts";
@@ -176,7 +171,7 @@ Deno.test("edit (CLI): a new environment starts from the template and becomes an
     const r = await cli(base, ["edit", "dev"], { BATOU_AGE_IDENTITIES: key.path, EDITOR: ed, TMPDIR: tmp });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /WARNING: The age encryption public-key metadata file does not exist!/);
-    assert.equal(await Deno.readTextFile(join(dir, "seen")), NEW_FILE_TEMPLATE);
+    assert.equal(await Deno.readTextFile(join(dir, "seen")), newSecretsTemplate("dev"));
 
     // temp file: in TMPDIR, edit*.cfg, mode 0600, gone afterwards
     const [tmpName, mode] = (await Deno.readTextFile(join(dir, "tmpname"))).trim().split("\n");
@@ -192,7 +187,8 @@ Deno.test("edit (CLI): a new environment starts from the template and becomes an
     assert.ok(!raw.includes("deploy often"));
     assert.equal(
       await ageDecrypt(key, join(envDir, "secrets.cfg.age")),
-      `[batou]\nsecret_provider = age\nmembers = ${key.pub}\n[component:hello]\n# keep me\nmagic_word = deploy often\n`,
+      newSecretsTemplate("dev").replace(/members =\n$/, `members = ${key.pub}\n`) +
+        `[component:hello]\n# keep me\nmagic_word = deploy often\n`,
     );
     assert.equal(
       await Deno.readTextFile(join(envDir, "age_keys.txt")),
@@ -272,8 +268,10 @@ Deno.test("edit: the command loop (batou's test_edit_command_loop) and recoverin
     const envDir = join(base, "environments", "dev");
 
     // a new environment left without members cannot be encrypted: encrypt fails again, quit discards
+    // (left as the template was, nothing is encrypted at all: see "unchanged, nothing is made" below)
+    const noMember = await editor(dir, "nomember.sh", `echo "# just a comment" >> "$1"`);
     let io = captureIO(["asdf", "encrypt", "quit"]);
-    let code = await editSecrets(base, "dev", { ...opts(io, identities), editor: "true", tempDir: join(dir, "tmp") });
+    let code = await editSecrets(base, "dev", { ...opts(io, identities), editor: noMember, tempDir: join(dir, "tmp") });
     assert.equal(code, 1);
     const block = (error: string) => `\n\nAn error occurred: ${error}\n\n${EDIT_MENU}\n> `;
     const noMembers = "Please add at least one recipient to the secrets file.";
@@ -282,7 +280,7 @@ Deno.test("edit: the command loop (batou's test_edit_command_loop) and recoverin
 
     // end of input at the prompt also quits
     io = captureIO([]);
-    code = await editSecrets(base, "dev", { ...opts(io, identities), editor: "true", tempDir: join(dir, "tmp") });
+    code = await editSecrets(base, "dev", { ...opts(io, identities), editor: noMember, tempDir: join(dir, "tmp") });
     assert.equal(code, 1);
     assert.ok(io.stdout.endsWith("> \n"));
 
@@ -300,7 +298,7 @@ Deno.test("edit: the command loop (batou's test_edit_command_loop) and recoverin
     assert.ok((await Deno.readTextFile(join(dir, "second"))).endsWith("[broken\n"));
     assert.equal(
       await ageDecrypt(key, join(envDir, "secrets.cfg.age")),
-      `[batou]\nsecret_provider = age\nmembers = ${key.pub}\n[fixed]\n`,
+      newSecretsTemplate("dev").replace(/members =\n$/, `members = ${key.pub}\n`) + "[fixed]\n",
     );
     assert.deepEqual(await listDir(join(dir, "tmp")), []);
   });
@@ -712,11 +710,17 @@ Deno.test("CLI: usage errors exit 2 with the usage on stderr; --help exits 0", a
     ]);
     const [none, bogus, edit, add, reencrypt, summary, editHelp, help] = runs;
     assert.equal(none.code, 2);
-    assert.match(none.stderr, /^batou secrets: error: missing command\n\nusage: batou secrets <command>/);
+    assert.match(
+      none.stderr,
+      /^batou: error: missing command for batou secrets \(one of edit, [^\n]*\)\n\nusage: batou secrets <command>/,
+    );
     assert.equal(bogus.code, 2);
     assert.match(bogus.stderr, /unknown command `bogus`/);
     assert.equal(edit.code, 2);
-    assert.match(edit.stderr, /^batou secrets edit: error: missing argument\n\nusage: batou secrets edit ENV \[FILE\]/);
+    assert.match(
+      edit.stderr,
+      /^batou: error: missing ENV for batou secrets edit: the environment\n\nusage: batou secrets edit ENV \[FILE\]/,
+    );
     assert.equal(add.code, 2);
     assert.match(add.stderr, /unexpected argument `b`/);
     assert.equal(reencrypt.code, 2);
@@ -819,5 +823,87 @@ Deno.test("CLI: interrupted at the prompt or while the editor runs, the temp fil
     lock.release();
     const pid = Number((await Deno.readTextFile(join(dir, "pid"))).trim());
     assert.throws(() => Deno.kill(pid, "SIGKILL"), "the editor was stopped");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// the first secrets of an environment (issue 19, item 7)
+
+Deno.test("edit (CLI): a new environment's template explains members and sections; unchanged, nothing is made", async () => {
+  await withTempDir(async (dir) => {
+    const base = await project(dir, ["remote"]);
+    const ed = await editor(dir, "ed.sh", `cp "$1" ${dir}/seen`);
+    const r = await cli(base, ["edit", "remote"], { BATOU_AGE_IDENTITIES: join(dir, "none"), EDITOR: ed });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout, "Nothing filled in: remote still has no secrets. Not creating them.\n");
+    const seen = await Deno.readTextFile(join(dir, "seen"));
+    assert.equal(seen, newSecretsTemplate("remote"));
+    for (const hint of ["# members: who can read", "ssh-ed25519 AAAA", "age1...", "https://github.com/USER.keys"]) {
+      assert.ok(seen.includes(hint), hint);
+    }
+    assert.ok(seen.includes("# [component:NAME] sections override attributes"), seen);
+    assert.ok(seen.includes("batou secrets add KEY --environments remote"), seen);
+    assert.ok(seen.endsWith("[batou]\nsecret_provider = age\nmembers =\n"), seen);
+    assert.deepEqual(await listDir(join(base, "environments", "remote")), ["environment.cfg"]);
+  });
+});
+
+Deno.test("add (CLI): the first member of an environment without secrets creates its secrets file", async () => {
+  await withTempDir(async (dir) => {
+    const base = await project(dir, ["remote", "other"]);
+    const age = await ageKey(dir, "age.txt");
+    const env = { BATOU_AGE_IDENTITIES: age.path };
+    const r = await cli(base, ["add", age.pub, "--environments", "remote"], env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `remote: had no secrets: created environments/remote/secrets.cfg.age with member ${age.pub}\\.\n` +
+          `remote: add secrets with: batou secrets edit remote\n`,
+      ),
+    );
+    const envDir = join(base, "environments", "remote");
+    assert.deepEqual(await listDir(envDir), ["age_keys.txt", "environment.cfg", "secrets.cfg.age"]);
+    assert.equal(await ageDecrypt(age, join(envDir, "secrets.cfg.age")), firstSecretsConfig("remote", age.pub));
+    // Only the environment named: the other one still has none.
+    assert.deepEqual(await listDir(join(base, "environments", "other")), ["environment.cfg"]);
+    // It is an ordinary secrets file now: summary shows the member, a second add says it is one already.
+    const summary = await cli(base, ["summary"], env);
+    assert.equal(summary.code, 0, summary.stderr);
+    assert.ok(summary.stdout.includes(`remote\n\t members\n\t\t- ${age.pub}\n`), summary.stdout);
+    const again = await cli(base, ["add", age.pub, "--environments", "remote"], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, `remote: ${age.pub} is already a member. Nothing to do.\n`);
+  });
+});
+
+Deno.test("add (CLI): without --environments, no secrets anywhere: skipped, saying how to start them", async () => {
+  await withTempDir(async (dir) => {
+    const base = await project(dir, ["remote"]);
+    const age = await ageKey(dir, "age.txt");
+    const r = await cli(base, ["add", age.pub], { BATOU_AGE_IDENTITIES: age.path });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      "remote: No secrets found. Skipped.\n" +
+        "No environment has secrets yet. To start those of one: batou secrets add KEY --environments ENV\n",
+    );
+    assert.deepEqual(await listDir(join(base, "environments", "remote")), ["environment.cfg"]);
+  });
+});
+
+Deno.test("add (CLI): a member that is no key fails, also when no environment has secrets yet", async () => {
+  await withTempDir(async (dir) => {
+    const base = await project(dir, ["remote"]);
+    const env = { BATOU_AGE_IDENTITIES: join(dir, "none") };
+    const message = 'Invalid member "notakey": an age member is an age1... or ssh-... public key or an https:// ' +
+      "URL of ssh keys. (New secrets are encrypted with age.)\n";
+    for (const args of [["add", "notakey"], ["add", "notakey", "--environments", "remote"]]) {
+      const r = await cli(base, args, env);
+      assert.equal(r.code, 1, args.join(" "));
+      assert.equal(r.stderr, message, args.join(" "));
+      assert.equal(r.stdout, "", args.join(" "));
+    }
+    assert.deepEqual(await listDir(join(base, "environments", "remote")), ["environment.cfg"]);
   });
 });

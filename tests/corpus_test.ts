@@ -129,13 +129,13 @@ const USAGE_ERRORS: [string[], string][] = [
   [["dev", "-j", "x"], "--jobs takes a whole number >= 1"],
   [["dev", "-j", "1.5"], "--jobs takes a whole number >= 1"],
   [["dev", "--jobs=-1"], "--jobs takes a whole number >= 1"],
-  [["dev", "-j"], "Option '-j, --jobs <value>' argument missing"],
+  [["dev", "-j"], "option -j/--jobs of batou deploy needs a value (N)"],
   [["dev", "-t", "0"], "--timeout takes a whole number of seconds >= 1"],
   [["dev", "-t", "abc"], "--timeout takes a whole number of seconds >= 1"],
   [["dev", "--timeout", "2.5"], "--timeout takes a whole number of seconds >= 1"],
-  [[], "deploy takes exactly one environment name"],
-  [["dev", "prod"], "deploy takes exactly one environment name"],
-  [["dev", "--frobnicate"], "Unknown option '--frobnicate'"],
+  [[], "missing ENV for batou deploy: the environment"],
+  [["dev", "prod"], "unexpected argument `prod` for batou deploy (it takes ENV)"],
+  [["dev", "--frobnicate"], "unknown option --frobnicate for batou deploy"],
 ];
 
 Deno.test("corpus: bad -j/-t values and other command-line mistakes are usage errors (exit 2)", async () => {

@@ -178,3 +178,40 @@ Deno.test("a second signal stops at once: no ssh client or control directory lef
     assertEquals(again.code, 0, again.output);
   });
 });
+
+Deno.test("a signal while connecting (the agent uploads): stops at once, nothing deployed, a re-run converges", async () => {
+  await withRun(async (fixture, p) => {
+    // No cached agent: every host gets the agent uploaded (42 MB of deno), which takes a while.
+    for (const h of fixture.hosts) await Deno.remove(join(h.home, ".cache/batou"), { recursive: true }).catch(() => {});
+    const run = spawnDeploy(p);
+    let ended = false;
+    run.result.then(() => ended = true);
+    // The upload has begun (in the connect step) when its files appear in host1's agent cache.
+    const agents = join(fixture.hosts[0].home, ".cache/batou/agents");
+    const uploading = async () => {
+      try {
+        for await (const e of Deno.readDir(agents)) if (/^(run-|deno-)/.test(e.name)) return true;
+      } catch { /* not yet */ }
+      return false;
+    };
+    while (!ended && !(await uploading())) await new Promise((r) => setTimeout(r, 20));
+    run.child.kill("SIGINT");
+    const result = await run.result;
+    assertEquals(result.code, 130, result.output);
+    assertStringIncludes(result.output, "Interrupted: nothing has been deployed yet; stopping now");
+    assertStringIncludes(result.output, "Stopped before the connect step completed: nothing was deployed.");
+    assertStringIncludes(result.output, "DEPLOYMENT INTERRUPTED (SIGINT, during connect)");
+    assert(!result.output.includes("no new component starts"), result.output);
+    const report = JSON.parse(await Deno.readTextFile(join(p.dir, "report.json")));
+    assertEquals(report.interrupted, "SIGINT");
+    assertEquals(await pgrep(["-f", join(p.dir, "ssh_config")]), "");
+    assertEquals(await targetsQuiet(fixture), "");
+    assertEquals(await controlDirs(p), []);
+    for (const h of HOSTS) assert(!(await exists(join(p.base(h), "work/app/before"))), h);
+    // A half uploaded agent is not used: the re-run uploads again and converges.
+    await Deno.writeTextFile(join(p.shared, "release"), "");
+    const again = await batou(p.dir, ["deploy", "prod"]);
+    assertEquals(again.code, 0, again.output);
+    for (const h of HOSTS) assertEquals(await Deno.readTextFile(join(p.base(h), "work/app/after")), "after\n");
+  });
+});

@@ -8,7 +8,8 @@ import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts"
 import { join } from "node:path";
 import { batou, type CliResult, REPO, writeFiles } from "./support/cli.ts";
 import { requireTools, type SshdFixture, startSshd } from "./support/sshd.ts";
-import { parseRunArguments, RunUsageError } from "../cli/run.ts";
+import { parseRunArguments } from "../cli/run.ts";
+import { UsageError } from "../cli/parse.ts";
 import { commandOutputLine, outcomeLine } from "../remote/controller/run_command.ts";
 
 const PREFIX = "btrun";
@@ -49,8 +50,8 @@ function run(dir: string, args: string[]): Promise<CliResult> {
   return batou(dir, ["run", "prod", ...args]);
 }
 
-Deno.test("batou run: the command line (`--` or plain words, --hosts, -j, usage errors)", () => {
-  assertEquals(parseRunArguments(["prod", "--hosts", "a,b*", "-j", "2", "--", "echo", "hi there"]), {
+Deno.test("batou run: the command line (`--` or plain words, --hosts, -j, usage errors)", async () => {
+  assertEquals(await parseRunArguments(["prod", "--hosts", "a,b*", "-j", "2", "--", "echo", "hi there"]), {
     environment: "prod",
     command: "echo hi there",
     hosts: ["a", "b*"],
@@ -58,25 +59,25 @@ Deno.test("batou run: the command line (`--` or plain words, --hosts, -j, usage 
     timeout: null,
     debug: false,
   });
-  assertEquals(parseRunArguments(["prod.cfg", "uptime"])?.command, "uptime");
-  assertEquals(parseRunArguments(["prod", "--timeout=5", "--", "ls", "-la"])?.timeout, 5);
-  assertEquals(parseRunArguments(["prod", "--help"]), null);
+  assertEquals((await parseRunArguments(["prod.cfg", "uptime"]))?.command, "uptime");
+  assertEquals((await parseRunArguments(["prod", "--timeout=5", "--", "ls", "-la"]))?.timeout, 5);
+  assertEquals(await parseRunArguments(["prod", "--help"]), null);
   for (
     const [args, message] of [
-      [["prod"], "run takes a command"],
-      [["--", "ls"], "run takes an environment name"],
+      [["prod"], "missing -- CMD... for batou run"],
+      [["--", "ls"], "missing ENV for batou run"],
       [["prod", "ls", "-la"], "put the command after `--`"],
-      [["prod", "-j", "0", "--", "ls"], "--jobs takes a whole number >= 1"],
-      [["prod", "extra", "--", "ls"], "unexpected `extra` before `--`"],
+      [["prod", "-j", "0", "--", "ls"], "--jobs of batou run takes a whole number >= 1"],
+      [["prod", "extra", "--", "ls"], "unexpected argument `extra` for batou run"],
     ] as const
   ) {
     let error: unknown = null;
     try {
-      parseRunArguments([...args]);
+      await parseRunArguments([...args]);
     } catch (e) {
       error = e;
     }
-    assert(error instanceof RunUsageError, `${args.join(" ")}: ${error}`);
+    assert(error instanceof UsageError, `${args.join(" ")}: ${error}`);
     assertStringIncludes(error.message, message);
   }
   assertEquals(commandOutputLine("web1", "a\x1b[31mb"), "web1: a\\x1b[31mb");

@@ -247,6 +247,12 @@ Deno.test("service_user: the agent runs as that user through sudo, with its own 
     try {
       const r = await deploy(p);
       assertEquals(r.code, 0, r.output);
+      // The transcript says as whom the agent runs, where the host's connection is reported.
+      assertMatch(r.output, new RegExp(`host1: Connecting via ssh \\(1/2\\), agent runs as service_user ${SVC}\n`));
+      assertMatch(
+        r.output,
+        new RegExp(`host3: Connecting via ssh \\(2/2\\), agent runs as service_user ${PREFIX}-host3\n`),
+      );
       const svcHome = (await runCommand("getent", ["passwd", SVC])).stdout.split(":")[5];
       const file = join(svcHome, p.target, "work/hello/hello");
       assertEquals(await Deno.readTextFile(file), "Hello from host1\n");

@@ -106,6 +106,14 @@ export interface DeployOptions {
   interrupt?: Interrupt;
 }
 
+/**
+ * `, agent runs as service_user app` for a host whose agent the transport starts as its service user (every method
+ * but `local`, whose agent is this user's), else "".
+ */
+export function runsAs(host: Host, method: string): string {
+  return host.serviceUser && method !== "local" ? `, agent runs as service_user ${host.serviceUser}` : "";
+}
+
 /** The run was stopped by a signal (see interrupt.ts); the main loop reports what was done and what was not. */
 class RunInterrupted extends Error {
   constructor() {
@@ -389,9 +397,10 @@ class DeploymentRun {
       for (const [name, step] of steps) {
         if (name === "deploy" && this.opts.consistencyOnly) continue;
         if (this.interrupt.requested) return this.interrupted(name);
+        if (name === "deploy") this.interrupt.stage = "deploying";
         const started = performance.now();
         try {
-          await step();
+          await this.untilInterrupted(name, step());
           this.recorder?.step(name, performance.now() - started, true);
         } catch (e) {
           if (e instanceof RunInterrupted) {
@@ -419,6 +428,21 @@ class DeploymentRun {
         lock.close();
       } catch { /* closed */ }
     }
+  }
+
+  /**
+   * Waits for a step; a signal during the connect step ends the wait at once with {@link RunInterrupted} (the
+   * interrupt has closed the connections the step works on, see interrupt.ts). The load step is local and short:
+   * the run stops after it. The deploy step handles signals itself.
+   */
+  async untilInterrupted(name: string, running: Promise<void>): Promise<void> {
+    if (name !== "connect") return await running;
+    running.catch(() => {}); // the step's end no longer matters once interrupted
+    const interrupted = this.interrupt.signalled.then((): never => {
+      throw new RunInterrupted();
+    });
+    interrupted.catch(() => {}); // a signal after the step: the next step sees it
+    await Promise.race([running, interrupted]);
   }
 
   /** Says what a stopped run did and did not do (exit code 130). `step`: the step that did not complete. */
@@ -559,7 +583,11 @@ class DeploymentRun {
         if (checkLocal) return;
         if (host.ignore) {
           output.line(`${host.name}: Connection ignored (${i + 1}/${hosts.length})`, { icon: "⏭️", red: true });
-        } else output.step(host.name, `Connecting via ${method} (${i + 1}/${hosts.length})`, { icon: "🌐" });
+        } else {
+          output.step(host.name, `Connecting via ${method} (${i + 1}/${hosts.length})${runsAs(host, method)}`, {
+            icon: "🌐",
+          });
+        }
       });
       const active = hosts.filter((h) => !h.ignore);
       const perHost = new Map<string, ReportingError[]>();
@@ -854,7 +882,7 @@ class DeploymentRun {
       outcome(e, "running");
       busyHosts.add(e.host);
       output.line(`${e.host}: Scheduling component ${e.root} ...`, { icon: "⚪" });
-      this.progress.set(e.host, "deploying");
+      this.progress.set(e.host, this.opts.predictOnly ? "predicting" : "deploying");
       this.recorder?.root(e.host, e.root, "running");
       const call = callAgent(this.connections.get(e.host)!.peer, "deploy", {
         root: e.root,

@@ -1,6 +1,8 @@
 /**
- * Ctrl-C and SIGTERM during `batou deploy`. The first signal asks the run to stop cleanly: no new root starts, every
- * agent stops at its next component boundary, connections are closed, the run says what was done and what was not,
+ * Ctrl-C and SIGTERM during `batou deploy`. Before the deploy step (loading, connecting, uploading the agent,
+ * configuring) the first signal stops at once: nothing has changed on any host, so every ssh process and agent is
+ * ended and the run says that nothing was deployed. During the deploy step the first signal asks the run to stop
+ * cleanly: no new root starts, every agent stops at its next component boundary, connections are closed, the run says what was done and what was not,
  * writes its report and exits with 130. A second signal stops at once: every ssh process and local agent is killed
  * and their control directories removed ({@linkcode abortConnections}), then the run ends the same way, and if it
  * cannot within a few seconds the process exits with 130 anyway.
@@ -24,10 +26,19 @@ const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 /** How long a run may take to end after the second signal before the process exits regardless. */
 const HARD_STOP_GRACE_MS = 5000;
 
+/**
+ * What a run is doing when a signal comes: `preparing` (loading, connecting, configuring: nothing has changed on
+ * any host yet, so the first signal stops at once) or `deploying` (the first signal stops at the next component
+ * boundary).
+ */
+export type InterruptStage = "preparing" | "deploying";
+
 /** The signals of one run. */
 export class Interrupt {
   /** The first signal's name, once one came. */
   requested: Deno.Signal | null = null;
+  /** What the run is doing (set by the deployment when its deploy step starts). */
+  stage: InterruptStage = "preparing";
   /** Resolves with the first signal. */
   readonly signalled: Promise<Deno.Signal>;
   #resolve!: (s: Deno.Signal) => void;
@@ -64,10 +75,15 @@ export class Interrupt {
     if (this.requested === null) {
       this.requested = signal;
       output.line("");
+      const what = signal === "SIGINT" ? "Interrupted" : `Received ${signal}`;
       output.error(
-        `${signal === "SIGINT" ? "Interrupted" : `Received ${signal}`}: no new component starts; the hosts stop ` +
-          "after the component they are deploying (press Ctrl-C again to stop at once).",
+        this.stage === "preparing"
+          ? `${what}: nothing has been deployed yet; stopping now (connections and agents are closed).`
+          : `${what}: no new component starts; the hosts stop after the component they are deploying ` +
+            "(press Ctrl-C again to stop at once).",
       );
+      // Before the deployment, nothing is left half done on a host: stop connecting, uploading and configuring.
+      if (this.stage === "preparing") abortConnections();
       this.#resolve(signal);
       for (const fn of this.#onFirst.splice(0)) fn();
       return;

@@ -1,6 +1,6 @@
 /**
  * The compact per-host progress shown on a terminal while a deployment runs:
- * `web1: deploying 2/5 · web2: syncing · web3: done` in one status line below
+ * `web1: deploying 2/5 · web2: syncing · web3: done` (`predicting 2/5` with `-P`) in one status line below
  * the output. Plain (non-terminal) output gets no status line at all.
  *
  * @module
@@ -15,6 +15,7 @@ export type HostPhase =
   | "configuring"
   | "configured"
   | "deploying"
+  | "predicting"
   | "done"
   | "failed"
   | "interrupted";
@@ -50,7 +51,7 @@ export class Progress {
   /** The status text. */
   render(): string {
     return [...this.#hosts].sort(([a], [b]) => compareStrings(a, b)).map(([name, h]) => {
-      const detail = h.phase === "deploying" && h.total ? ` ${h.done}/${h.total}` : "";
+      const detail = (h.phase === "deploying" || h.phase === "predicting") && h.total ? ` ${h.done}/${h.total}` : "";
       return `${name}: ${h.phase}${detail}`;
     }).join(" · ");
   }
