@@ -255,7 +255,7 @@ export const COMMANDS = {
       "line as `host: line`. Ends with `host: exit N` per host; exits 0 when every command exited 0, else 1.",
     args: [ENV_ARG, { name: "CMD", help: "the command line (its words are joined with spaces)", afterDashes: true }],
     options: {
-      hosts: DEPLOY_OWN_OPTIONS.hosts,
+      hosts: { ...DEPLOY_OWN_OPTIONS.hosts, help: "only these hosts (names or globs such as 'web*'; repeatable)" },
       jobs: {
         type: "string",
         short: "j",

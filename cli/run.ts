@@ -38,9 +38,14 @@ export async function parseRunArguments(args: string[]): Promise<RunArguments | 
   const dashes = args.includes("--");
   let parsed;
   try {
-    parsed = await parseCommand(["run"], dashes ? COMMANDS.run : RUN_WITHOUT_DASHES, args);
+    const help = args.some((a) => a === "-h" || a === "--help");
+    parsed = await parseCommand(["run"], dashes || help ? COMMANDS.run : RUN_WITHOUT_DASHES, args);
   } catch (e) {
-    if (dashes || !(e instanceof UsageError) || !e.message.startsWith("unknown option")) throw e;
+    if (dashes || !(e instanceof UsageError)) throw e;
+    // An option after ENV is most likely the command's own (`batou run prod ls -la`).
+    const option = /^unknown option (\S+)/.exec(e.message)?.[1];
+    const env = args.findIndex((a) => !a.startsWith("-"));
+    if (!option || env < 0 || args.findIndex((a) => a.startsWith(option)) < env) throw e;
     throw new UsageError(`${e.message}; put the command after \`--\``, ["run"]);
   }
   if (parsed === null) return null;

@@ -81,7 +81,7 @@ Deno.test("check: usage errors exit 2; --help explains the command", async () =>
   try {
     const none = await batou(dir, ["check"]);
     assertEquals(none.code, 2, none.output);
-    assertStringIncludes(none.output, "check takes exactly one environment name");
+    assertStringIncludes(none.output, "missing ENV for batou check");
     const help = await batou(dir, ["check", "--help"]);
     assertEquals(help.code, 0, help.output);
     assertStringIncludes(help.output, "usage: batou check ENV");

@@ -38,7 +38,9 @@ Deno.test("help: `batou CMD --help` prints the command's usage with every argume
     assertEquals(r.code, 0, what);
     assertEquals(r.stderr, "", what);
     assert(r.stdout.startsWith(usageLine(path, spec) + "\n"), what);
-    for (const arg of spec.args) assertStringIncludes(r.stdout, `  ${arg.name}`, what);
+    for (const arg of spec.args) {
+      assertStringIncludes(r.stdout, `  ${arg.afterDashes ? `-- ${arg.name}` : arg.name}`, what);
+    }
     for (const [name, o] of Object.entries(allOptions(spec))) {
       assertStringIncludes(r.stdout, `--${name}`, what);
       assertStringIncludes(r.stdout, o.help.split("\n")[0], what);

@@ -90,10 +90,11 @@ Deno.test("batou run over ssh: two hosts, prefixed output, per-host exit status,
     const cmd = `id -un; pwd; echo oops >&2; test "$(id -un)" = ${PREFIX}-host1 || exit 3`;
     const r = await run(dir, ["--", cmd]);
     assertEquals(r.code, 1, r.output);
+    const out = `\n${r.stdout}`; // a host's line may be the first one
     for (const host of ["host1", "host2"]) {
-      assertStringIncludes(r.stdout, `\n${host}: ${PREFIX}-${host}\n`);
-      assertStringIncludes(r.stdout, `\n${host}: ${await Deno.realPath(join(home(host), target))}\n`);
-      assertStringIncludes(r.stdout, `\n${host}: oops\n`);
+      assertStringIncludes(out, `\n${host}: ${PREFIX}-${host}\n`);
+      assertStringIncludes(out, `\n${host}: ${await Deno.realPath(join(home(host), target))}\n`);
+      assertStringIncludes(out, `\n${host}: oops\n`);
     }
     const summary = r.stdout.slice(r.stdout.indexOf("Summary"));
     assertStringIncludes(summary, "\nhost1: exit 0\nhost2: exit 3\n");
