@@ -1,8 +1,9 @@
 /**
  * `batou agent`: the side that runs on a target host. It speaks JSON-RPC on
- * stdin/stdout, loads the (synced) project, configures the model (its host's
- * roots, or all of them when they use resources; see Environment.configure)
- * with the overrides and secrets the controller sends, and deploys the root
+ * stdin/stdout, loads the (synced) project, configures its host's roots with
+ * the overrides and secrets of those roots the controller sends (in rounds,
+ * with the resources of other hosts' roots the controller brokers; see
+ * remote/contract/broker.ts), and deploys the root
  * components it is asked for, streaming its output back as notifications.
  *
  * Nothing may write to stdout except the protocol: `console.*` is redirected
@@ -19,6 +20,7 @@ import { expandHome } from "../contract/paths.ts";
 import { createSyncHandlers } from "./sync_agent.ts";
 import { naming } from "../../core/runtime/fsops.ts";
 import { requestDeployStop } from "../../core/model/component.ts";
+import type { ForeignResource, ResourcePublication } from "../../core/model/resource_exchange.ts";
 
 /** Sends output lines to the controller as `output` notifications. */
 export class ChannelBackend implements OutputBackend {
@@ -49,12 +51,15 @@ export interface ConfigureParams {
   platform: string | null;
   debug: boolean;
   checkAndPredictLocal?: boolean;
-  /** Configure only the roots of these hosts when that gives the same model (see Environment.configure); all when absent. */
+  /**
+   * Configure only the roots of these hosts (the first round of a brokered configure; see Environment.configure);
+   * all roots when absent.
+   */
   scope?: string[] | null;
   /** Print logs and warnings only for roots of these hosts; for all when absent. */
   report?: string[] | null;
-  /** The secrets cover only the roots in `scope`: when they use resources, answer `needsWholeModel` instead. */
-  partial?: boolean;
+  /** With `scope`: values of other hosts' roots under the keys these roots require (none in the first round). */
+  resources?: ForeignResource[];
 }
 
 /** What the agent's `configure` method returns. */
@@ -63,8 +68,13 @@ export interface ConfigureResult {
   errors: unknown[];
   /** The hosts whose roots were configured, or null for all of them. */
   configuredHosts: string[] | null;
-  /** A `partial` configure whose roots use resources: nothing was configured, call again with all the data. */
-  needsWholeModel?: boolean;
+  /** With a `scope`: what its roots provide and require, for the controller's resource broker. */
+  resources?: ResourcePublication;
+  /**
+   * With a `scope`: whether the logs and warnings were printed already (roots that require nothing); otherwise
+   * `configureReport` prints them once the broker is done.
+   */
+  reported?: boolean;
 }
 
 /** One root's dependencies as the controller schedules them. */
@@ -174,6 +184,9 @@ export class Agent {
   #baseDir: string | null = null;
   #lock: Deno.FsFile | null = null;
   #hostName = "";
+  /** The hosts whose roots this agent configures (null: all). */
+  #scope: Set<string> | null = null;
+  #report: Set<string> | undefined = undefined;
   #running = new Set<Promise<void>>();
 
   constructor(readonly modules: Record<string, unknown>, readonly version: string) {}
@@ -195,6 +208,8 @@ export class Agent {
       ensureBase: (p) => this.ensureBase(String(p.targetDirectory)),
       lock: (p) => this.lock(String(p.host), p.holder as Record<string, unknown>),
       configure: (p) => this.configure(p as unknown as ConfigureParams),
+      reconfigure: (p) => this.reconfigure(Array.isArray(p.resources) ? p.resources as ForeignResource[] : []),
+      configureReport: () => this.configureReport(),
       rootDependencies: (p) => this.rootDependencies(typeof p.host === "string" ? p.host : null),
       deploy: (p) => this.deploy(String(p.root), Boolean(p.predictOnly)),
       stop: (p) => this.stop(String(p.reason ?? "interrupted")),
@@ -259,16 +274,43 @@ export class Agent {
     this.#env = env;
     this.#hostName = p.host;
     env.load(this.modules, p);
+    this.#scope = p.scope ? new Set(p.scope) : null;
+    this.#report = p.report ? new Set(p.report) : undefined;
+    return await this.#configureRound(p.resources ?? []);
+  }
+
+  /** Configures the roots of the scope again with other hosts' values the broker forwarded (a next round). */
+  async reconfigure(resources: ForeignResource[]): Promise<ConfigureResult> {
+    this.#requireEnv();
+    if (!this.#scope) throw new Error("reconfigure needs a scoped configure first");
+    return await this.#configureRound(resources);
+  }
+
+  /** Prints the logs and warnings of the last configure round (when the broker is done). */
+  configureReport(): { reported: true } {
+    this.#requireEnv().printConfigureReport();
+    return { reported: true };
+  }
+
+  async #configureRound(resources: ForeignResource[]): Promise<ConfigureResult> {
+    const env = this.#requireEnv();
     const errors = await env.configure({
-      hosts: p.scope ? new Set(p.scope) : undefined,
-      report: p.report ? new Set(p.report) : undefined,
-      noFallback: !!p.partial,
+      hosts: this.#scope ?? undefined,
+      report: this.#report,
+      foreign: resources,
+      deferReport: true,
     });
-    if (env.needsWholeModel) return { errors: [], configuredHosts: null, needsWholeModel: true };
-    return {
+    const result: ConfigureResult = {
       errors: sortErrors(errors).map((e) => (e as ReportingError).toJSON()),
       configuredHosts: env.configuredHosts,
     };
+    if (this.#scope && env.publication) {
+      result.resources = env.publication;
+      // Roots that require nothing get nothing forwarded: no other round can follow, the report is final.
+      result.reported = env.publication.requires.length === 0;
+      if (result.reported) env.printConfigureReport();
+    }
+    return result;
   }
 
   #requireEnv(): Environment {
