@@ -29,7 +29,7 @@ export type WireValue =
 export class NotPlainData extends Error {
   override name = "NotPlainData";
   constructor(readonly path: string, readonly what: string) {
-    super(`${path ? `${path} is` : "it is"} ${what}`);
+    super(`value${path} is ${what}`);
   }
 }
 
