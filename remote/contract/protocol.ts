@@ -315,3 +315,35 @@ export class AggregateReport extends Error {
     super(`${errors.length} errors`);
   }
 }
+
+// ---------------------------------------------------------------- the resource broker's methods (issue 15)
+
+export type {
+  ForeignResource,
+  ProvidedResource,
+  RequiredResource,
+  ResourcePublication,
+} from "../../core/model/resource_exchange.ts";
+export type { WireValue } from "../../core/model/resource_values.ts";
+
+/**
+ * The methods of a brokered configure. `configure` (scoped: `scope` lists the agent's hosts, `resources` is empty in
+ * the first round) answers with the errors, `resources: ResourcePublication` (what its roots provide and require,
+ * only roots of its scope) and `reported` (true: its roots require nothing, so no round follows and its logs are
+ * printed). `reconfigure` runs the next round on the loaded model with the values the controller forwards (only
+ * under keys the agent's roots require) and answers as `configure`. `configureReport` prints the last round's logs
+ * and warnings once the rounds are over. The controller never asks an agent for the schedule (`rootDependencies`
+ * stays for older controllers) and never sends the whole model's secrets.
+ */
+export interface BrokerMethods {
+  reconfigure: {
+    params: { resources: import("../../core/model/resource_exchange.ts").ForeignResource[] };
+    result: {
+      errors: unknown[];
+      configuredHosts: string[] | null;
+      resources?: import("../../core/model/resource_exchange.ts").ResourcePublication;
+      reported?: boolean;
+    };
+  };
+  configureReport: { params: Record<string, never>; result: { reported: true } };
+}

@@ -618,6 +618,8 @@ class DeploymentRun {
       if (failures.length) throw new StepFailed(failures);
     }
     output.debug(`main: configured in ${broker.rounds} round(s)`);
+    // Errors of earlier rounds (a value not forwarded yet) were not final: the last round's are.
+    for (const [agent, errors] of perHost) this.progress.set(agent, errors.length ? "failed" : "configured");
     await Promise.all([...this.unreported].map(async (agent) => {
       await this.connections.get(agent)!.peer.call("configureReport", {}).catch(() => {});
     }));

@@ -142,6 +142,13 @@ Deno.test("host2 never receives host1's secrets (and the other way round)", asyn
     assertStringIncludes(in2, SECRET2, "the recording works: host2 receives its own secret");
     assert(!in2.includes(SECRET1), "host2's stdin holds host1's secret");
     assert(!in1.includes(SECRET2), "host1's stdin holds host2's secret");
+    // A consistency check (-c) is scoped the same way.
+    for (const h of ["host1", "host2"]) await Deno.writeTextFile(join(p.home(h), `stdin-${tag}.log`), "");
+    const check = await p.deploy(["-c"], env);
+    assertEquals(check.code, 0, check.output);
+    assertStringIncludes(await received(p.home("host2"), tag), SECRET2, "the recording works with -c");
+    assert(!(await received(p.home("host2"), tag)).includes(SECRET1), "with -c host2's stdin holds host1's secret");
+    assert(!(await received(p.home("host1"), tag)).includes(SECRET2), "with -c host1's stdin holds host2's secret");
   });
 });
 
