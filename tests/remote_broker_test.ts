@@ -7,7 +7,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { Environment } from "../core/model/environment.ts";
 import type { ForeignResource } from "../core/model/resource_exchange.ts";
 import type { ReportingError } from "../core/model/errors.ts";
-import { checkPublication, ResourceBroker } from "../remote/controller/broker.ts";
+import { checkPublication, forwardedSecrets, ResourceBroker } from "../remote/controller/broker.ts";
 import { type RootDependency, rootDependencyList } from "../remote/agent/agent.ts";
 import { batou, errorNames, tempProject, withRecordedOutput } from "./core_test_helpers.ts";
 
@@ -126,4 +126,14 @@ Deno.test("broker: an unsatisfied requirement is the usual error of the requirin
   deepStrictEqual(errorNames(errors.get("h1")!), ["UnsatisfiedResources", "NonConvergingWorkingSet"]);
   deepStrictEqual(errors.get("h2"), []);
   strictEqual(broker.rounds, 1);
+});
+
+Deno.test("broker: a secret inside forwarded values is masked on the receiving host, and only that one", () => {
+  const resources = [
+    { key: "db", host: "h1", root: "a", values: [{ $o: { password: "s3cret pass", user: "app" } }] },
+    { key: "url", host: "h1", root: "a", values: ["http://x/"] },
+  ];
+  const got = forwardedSecrets(resources, ["s3cret pass", "other-secret"], ["s3cret", "pass", "other-secret"]);
+  deepStrictEqual(got, { maskValues: ["s3cret pass"], secretData: ["s3cret", "pass"] });
+  deepStrictEqual(forwardedSecrets([], ["s3cret pass"], ["s3cret"]), { maskValues: [], secretData: [] });
 });

@@ -187,6 +187,8 @@ export class Agent {
   /** The hosts whose roots this agent configures (null: all). */
   #scope: Set<string> | null = null;
   #report: Set<string> | undefined = undefined;
+  /** The masking words of this host's own secrets (a round adds those of forwarded values). */
+  #ownSecrets: { maskValues: string[]; secretData: string[] } = { maskValues: [], secretData: [] };
   #running = new Set<Promise<void>>();
 
   constructor(readonly modules: Record<string, unknown>, readonly version: string) {}
@@ -208,7 +210,12 @@ export class Agent {
       ensureBase: (p) => this.ensureBase(String(p.targetDirectory)),
       lock: (p) => this.lock(String(p.host), p.holder as Record<string, unknown>),
       configure: (p) => this.configure(p as unknown as ConfigureParams),
-      reconfigure: (p) => this.reconfigure(Array.isArray(p.resources) ? p.resources as ForeignResource[] : []),
+      reconfigure: (p) =>
+        this.reconfigure(
+          Array.isArray(p.resources) ? p.resources as ForeignResource[] : [],
+          strings(p.maskValues),
+          strings(p.secretData),
+        ),
       configureReport: () => this.configureReport(),
       rootDependencies: (p) => this.rootDependencies(typeof p.host === "string" ? p.host : null),
       deploy: (p) => this.deploy(String(p.root), Boolean(p.predictOnly)),
@@ -274,15 +281,25 @@ export class Agent {
     this.#env = env;
     this.#hostName = p.host;
     env.load(this.modules, p);
+    this.#ownSecrets = { maskValues: p.maskValues ?? [], secretData: [...env.secretData] };
     this.#scope = p.scope ? new Set(p.scope) : null;
     this.#report = p.report ? new Set(p.report) : undefined;
     return await this.#configureRound(p.resources ?? []);
   }
 
-  /** Configures the roots of the scope again with other hosts' values the broker forwarded (a next round). */
-  async reconfigure(resources: ForeignResource[]): Promise<ConfigureResult> {
-    this.#requireEnv();
+  /**
+   * Configures the roots of the scope again with other hosts' values the broker forwarded (a next round); the secret
+   * values among them (`maskValues`, `secretData`) are masked as this host's own.
+   */
+  async reconfigure(
+    resources: ForeignResource[],
+    maskValues: string[],
+    secretData: string[],
+  ): Promise<ConfigureResult> {
+    const env = this.#requireEnv();
     if (!this.#scope) throw new Error("reconfigure needs a scoped configure first");
+    output.setSecrets([...this.#ownSecrets.maskValues, ...maskValues]);
+    env.secretData = new Set([...this.#ownSecrets.secretData, ...secretData]);
     return await this.#configureRound(resources);
   }
 
@@ -366,6 +383,10 @@ export class Agent {
     } catch { /* closed */ }
     this.#lock = null;
   }
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }
 
 /** Runs the agent on stdin/stdout until the controller closes the connection. */

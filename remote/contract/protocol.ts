@@ -337,7 +337,12 @@ export type { WireValue } from "../../core/model/resource_values.ts";
  */
 export interface BrokerMethods {
   reconfigure: {
-    params: { resources: import("../../core/model/resource_exchange.ts").ForeignResource[] };
+    params: {
+      resources: import("../../core/model/resource_exchange.ts").ForeignResource[];
+      /** The secret values among the forwarded values and their masking words: masked as the host's own. */
+      maskValues?: string[];
+      secretData?: string[];
+    };
     result: {
       errors: unknown[];
       configuredHosts: string[] | null;

@@ -78,6 +78,38 @@ export function checkPublication(
   return null;
 }
 
+/** Every string in forwarded values (values and object keys). */
+export function forwardedStrings(resources: readonly ForeignResource[]): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown) => {
+    if (typeof v === "string") out.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) {
+        out.push(k);
+        walk(x);
+      }
+    }
+  };
+  for (const r of resources) walk(r.values);
+  return out;
+}
+
+/**
+ * The secret values (and masking words of `secretData` that are part of them) contained in forwarded values: a
+ * root that provides a secret hands it to the requiring host, which must mask it as its own.
+ */
+export function forwardedSecrets(
+  resources: readonly ForeignResource[],
+  maskValues: readonly string[],
+  secretData: Iterable<string>,
+): { maskValues: string[]; secretData: string[] } {
+  const strings = forwardedStrings(resources);
+  const masks = maskValues.filter((v) => strings.some((s) => s.includes(v)));
+  const words = [...secretData].filter((w) => masks.some((v) => v.includes(w)));
+  return { maskValues: masks, secretData: words };
+}
+
 /** The publications of all agents and what was forwarded to each. */
 export class ResourceBroker {
   #scopes = new Map<string, ReadonlySet<string>>();

@@ -31,7 +31,7 @@ import type { Host } from "../../core/model/host.ts";
 import { type AgentConnection, startLocalAgent } from "../transport/connect.ts";
 import { type ConfigureParams, type ConfigureResult, type RootDependency, rootDependencyList } from "../agent/agent.ts";
 import { ConnectionLost, RpcError } from "../contract/protocol.ts";
-import { checkPublication, MAX_ROUNDS, ResourceBroker } from "./broker.ts";
+import { checkPublication, forwardedSecrets, MAX_ROUNDS, ResourceBroker } from "./broker.ts";
 import type { ForeignResource, ResourcePublication } from "../../core/model/resource_exchange.ts";
 import { verifyRepository } from "./repository.ts";
 import { secretValues } from "../../core/secrets/load.ts";
@@ -657,7 +657,8 @@ class DeploymentRun {
 
   /** A next configure round on the host's agent with these forwarded values; returns its errors. */
   async reconfigureHost(conn: AgentConnection, resources: ForeignResource[]): Promise<ReportingError[]> {
-    const result = await conn.peer.call<ConfigureResult>("reconfigure", { resources });
+    const secrets = forwardedSecrets(resources, this.maskValues, this.env.secretData);
+    const result = await conn.peer.call<ConfigureResult>("reconfigure", { resources, ...secrets });
     this.acceptPublication(conn, this.configuredHosts.get(conn.host.name) ?? [], result?.resources, result?.reported);
     return (result.errors as ErrorJSON[]).map(errorFromJSON);
   }
