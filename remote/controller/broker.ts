@@ -115,6 +115,7 @@ export class ResourceBroker {
   #scopes = new Map<string, ReadonlySet<string>>();
   #publications = new Map<string, ResourcePublication>();
   #sent = new Map<string, string>();
+  #sentLists = new Map<string, ForeignResource[]>();
   /** Configure rounds so far (the first, which every agent runs, is round 1). */
   rounds = 1;
 
@@ -177,6 +178,19 @@ export class ResourceBroker {
   /** Records what `agent` configures with from now on. */
   sent(agent: string, resources: ForeignResource[]): void {
     this.#sent.set(agent, JSON.stringify(resources));
+    this.#sentLists.set(agent, resources);
+  }
+
+  /** The keys whose values for `agent` differ in `resources` from what it configured with last. */
+  changedKeys(agent: string, resources: ForeignResource[]): string[] {
+    const byKey = (list: ForeignResource[]) => {
+      const out = new Map<string, string>();
+      for (const r of list) out.set(r.key, (out.get(r.key) ?? "") + JSON.stringify(r));
+      return out;
+    };
+    const before = byKey(this.#sentLists.get(agent) ?? []), after = byKey(resources);
+    const keys = new Set([...before.keys(), ...after.keys()]);
+    return [...keys].filter((k) => before.get(k) !== after.get(k)).sort(compareStrings);
   }
 
   /** The errors of values that cannot cross to the agents requiring them. */

@@ -593,7 +593,8 @@ class DeploymentRun {
     const broker = this.broker!;
     for (let changed = broker.changed(); changed.length; changed = broker.changed()) {
       if (broker.rounds >= MAX_ROUNDS) {
-        const hosts = changed.map((c) => c.agent).join(", ");
+        const hosts = changed.map((c) => `${c.agent} (${broker.changedKeys(c.agent, c.resources).join(", ")})`)
+          .join(", ");
         throw new StepFailed([
           new ConfigurationError(
             `The resources between hosts did not settle after ${broker.rounds} configure rounds (still changing: ${hosts})`,
