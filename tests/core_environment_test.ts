@@ -717,24 +717,42 @@ Deno.test("environment: a scoped configure configures only the host's roots when
   deepStrictEqual(lines, []);
 });
 
-Deno.test("environment: a scoped configure whose roots use resources configures everything, as a full one", async () => {
+Deno.test("environment: a scoped configure uses the forwarded values of other hosts' roots, and publishes its own", async () => {
   await using project = await sampleService({
     test: "[hosts]\nlocalhost = helloreq\nother = helloprov, hello3\n",
   });
   const full = loadEnvironment(project);
   await full.configure();
+  // The provider's host: its roots require nothing, what they provide is published (the component as a snapshot).
+  const provider = loadEnvironment(project);
+  deepStrictEqual(await provider.configure({ hosts: new Set(["other"]) }), []);
+  const provided = provider.publication!.provides;
+  deepStrictEqual(provided.map((p) => [p.host, p.root, p.key, p.count]), [["other", "helloprov", "i-need", 1]]);
+  deepStrictEqual(provider.publication!.requires, []);
+  // The requiring host alone: the requirement is unsatisfied, and published.
   const env = loadEnvironment(project);
+  const alone = await env.configure({ hosts: new Set(["localhost"]), report: new Set(["localhost"]) });
+  ok(alone.some((e) => e.constructor.name === "UnsatisfiedResources"));
+  deepStrictEqual(env.publication!.requires.map((r) => [r.host, r.root, r.key]), [["localhost", "helloreq", "i-need"]]);
+  deepStrictEqual(env.rootsFor("other").map((r) => !!r.component), [false, false]);
+  // A next round with the forwarded values: configured as in the whole model, waiting for the provider.
+  const foreign = provided.map((p) => ({ key: p.key, host: p.host, root: p.root, values: p.values! }));
   const { result, lines } = await withRecordedOutput(() =>
-    env.configure({ hosts: new Set(["localhost"]), report: new Set(["localhost"]) })
+    env.configure({ hosts: new Set(["localhost"]), report: new Set(["localhost"]), foreign })
   );
   deepStrictEqual(result, []);
-  strictEqual(env.configuredHosts, null);
-  deepStrictEqual(env.rootComponents.map((r) => !!r.component), [true, true, true]);
+  deepStrictEqual(env.configuredHosts, ["localhost"]);
+  deepStrictEqual(env.rootsFor("other").map((r) => !!r.component), [false, false]);
   const tree = (e: Environment) =>
-    e.rootComponents.map((r) => [r.host.name, r.name, [...r.component!.recursiveSubComponents()].length]);
+    e.rootsFor("localhost").map((r) => [r.host.name, r.name, [...r.component!.recursiveSubComponents()].length]);
   deepStrictEqual(tree(env), tree(full));
-  deepStrictEqual(env.rootDependencies().size, full.rootDependencies().size);
-  // Only the reported host's logs, once (not the ones of the first, given-up pass).
+  const graph = [...env.rootDependencies()].filter(([, deps]) => deps.size)
+    .map(([r, deps]) => [r.name, [...deps].map((d) => `${d.name}@${d.host.name}`)]);
+  deepStrictEqual(graph, [["helloreq", ["helloprov@other"]]]);
+  const value = env.resources.get("i-need")[0] as Record<string, unknown>;
+  strictEqual((value.host as { name: string }).name, "other");
+  ok(Object.isFrozen(value), "a value from another host is read-only");
+  // Only the reported host's logs, once per configure.
   deepStrictEqual(lines, ["Pre sub", "Sub!", "Post sub"]);
 });
 

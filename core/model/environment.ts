@@ -44,6 +44,12 @@ import { Component, markLibraryComponents, resetInstances, RootComponent } from 
 import { type ComponentDefinition, loadComponents } from "./loader.ts";
 import { Host } from "./host.ts";
 import { Resources } from "./resources.ts";
+import {
+  type ForeignResource,
+  injectForeign,
+  publishResources,
+  type ResourcePublication,
+} from "./resource_exchange.ts";
 import { CycleError, revertGraph, topologicalSort } from "./graph.ts";
 import { DeveloperSandbox, MapSandbox, type PathMapper } from "./vfs.ts";
 import { Address, type RequireFlag, setResolverOverrides } from "./address.ts";
@@ -66,15 +72,21 @@ export interface EnvironmentOptions {
 
 /** Which roots {@linkcode Environment.configure} configures and reports on. */
 export interface ConfigureScope {
-  /** Configure only the roots of these hosts (unless they use resources); all roots when absent. */
+  /**
+   * Configure only the roots of these hosts (all roots when absent): an agent's share of a brokered configure. What
+   * other hosts' roots provide comes from `foreign` only; {@linkcode Environment.publication} tells what these roots
+   * provide and require afterwards.
+   */
   hosts?: ReadonlySet<string>;
   /** Print logs and warnings only for roots of these hosts; for all when absent. */
   report?: ReadonlySet<string>;
+  /** With `hosts`: the values of other hosts' roots under the keys these roots require (from the broker). */
+  foreign?: readonly ForeignResource[];
   /**
-   * With `hosts`: when their roots use resources, configure nothing further and set {@linkcode
-   * Environment.needsWholeModel} (the caller lacks the data of the other roots and will try again with it).
+   * With `hosts`: keep the logs and warnings until {@linkcode Environment.printConfigureReport} (another round with
+   * other foreign values may follow).
    */
-  noFallback?: boolean;
+  deferReport?: boolean;
 }
 
 /** What one run of the configure loop found, printed by the environment once the run is final. */
@@ -204,8 +216,12 @@ export class Environment {
   exceptions: ReportingError[] = [];
   /** After {@linkcode configure}: the hosts whose roots were configured, or null for all of them. */
   configuredHosts: string[] | null = null;
-  /** Set by a `noFallback` configure whose roots use resources: it needs the whole model's data. */
-  needsWholeModel = false;
+  /** After a configure of some hosts' roots: what they provide and require (for the resource broker). */
+  publication: ResourcePublication | null = null;
+  /** The errors of loading, kept for each configure round of a brokered configure. */
+  #loadExceptions: ReportingError[] | null = null;
+  /** A deferred report: the last round's logs and warnings, printed by {@linkcode printConfigureReport}. */
+  #pendingReport: { pass: ConfigurePass; report?: ReadonlySet<string> } | null = null;
   components = new Map<string, ComponentDefinition>();
   rootComponents: RootComponent[] = [];
 
@@ -654,33 +670,47 @@ export class Environment {
    * The fixed-point configure loop over all roots on all hosts. Returns (and
    * appends to {@linkcode exceptions}) the errors of the last iteration.
    *
-   * With `scope.hosts`, only the roots of those hosts are configured, as long as that gives the same model as
-   * configuring everything: when these roots provide or require any resource, values from other hosts' roots can
-   * matter, so everything is configured after all (from scratch). {@linkcode configuredHosts} tells which it was.
+   * With `scope.hosts`, only the roots of those hosts are configured (one round of a brokered configure: it can be
+   * called again with other `foreign` values, starting afresh). Provided resources nobody here requires and cycles
+   * through other hosts' roots are then the broker's to tell, not this configure's.
    * With `scope.report`, logs and warnings are printed only for roots on those hosts (an agent per host prints its
    * own; the model is the same).
    */
   async configure(scope: ConfigureScope = {}): Promise<ReportingError[]> {
-    if (scope.hosts) {
-      const own = this.rootComponents.filter((r) => scope.hosts!.has(r.host.name));
-      const pass = await this.#configureRoots(own);
-      if (this.resources.isEmpty) {
-        this.configuredHosts = [...scope.hosts].sort();
-        return this.#finish(pass, scope.report);
-      }
-      this.resources.clear();
-      if (scope.noFallback) {
-        this.needsWholeModel = true;
-        this.configuredHosts = null;
-        return [];
-      }
+    if (!scope.hosts) {
+      this.configuredHosts = null;
+      return this.#finish(await this.#configureRoots(this.rootComponents, false), scope.report);
     }
-    this.configuredHosts = null;
-    return this.#finish(await this.#configureRoots(this.rootComponents), scope.report);
+    const hosts = scope.hosts;
+    this.exceptions = [...(this.#loadExceptions ??= [...this.exceptions])];
+    this.resources.clear();
+    for (const r of this.rootComponents) r.component = null;
+    injectForeign(
+      this.resources,
+      scope.foreign ?? [],
+      (h, n) => this.rootComponents.find((r) => r.host.name === h && r.name === n && !hosts.has(h)) ?? null,
+      (n) => this.hosts.get(n) ?? null,
+    );
+    const own = this.rootComponents.filter((r) => hosts.has(r.host.name));
+    const pass = await this.#configureRoots(own, true);
+    this.configuredHosts = [...hosts].sort();
+    this.publication = publishResources(this.resources, new Set(own), (values) => reprValue(values));
+    this.#pendingReport = null;
+    if (!scope.deferReport) return this.#finish(pass, scope.report);
+    this.#pendingReport = { pass, report: scope.report };
+    this.exceptions.push(...pass.exceptions);
+    return this.exceptions;
+  }
+
+  /** Prints the logs and warnings a `deferReport` configure kept (once). */
+  printConfigureReport(): void {
+    const pending = this.#pendingReport;
+    this.#pendingReport = null;
+    if (pending) this.#print(pending.pass, pending.report);
   }
 
   /** The loop of {@linkcode configure} over `roots`: its errors, warnings and order (nothing is printed yet). */
-  async #configureRoots(roots: RootComponent[]): Promise<ConfigurePass> {
+  async #configureRoots(roots: RootComponent[], brokered: boolean): Promise<ConfigurePass> {
     let workingSet = [...roots].sort(Environment.compareRoots);
     const previous: Set<RootComponent>[] = [];
     let order: RootComponent[] = [];
@@ -721,7 +751,8 @@ export class Environment {
         order = topologicalSort(revertGraph(this.rootDependencies()), Environment.compareRoots);
       } catch (e) {
         if (!(e instanceof CycleError)) throw e;
-        exceptions.push(CycleErrorDetected.of(e.format((r: RootComponent) => rootLabel(r, this))));
+        if (brokered) order = [...roots].sort(Environment.compareRoots);
+        else exceptions.push(CycleErrorDetected.of(e.format((r: RootComponent) => rootLabel(r, this))));
       }
       const seen = previous.findIndex((p) => sameSet(p, retry));
       if (seen >= 0) {
@@ -739,7 +770,7 @@ export class Environment {
       }
       workingSet = [...retry].sort(Environment.compareRoots);
     }
-    const unused = this.resources.unused;
+    const unused = brokered ? new Map() : this.resources.unused;
     let unusedWarning: UnusedResources | null = null;
     const unusedRoots: RootComponent[] = [];
     if (unused.size) {
@@ -762,7 +793,14 @@ export class Environment {
    * its errors to {@linkcode exceptions} and returns those.
    */
   #finish(pass: ConfigurePass, report?: ReadonlySet<string>): ReportingError[] {
-    const { exceptions, warnings, order, unusedWarning, unusedRoots } = pass;
+    this.#print(pass, report);
+    this.exceptions.push(...pass.exceptions);
+    return this.exceptions;
+  }
+
+  /** Prints the logs and warnings of a configure pass (for roots on the hosts in `report`; all when absent). */
+  #print(pass: ConfigurePass, report?: ReadonlySet<string>): void {
+    const { warnings, order, unusedWarning, unusedRoots, exceptions } = pass;
     const reported = (r: RootComponent) => !report || report.has(r.host.name);
     for (const root of order) {
       if (!reported(root)) continue;
@@ -777,8 +815,6 @@ export class Environment {
         output.line(`    Resource "${key}" provided by ${component} with value ${value}`, { yellow: true });
       }
     }
-    this.exceptions.push(...exceptions);
-    return this.exceptions;
   }
 
   #warningsFor(root: RootComponent, constructed: Component[]): string[] {
@@ -819,7 +855,7 @@ export class Environment {
  * A value as batou shows it in reports (Python's repr): `[42]`, `['a']`, `{'k': True}`, and components by their
  * `toString()`. Never throws, also not for circular structures.
  */
-function reprValue(value: unknown, depth = 0): string {
+export function reprValue(value: unknown, depth = 0): string {
   if (typeof value === "string") return "'" + value.replaceAll("\\", "\\\\").replaceAll("'", "\\'") + "'";
   if (value === null || value === undefined) return "None";
   if (typeof value === "boolean") return value ? "True" : "False";

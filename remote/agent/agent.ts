@@ -1,8 +1,9 @@
 /**
  * `batou agent`: the side that runs on a target host. It speaks JSON-RPC on
- * stdin/stdout, loads the (synced) project, configures the model (its host's
- * roots, or all of them when they use resources; see Environment.configure)
- * with the overrides and secrets the controller sends, and deploys the root
+ * stdin/stdout, loads the (synced) project, configures its host's roots with
+ * the overrides and secrets of those roots the controller sends (in rounds,
+ * with the resources of other hosts' roots the controller brokers; see
+ * remote/contract/broker.ts), and deploys the root
  * components it is asked for, streaming its output back as notifications.
  *
  * Nothing may write to stdout except the protocol: `console.*` is redirected
@@ -29,6 +30,7 @@ import { createSyncHandlers } from "./sync_agent.ts";
 import { createRunHandlers, stopCommands } from "./run_agent.ts";
 import { naming } from "../../core/runtime/fsops.ts";
 import { requestDeployStop } from "../../core/model/component.ts";
+import type { ForeignResource } from "../../core/model/resource_exchange.ts";
 
 /** Sends output lines to the controller as `output` notifications. */
 export class ChannelBackend implements OutputBackend {
@@ -110,6 +112,11 @@ export class Agent {
   #baseDir: string | null = null;
   #lock: Deno.FsFile | null = null;
   #hostName = "";
+  /** The hosts whose roots this agent configures (null: all). */
+  #scope: Set<string> | null = null;
+  #report: Set<string> | undefined = undefined;
+  /** The masking words of this host's own secrets (a round adds those of forwarded values). */
+  #ownSecrets: { maskValues: string[]; secretData: string[] } = { maskValues: [], secretData: [] };
   #running = new Set<Promise<void>>();
   /**
    * Tells the controller which root is configured next, once that is written (a `configuring` notification): a
@@ -136,6 +143,13 @@ export class Agent {
       ensureBase: (p) => this.ensureBase(String(p.targetDirectory)),
       lock: (p) => this.lock(String(p.host), p.holder as unknown as LockHolder),
       configure: (p) => this.configure(p as unknown as ConfigureParams),
+      reconfigure: (p) =>
+        this.reconfigure(
+          Array.isArray(p.resources) ? p.resources as ForeignResource[] : [],
+          strings(p.maskValues),
+          strings(p.secretData),
+        ),
+      configureReport: () => this.configureReport(),
       rootDependencies: (p) => this.rootDependencies(typeof p.host === "string" ? p.host : null),
       deploy: (p) => this.deploy(String(p.root), Boolean(p.predictOnly)),
       stop: (p) => this.stop(String(p.reason ?? "interrupted")),
@@ -206,16 +220,53 @@ export class Agent {
     this.#env = env;
     this.#hostName = p.host;
     env.load(this.modules, p);
+    this.#ownSecrets = { maskValues: p.maskValues ?? [], secretData: [...env.secretData] };
+    this.#scope = p.scope ? new Set(p.scope) : null;
+    this.#report = p.report ? new Set(p.report) : undefined;
+    return await this.#configureRound(p.resources ?? []);
+  }
+
+  /**
+   * Configures the roots of the scope again with other hosts' values the broker forwarded (a next round); the secret
+   * values among them (`maskValues`, `secretData`) are masked as this host's own.
+   */
+  async reconfigure(
+    resources: ForeignResource[],
+    maskValues: string[],
+    secretData: string[],
+  ): Promise<ConfigureResult> {
+    const env = this.#requireEnv();
+    if (!this.#scope) throw new Error("reconfigure needs a scoped configure first");
+    output.setSecrets([...this.#ownSecrets.maskValues, ...maskValues]);
+    env.secretData = new Set([...this.#ownSecrets.secretData, ...secretData]);
+    return await this.#configureRound(resources);
+  }
+
+  /** Prints the logs and warnings of the last configure round (when the broker is done). */
+  configureReport(): { reported: true } {
+    this.#requireEnv().printConfigureReport();
+    return { reported: true };
+  }
+
+  async #configureRound(resources: ForeignResource[]): Promise<ConfigureResult> {
+    const env = this.#requireEnv();
     const errors = await env.configure({
-      hosts: p.scope ? new Set(p.scope) : undefined,
-      report: p.report ? new Set(p.report) : undefined,
-      noFallback: !!p.partial,
+      hosts: this.#scope ?? undefined,
+      report: this.#report,
+      foreign: resources,
+      deferReport: true,
     });
-    if (env.needsWholeModel) return { errors: [], configuredHosts: null, needsWholeModel: true };
-    return {
+    const result: ConfigureResult = {
       errors: sortErrors(errors).map((e) => (e as ReportingError).toJSON()),
       configuredHosts: env.configuredHosts,
     };
+    if (this.#scope && env.publication) {
+      result.resources = env.publication;
+      // Roots that require nothing get nothing forwarded: no other round can follow, the report is final.
+      result.reported = env.publication.requires.length === 0;
+      if (result.reported) env.printConfigureReport();
+    }
+    return result;
   }
 
   #requireEnv(): Environment {
@@ -271,6 +322,10 @@ export class Agent {
     } catch { /* closed */ }
     this.#lock = null;
   }
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }
 
 /** Runs the agent on stdin/stdout until the controller closes the connection. */

@@ -29,6 +29,7 @@ import {
 } from "./check.ts";
 import { InvalidMessage, type RpcPeer, type RunCommandParams, type RunCommandResult } from "./protocol.ts";
 import type { ManifestEntry } from "./sync_manifest.ts";
+import type { ForeignResource } from "../../core/model/resource_exchange.ts";
 
 const helloResult = object({
   protocol: num,
@@ -49,8 +50,16 @@ const configureResult = object({
   errors: list(errorJSON),
   /** The hosts whose roots were configured, or null for all of them. */
   configuredHosts: nullable(list(str)),
-  /** A `partial` configure whose roots use resources: nothing was configured, call again with all the data. */
-  needsWholeModel: optional(bool),
+  /**
+   * With a `scope`: what its roots provide and require, for the controller's resource broker (its entries are checked
+   * against the agent's own roots by remote/controller/broker.ts `checkPublication`).
+   */
+  resources: optional(object({ provides: list(unknownValue), requires: list(unknownValue) })),
+  /**
+   * With a `scope`: whether the logs and warnings were printed already (roots that require nothing); otherwise
+   * `configureReport` prints them once the broker is done.
+   */
+  reported: optional(bool),
 });
 /** What the agent's `configure` method returns. */
 export type ConfigureResult = Infer<typeof configureResult>;
@@ -101,12 +110,24 @@ export interface ConfigureParams {
   platform: string | null;
   debug: boolean;
   checkAndPredictLocal?: boolean;
-  /** Configure only the roots of these hosts when that gives the same model (see Environment.configure); all when absent. */
+  /**
+   * Configure only the roots of these hosts (the first round of a brokered configure; see Environment.configure);
+   * all roots when absent.
+   */
   scope?: string[] | null;
   /** Print logs and warnings only for roots of these hosts; for all when absent. */
   report?: string[] | null;
-  /** The secrets cover only the roots in `scope`: when they use resources, answer `needsWholeModel` instead. */
-  partial?: boolean;
+  /** With `scope`: values of other hosts' roots under the keys these roots require (none in the first round). */
+  resources?: ForeignResource[];
+}
+
+/** Parameters of `reconfigure`: the next round of a brokered configure, on the model loaded by `configure`. */
+export interface ReconfigureParams {
+  /** Values of other hosts' roots, only under keys this agent's roots require. */
+  resources: ForeignResource[];
+  /** The secret values among the forwarded values and their masking words: masked as the host's own. */
+  maskValues?: string[];
+  secretData?: string[];
 }
 
 /** One operation of `syncPut`. `data` is base64, gzip-compressed when `gzip` is set. */
@@ -145,6 +166,8 @@ export const AGENT_METHODS = {
   ensureBase: method<{ targetDirectory: string }, { baseDir: string }>(object({ baseDir: str })),
   lock: method<{ host: string; holder: LockHolder }, { locked: true }>(object({ locked: oneOf(true) })),
   configure: method<ConfigureParams, ConfigureResult>(configureResult),
+  reconfigure: method<ReconfigureParams, ConfigureResult>(configureResult),
+  configureReport: method<Record<string, never>, { reported: true }>(object({ reported: oneOf(true) })),
   rootDependencies: method<{ host: string }, RootDependency[]>(list(rootDependency)),
   deploy: method<{ root: string; predictOnly: boolean }, { changed: boolean }>(object({ changed: bool })),
   stop: method<{ reason: string }, { stopped: true }>(object({ stopped: oneOf(true) })),

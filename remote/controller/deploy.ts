@@ -1,8 +1,9 @@
 /**
  * `batou deploy`: the controller's run through the steps load, connect
- * (start an agent per host; each configures its own host's roots, or the whole
- * model when they use resources), deploy (roots in dependency order across
- * hosts) and summarize, printed as batou prints it.
+ * (start an agent per host; each configures its own host's roots, in rounds
+ * with the resources the controller brokers between hosts: broker.ts), deploy
+ * (roots in dependency order across hosts) and summarize, printed as batou
+ * prints it.
  *
  * @module
  */
@@ -28,10 +29,12 @@ import { type Format, output } from "../../core/model/output.ts";
 import { formatDuration } from "../../core/model/timer.ts";
 import type { Host } from "../../core/model/host.ts";
 import { type AgentConnection, startLocalAgent } from "../transport/connect.ts";
-import { callAgent, type ConfigureParams, type RootDependency } from "../contract/methods.ts";
+import { callAgent, type ConfigureParams, type ConfigureResult, type RootDependency } from "../contract/methods.ts";
 import { rootDependencyList } from "../contract/root_dependencies.ts";
 import { AgentUnresponsive, ConnectionLost, InvalidMessage, RpcError } from "../contract/protocol.ts";
 import { type AgentWatch, DEFAULT_LIVENESS_TIMEOUT, watchAgent } from "../transport/liveness.ts";
+import { checkPublication, forwardedSecrets, MAX_ROUNDS, ResourceBroker } from "./broker.ts";
+import type { ForeignResource, ResourcePublication } from "../../core/model/resource_exchange.ts";
 import { verifyRepository } from "./repository.ts";
 import { secretValues } from "../../core/secrets/load.ts";
 import { type ScopedSecrets, scopedSecrets } from "./secret_scope.ts";
@@ -255,6 +258,10 @@ class DeploymentRun {
   connections = new Map<string, AgentConnection>();
   /** Per connected host: the hosts whose roots its agent configured (null: all of them). */
   configuredHosts = new Map<string, string[] | null>();
+  /** The resources brokered between the agents (null when one agent configured the whole model: `-c -L`). */
+  broker: ResourceBroker | null = null;
+  /** Agents whose last configure round's logs and warnings wait for `configureReport`. */
+  unreported = new Set<string>();
   timings = new Map<string, number>();
   action: string;
   color: Format;
@@ -592,11 +599,12 @@ class DeploymentRun {
       const active = hosts.filter((h) => !h.ignore);
       const perHost = new Map<string, ReportingError[]>();
       const configured = this.configuredHosts;
-      // Every agent configures its own host's roots (the whole model as soon as they use resources); the first also
-      // the roots of ignored hosts, which get no agent. A consistency check (-c) configures everything on every host,
-      // as batou does: it is the check that the whole model configures everywhere.
+      // Every agent configures its own host's roots, with the resources of other hosts' roots brokered in rounds; the
+      // first also the roots of the hosts that get no agent (ignored, or not selected with --hosts). A consistency
+      // check (-c) is scoped the same way; only -c -L configures the whole model in one (local) agent.
       const first = this.firstHost(active);
-      const ignored = hosts.filter((h) => h.ignore).map((h) => h.name);
+      const ignored = [...this.env.hosts.values()].filter((h) => h.ignore || !this.isSelected(h)).map((h) => h.name);
+      if (!checkLocal) this.broker = new ResourceBroker(this.env);
       const failures: unknown[] = [];
       const turns = new LockTurns(active.map((h) => h.name));
       // Every host from the start: remote/transport/ssh.ts bounds the concurrent ssh setups (batou's Semaphore(5) did).
@@ -608,7 +616,7 @@ class DeploymentRun {
           this.recorder?.connected(host.name);
           this.progress.set(host.name, "configuring");
           const own = host.name === first ? [host.name, ...ignored] : [host.name];
-          const scope = this.opts.consistencyOnly ? null : own;
+          const scope = checkLocal ? null : own;
           const report = checkLocal ? null : own;
           const { errors, configuredHosts } = await this.configureHost(conn, scope, report);
           perHost.set(host.name, errors);
@@ -625,8 +633,89 @@ class DeploymentRun {
         }
       });
       if (failures.length) throw new StepFailed(failures);
+      if (this.broker) await this.brokerRounds(perHost);
       if ([...perHost.values()].some((l) => l.length)) throw new StepFailed([mergeErrors(perHost, configured)]);
     });
+  }
+
+  /**
+   * Forwards the resources between the agents until nothing changes: agents whose forwarded values changed configure
+   * again (in parallel). Then the agents print their final logs, and the errors of values that cannot cross hosts,
+   * dependency cycles and unused resources (an error with `unused_resources = error`) join the agents' errors.
+   */
+  async brokerRounds(perHost: Map<string, ReportingError[]>): Promise<void> {
+    const broker = this.broker!;
+    for (let changed = broker.changed(); changed.length; changed = broker.changed()) {
+      if (broker.rounds >= MAX_ROUNDS) {
+        const hosts = changed.map((c) => `${c.agent} (${broker.changedKeys(c.agent, c.resources).join(", ")})`)
+          .join(", ");
+        throw new StepFailed([
+          new ConfigurationError(
+            `The resources between hosts did not settle after ${broker.rounds} configure rounds (still changing: ${hosts})`,
+          ),
+        ]);
+      }
+      broker.rounds++;
+      output.debug(`main: configure round ${broker.rounds}: ${changed.map((c) => c.agent).join(", ")}`);
+      const failures: unknown[] = [];
+      await Promise.all(changed.map(async ({ agent, resources }) => {
+        const conn = this.connections.get(agent)!;
+        try {
+          broker.sent(agent, resources);
+          perHost.set(agent, await this.reconfigureHost(conn, resources));
+        } catch (e) {
+          this.progress.set(agent, "failed");
+          failures.push(
+            ...(e instanceof StepFailed ? e.errors : rpcErrors(e, agent, "configuring", !!this.opts.debug)),
+          );
+        }
+      }));
+      if (failures.length) throw new StepFailed(failures);
+    }
+    output.debug(`main: configured in ${broker.rounds} round(s)`);
+    // Errors of earlier rounds (a value not forwarded yet) were not final: the last round's are.
+    for (const [agent, errors] of perHost) this.progress.set(agent, errors.length ? "failed" : "configured");
+    await Promise.all([...this.unreported].map(async (agent) => {
+      await this.connections.get(agent)!.peer.call("configureReport", {}).catch(() => {});
+    }));
+    this.unreported.clear();
+    const first = this.firstHost([...this.connections.values()].map((c) => c.host));
+    if (first === undefined) return;
+    const extra: ReportingError[] = [...broker.forwardErrors()];
+    const cycle = broker.cycle();
+    if (cycle) extra.push(cycle);
+    const unused = broker.unused();
+    if (unused && this.env.unusedResources === "error") extra.push(unused);
+    else if (unused) {
+      output.warn("Unused provided resources");
+      for (const [key, component, value] of unused.unused) {
+        output.line(`    Resource "${key}" provided by ${component} with value ${value}`, { yellow: true });
+      }
+    }
+    // Errors of the whole model: reported as the first agent's (the merged report names the hosts they concern).
+    if (extra.length) perHost.set(first, [...(perHost.get(first) ?? []), ...extra]);
+  }
+
+  /** Checks an agent's publication and records it with the broker; a bad one is an error naming the host. */
+  acceptPublication(conn: AgentConnection, scope: string[], answer: unknown, reported: unknown): void {
+    const host = conn.host.name;
+    const problem = checkPublication(host, new Set(scope), answer, this.env);
+    if (problem) {
+      const e = new DeploymentError(`${host}: the agent's configure answer was rejected: ${problem}`);
+      e.affectedHostname = host;
+      throw new StepFailed([e]);
+    }
+    this.broker!.publish(host, new Set(scope), answer as ResourcePublication);
+    if (reported === true) this.unreported.delete(host);
+    else this.unreported.add(host);
+  }
+
+  /** A next configure round on the host's agent with these forwarded values; returns its errors. */
+  async reconfigureHost(conn: AgentConnection, resources: ForeignResource[]): Promise<ReportingError[]> {
+    const secrets = forwardedSecrets(resources, this.maskValues, this.env.secretData);
+    const result = await conn.peer.call<ConfigureResult>("reconfigure", { resources, ...secrets });
+    this.acceptPublication(conn, this.configuredHosts.get(conn.host.name) ?? [], result?.resources, result?.reported);
+    return (result.errors as ErrorJSON[]).map(errorFromJSON);
   }
 
   /**
@@ -745,19 +834,20 @@ class DeploymentRun {
   }
 
   /**
-   * Configures the model on the host's agent: the roots of the hosts in `scope` (null: all; the agent configures
-   * all anyway when they use resources) and reports their logs and warnings for the hosts in `report` (null: all).
+   * Configures the model on the host's agent: the roots of the hosts in `scope` (the first round of the broker; null:
+   * the whole model, only for -c -L) and reports their logs and warnings for the hosts in `report` (null: all).
    */
   async configureHost(
     conn: AgentConnection,
     scope: string[] | null,
     report: string[] | null,
   ): Promise<{ errors: ReportingError[]; configuredHosts: string[] | null }> {
-    // With a scope the agent first gets only its own roots' secrets; it asks for all when its roots use resources.
     if (scope) {
+      // Only the overrides and secrets of its own roots: what other hosts' roots provide comes through the broker.
       const own = scopedSecrets(this.env, this.secrets, new Set(scope));
-      const result = await this.callConfigure(conn, scope, report, { ...own, partial: true });
-      if (!result.needsWholeModel) return result;
+      const result = await this.callConfigure(conn, scope, report, own);
+      this.acceptPublication(conn, scope, result.resources, result.reported);
+      return { errors: result.errors, configuredHosts: [...scope].sort() };
     }
     const hostData: Record<string, Record<string, string>> = {};
     for (const [name, h] of this.env.hosts) hostData[name] = h.data;
@@ -774,8 +864,10 @@ class DeploymentRun {
     conn: AgentConnection,
     scope: string[] | null,
     report: string[] | null,
-    data: ScopedSecrets & { partial?: boolean },
-  ): Promise<{ errors: ReportingError[]; configuredHosts: string[] | null; needsWholeModel: boolean }> {
+    data: ScopedSecrets,
+  ): Promise<
+    { errors: ReportingError[]; configuredHosts: string[] | null; resources?: unknown; reported?: unknown }
+  > {
     const params: ConfigureParams = {
       environment: this.env.name,
       host: conn.host.name,
@@ -789,12 +881,14 @@ class DeploymentRun {
       checkAndPredictLocal: this.opts.local,
       scope,
       report,
+      resources: [],
     };
     const result = await callAgent(conn.peer, "configure", params);
     return {
       errors: result.errors.map(errorFromJSON),
       configuredHosts: result.configuredHosts ?? null,
-      needsWholeModel: !!result.needsWholeModel,
+      resources: result.resources,
+      reported: result.reported,
     };
   }
 
@@ -816,39 +910,11 @@ class DeploymentRun {
 
   /**
    * Every root with the roots it waits for. The controller's own environment gives the roots, their hosts and what
-   * is ignored; the dependencies come from the agents that configured the whole model (their roots use resources),
-   * each asked about its own host's roots only. A host is untrusted: an answer about a root it does not deploy, an
-   * unknown root or a malformed answer is an error naming the host, never part of the schedule.
+   * is ignored; the dependencies come from the broker's publications, in which each agent spoke only for the roots
+   * it configures (checked when they came: broker.ts).
    */
-  async rootDependencies(): Promise<RootDependency[]> {
-    const roots = rootDependencyList(this.env);
-    const full = [...this.connections.values()].filter((c) => this.configuredHosts.get(c.host.name) === null);
-    if (!full.length) return roots;
-    const key = (host: string, root: string) => `${host}\u0000${root}`;
-    const known = new Map(roots.map((r) => [key(r.host, r.root), r]));
-    const errors: unknown[] = [];
-    await Promise.all(full.map(async (conn) => {
-      const host = conn.host.name;
-      let answer: unknown;
-      try {
-        answer = await callAgent(conn.peer, "rootDependencies", { host });
-      } catch (e) {
-        errors.push(...rpcErrors(e, host, "computing the schedule", !!this.opts.debug));
-        return;
-      }
-      const problem = checkDependencyAnswer(host, answer, (h, r) => known.has(key(h, r)));
-      if (problem) {
-        const e = new DeploymentError(`${host}: the agent's answer for the schedule was rejected: ${problem}`);
-        e.affectedHostname = host;
-        errors.push(e);
-        return;
-      }
-      for (const entry of answer as RootDependency[]) {
-        known.get(key(entry.host, entry.root))!.dependencies = entry.dependencies.map(([h, r]) => [h, r]);
-      }
-    }));
-    if (errors.length) throw new StepFailed(errors);
-    return roots;
+  rootDependencies(): Promise<RootDependency[]> {
+    return Promise.resolve(this.broker ? this.broker.dependencies() : rootDependencyList(this.env));
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * What of the environment's secrets one host's agent may receive: the overrides of the roots it configures, the
- * secret host data of its own hosts and the masking words of those values (issue 15). Secret files are not scoped:
+ * secret host data of its own hosts and the masking words of those values (issue 15); what other hosts' roots
+ * provide reaches it through the resource broker (broker.ts), never their secrets. Secret files are not scoped:
  * a component reads them by name, so the controller cannot tell which roots use them.
  *
  * @module

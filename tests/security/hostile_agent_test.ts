@@ -1,7 +1,7 @@
 /**
  * A compromised target (issue 15): host1's account is the attacker's, its cached agent replaced by a proxy that
  * rewrites what the controller receives (tests/security/hostile.ts), over the real sshd. host2 is honest; its root
- * requires a resource of host1's, so every agent configures the whole model, and host1 is the first host.
+ * requires a resource of host1's, which the controller brokers, and host1 is the first host.
  */
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { join } from "../../core/runtime/path.ts";
@@ -80,6 +80,7 @@ async function withHostileHost1(body: (fixture: SshdFixture, p: Project) => Prom
 
 Deno.test("schedule hijack: host1 cannot mark host2's root as ignored, the answer is rejected naming host1", async () => {
   await withHostileHost1(async (fixture, p) => {
+    // The controller computes the schedule itself: an agent's rootDependencies answer is never asked for.
     await setRewrite(
       fixture.hosts[0],
       `if (calls.get(message.id) === "rootDependencies" && Array.isArray(message.result)) {
@@ -88,13 +89,29 @@ Deno.test("schedule hijack: host1 cannot mark host2's root as ignored, the answe
       }
       return message;`,
     );
+    const ignored = await p.deploy();
+    assertEquals(ignored.code, 0, ignored.output);
+    assert(!ignored.output.includes("Skipping component"), ignored.output);
+    assertEquals(await Deno.readTextFile(join(p.base("host2"), "work/sink/token")), "from-host1\n");
+    // What it publishes about its roots' resources (the schedule's source) may name only its own roots.
+    await setRewrite(
+      fixture.hosts[0],
+      `const method = calls.get(message.id);
+      if ((method === "configure" || method === "reconfigure") && message.result?.resources) {
+        message.result.resources.requires.push({
+          host: "host2", root: "sink", key: "token", strict: true, onHost: null, reverse: true, dirty: false,
+        });
+      }
+      return message;`,
+    );
     const r = await p.deploy();
     assertEquals(r.code, 1, r.output);
     assertStringIncludes(
       r.output,
-      "host1: the agent's answer for the schedule was rejected: it speaks for the root sink of host host2",
+      "host1: the agent's configure answer was rejected: it speaks for the root sink of host host2, which host1 " +
+        "does not deploy",
     );
-    assert(!r.output.includes("Skipping component"), r.output);
+    assert(!r.output.includes("Scheduling component"), r.output);
     assert(!r.output.includes("DEPLOYMENT FINISHED"), r.output);
   });
 });

@@ -3,8 +3,11 @@
  * recorded on the target side (the sshd's authorized key forces a wrapper that tees stdin into the account's home),
  * then searched for the other host's secret values. Secrets are made with `batou secrets edit` (age).
  *
- * When roots use resources from other hosts, the agents still configure the whole model with all the data (the
- * controller does not broker resources yet): the second test shows provide/require between the hosts works.
+ * When roots use resources of other hosts' roots, the controller brokers them: each agent still configures only its
+ * own roots with only their secrets, and receives only the values under the keys its roots require (host1 <-> host2
+ * in both directions, and a chain host3 -> host2 -> host1 with a provided component crossing as a snapshot). A
+ * hostile host2 (tests/security/hostile.ts) that claims to need the whole model, or speaks for host1's root, gets
+ * nothing more.
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
@@ -12,6 +15,7 @@ import { batou } from "../support/cli.ts";
 import { runCommand } from "../support/tools.ts";
 import { faultProject, sharedDir, withSshd } from "../faults/harness.ts";
 import type { SshdFixture } from "../support/sshd.ts";
+import { installHostileAgent, receivedBy, setRewrite } from "./hostile.ts";
 
 const PREFIX = "bt15sec";
 const SECRET1 = "host1-only-secret-7f3a9c";
@@ -23,8 +27,13 @@ export class Alpha extends Component {
   password = attribute(String, "");
   share = attribute(Boolean, false);
   override configure() {
-    if (this.share) this.provide("alpha-url", "http://alpha.example/");
-    this.add(new File("alpha.txt", { content: "alpha {{ component.password }}\\n" }));
+    let info = "none";
+    if (this.share) {
+      this.provide("alpha-url", "http://alpha.example/");
+      // The other direction: beta's value, with beta deploying after alpha all the same.
+      info = this.require("beta-info", { reverse: true }).join(",") || "pending";
+    }
+    this.add(new File("alpha.txt", { content: "alpha {{ component.password }} " + info + "\\n" }));
   }
 }
 `,
@@ -33,8 +42,28 @@ export class Beta extends Component {
   password = attribute(String, "");
   share = attribute(Boolean, false);
   override configure() {
-    const url = this.share ? this.require("alpha-url")[0] : "none";
-    this.add(new File("beta.txt", { content: "beta {{ component.password }} " + url + "\\n" }));
+    let url = "none", gamma = "";
+    if (this.share) {
+      url = this.requireOne("alpha-url");
+      const g = this.requireOne("gamma");
+      gamma = " " + g.host.name + " " + g.address.connect + " " + g.names.join("+") + " " + g.settings.mode;
+      this.provide("beta-info", "beta@" + this.host.name);
+    }
+    this.add(new File("beta.txt", { content: "beta {{ component.password }} " + url + gamma + "\\n" }));
+  }
+}
+`,
+  "components/gamma/component.ts": `import { Address, attribute, Component, File } from "batou";
+export class Gamma extends Component {
+  port = attribute(Number, 5432);
+  share = attribute(Boolean, false);
+  address = null;
+  names = ["g1", "g2"];
+  settings = { mode: "ro" };
+  override configure() {
+    this.address = new Address(this.host.fqdn, this.port);
+    if (this.share) this.provide("gamma", this);
+    this.add(new File("gamma.txt", { content: "gamma\\n" }));
   }
 }
 `,
@@ -59,15 +88,21 @@ async function received(home: string, tag: string): Promise<string> {
 
 async function withSecretsProject(
   share: boolean,
-  body: (p: Awaited<ReturnType<typeof faultProject>>, env: Record<string, string>, tag: string) => Promise<void>,
+  body: (
+    p: Awaited<ReturnType<typeof faultProject>>,
+    env: Record<string, string>,
+    tag: string,
+    fixture: SshdFixture,
+  ) => Promise<void>,
 ): Promise<void> {
-  await withSshd({ hosts: ["host1", "host2"], prefix: PREFIX }, async (fixture) => {
+  await withSshd({ hosts: ["host1", "host2", "host3"], prefix: PREFIX }, async (fixture) => {
     const shared = await sharedDir();
     const tag = crypto.randomUUID().slice(0, 8);
     const share1 = share ? "share = true\n" : "";
     const p = await faultProject(fixture, {
       files: COMPONENTS,
-      cfg: `[hosts]\nhost1 = alpha\nhost2 = beta\n[component:alpha]\n${share1}[component:beta]\n${share1}`,
+      cfg: `[hosts]\nhost1 = alpha\nhost2 = beta\nhost3 = gamma\n` +
+        `[component:alpha]\n${share1}[component:beta]\n${share1}[component:gamma]\n${share1}`,
     });
     try {
       const key = join(shared, "age-key.txt");
@@ -84,7 +119,7 @@ async function withSecretsProject(
       assertEquals(edit.code, 0, edit.output);
       await recordStdin(fixture, shared, tag);
       try {
-        await body(p, env, tag);
+        await body(p, env, tag, fixture);
       } finally {
         await Deno.remove(tmp, { recursive: true }).catch(() => {});
       }
@@ -100,23 +135,110 @@ Deno.test("host2 never receives host1's secrets (and the other way round)", asyn
   await withSecretsProject(false, async (p, env, tag) => {
     const r = await p.deploy([], env);
     assertEquals(r.code, 0, r.output);
-    assertEquals(await Deno.readTextFile(join(p.base("host1"), "work/alpha/alpha.txt")), `alpha ${SECRET1}\n`);
+    assertEquals(await Deno.readTextFile(join(p.base("host1"), "work/alpha/alpha.txt")), `alpha ${SECRET1} none\n`);
     assertEquals(await Deno.readTextFile(join(p.base("host2"), "work/beta/beta.txt")), `beta ${SECRET2} none\n`);
     const in1 = await received(p.home("host1"), tag), in2 = await received(p.home("host2"), tag);
     assertStringIncludes(in1, SECRET1, "the recording works: host1 receives its own secret");
     assertStringIncludes(in2, SECRET2, "the recording works: host2 receives its own secret");
     assert(!in2.includes(SECRET1), "host2's stdin holds host1's secret");
     assert(!in1.includes(SECRET2), "host1's stdin holds host2's secret");
+    // A consistency check (-c) is scoped the same way.
+    for (const h of ["host1", "host2"]) await Deno.writeTextFile(join(p.home(h), `stdin-${tag}.log`), "");
+    const check = await p.deploy(["-c"], env);
+    assertEquals(check.code, 0, check.output);
+    assertStringIncludes(await received(p.home("host2"), tag), SECRET2, "the recording works with -c");
+    assert(!(await received(p.home("host2"), tag)).includes(SECRET1), "with -c host2's stdin holds host1's secret");
+    assert(!(await received(p.home("host1"), tag)).includes(SECRET2), "with -c host1's stdin holds host2's secret");
   });
 });
 
-Deno.test("provide/require between two hosts works with scoped secrets", async () => {
-  await withSecretsProject(true, async (p, env) => {
-    const r = await p.deploy([], env);
+Deno.test("provide/require across hosts, both ways and in a chain, with each host's secrets its own", async () => {
+  await withSecretsProject(true, async (p, env, tag) => {
+    const r = await p.deploy(["-d"], env);
     assertEquals(r.code, 0, r.output);
     assertEquals(
       await Deno.readTextFile(join(p.base("host2"), "work/beta/beta.txt")),
-      `beta ${SECRET2} http://alpha.example/\n`,
+      `beta ${SECRET2} http://alpha.example/ host3 host3:5432 g1+g2 ro\n`,
     );
+    assertEquals(
+      await Deno.readTextFile(join(p.base("host1"), "work/alpha/alpha.txt")),
+      `alpha ${SECRET1} beta@host2\n`,
+    );
+    // Round 1: all; 2: beta gets alpha's url; 3: gamma's too (in round 1 its requireOne of the url failed before it
+    // required gamma); 4: alpha gets beta's value.
+    assertStringIncludes(r.output, "configured in 4 round(s)");
+    const order = r.output.split("\n").filter((l) => l.includes("Scheduling component")).map((l) => l.split(": ")[0]);
+    assertEquals(order.indexOf("⚪ host2") > order.indexOf("⚪ host1"), true, r.output);
+    assertEquals(order.indexOf("⚪ host2") > order.indexOf("⚪ host3"), true, r.output);
+    const in1 = await received(p.home("host1"), tag), in2 = await received(p.home("host2"), tag);
+    const in3 = await received(p.home("host3"), tag);
+    assertStringIncludes(in1, SECRET1, "the recording works: host1 receives its own secret");
+    assertStringIncludes(in2, SECRET2, "the recording works: host2 receives its own secret");
+    assertStringIncludes(in2, "http://alpha.example/", "host2 receives the value it requires");
+    assert(!in2.includes(SECRET1), "host2's stdin holds host1's secret");
+    assert(!in1.includes(SECRET2), "host1's stdin holds host2's secret");
+    assert(!in3.includes(SECRET1) && !in3.includes(SECRET2), "host3's stdin holds a secret of host1 or host2");
+    assert(!in3.includes("alpha.example"), "host3 requires nothing, yet receives alpha's value");
   });
 });
+
+Deno.test("a hostile host2 that claims the whole model, or speaks for host1's root, gets no secret of host1", async () => {
+  await withSecretsProject(true, async (p, env, _tag, fixture) => {
+    // The hostile agent is trusted by its forged stamp until the cache is gone: start and end without one.
+    const cache = join(p.home("host2"), ".cache/batou");
+    await Deno.remove(cache, { recursive: true }).catch(() => {});
+    try {
+      await hostileHost2(p, env, fixture);
+    } finally {
+      await Deno.remove(cache, { recursive: true }).catch(() => {});
+    }
+  });
+});
+
+async function hostileHost2(
+  p: Awaited<ReturnType<typeof faultProject>>,
+  env: Record<string, string>,
+  fixture: SshdFixture,
+): Promise<void> {
+  {
+    const honest = await p.deploy([], env);
+    assertEquals(honest.code, 0, honest.output);
+    // Claims to need the whole model and requirements its roots do not have: the claim is no protocol any more.
+    const host2 = await installHostileAgent(
+      fixture,
+      "host2",
+      `const method = calls.get(message.id);
+      if ((method === "configure" || method === "reconfigure") && message.result) {
+        message.result.needsWholeModel = true;
+        message.result.configuredHosts = null;
+        message.result.resources?.requires.push(
+          { host: "host2", root: "beta", key: "alpha-password", strict: false, onHost: null, reverse: false, dirty: false },
+        );
+      }
+      return message;`,
+    );
+    const claimed = await p.deploy([], env);
+    assertEquals(claimed.code, 0, claimed.output);
+    const got = await receivedBy(host2);
+    assertStringIncludes(got, SECRET2, "the recording works");
+    assert(!got.includes(SECRET1), "the hostile host2 received host1's secret");
+    // Speaks for host1's root: rejected, naming host2, and still nothing of host1's.
+    await setRewrite(
+      host2,
+      `const method = calls.get(message.id);
+      if ((method === "configure" || method === "reconfigure") && message.result?.resources) {
+        message.result.resources.requires.push(
+          { host: "host1", root: "alpha", key: "alpha-url", strict: true, onHost: null, reverse: false, dirty: false },
+        );
+      }
+      return message;`,
+    );
+    const forged = await p.deploy([], env);
+    assertEquals(forged.code, 1, forged.output);
+    assertStringIncludes(
+      forged.output,
+      "host2: the agent's configure answer was rejected: it speaks for the root alpha of host host1",
+    );
+    assert(!(await receivedBy(host2)).includes(SECRET1), "the hostile host2 received host1's secret");
+  }
+}
