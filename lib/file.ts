@@ -570,8 +570,13 @@ export class ManagedContentBase extends FileComponent {
   #render(): void {
     if (this.source) {
       try {
-        // Text sources through the cache: one template for thousands of files is read and decoded once.
-        this.content = this.encoding ? readSourceText(this.source, this.encoding) : Deno.readFileSync(this.source);
+        // Text sources through the cache: one template for thousands of files is read and decoded once. Not a
+        // source that was missing at configure: another component creates it during the deployment.
+        this.content = this.encoding && !this.#delayed
+          ? readSourceText(this.source, this.encoding)
+          : this.encoding
+          ? decodeText(Deno.readFileSync(this.source), this.encoding)
+          : Deno.readFileSync(this.source);
       } catch (e) {
         if (!isNotFound(e)) throw e;
         if (this.#delayed) throw new Deno.errors.NotFound(`Could not find source file ${this.source}`);

@@ -6,7 +6,8 @@
  *
  * Timestamps have a granularity (Deno reports milliseconds), so a file changed twice within it could look the same.
  * As git does with "racily clean" index entries, a file whose ctime is less than {@linkcode SETTLED_MS} before the
- * read is not cached: any later change gives it a ctime that differs from the remembered one.
+ * read is trusted only for {@linkcode RECHECK_MS}, then read again: any later change gives a settled file a ctime
+ * that differs from the remembered one.
  *
  * @module
  */
@@ -16,10 +17,21 @@ interface CachedSource {
   signature: string;
   encoding: string;
   text: string;
+  /** When the signature was last found unchanged (ms since the epoch). */
+  checkedAt: number;
+  /** Whether the file had settled when it was read (else it is trusted only within {@linkcode RECHECK_MS}). */
+  settled: boolean;
 }
 
 /** A file changed at least this long (ms) before it is read is cached. */
 export const SETTLED_MS = 2000;
+
+/**
+ * A source checked this recently (ms) is used without another `stat`: the configure of thousands of files from one
+ * template costs one `stat`, not one per file. A change within that time is seen at the next check, as it would
+ * be by a read a moment later.
+ */
+export const RECHECK_MS = 250;
 
 /** At most this many sources are remembered (the oldest is dropped first). */
 const MAX_ENTRIES = 256;
@@ -37,23 +49,25 @@ function signatureOf(info: Deno.FileInfo): string {
  * is the time of the read.
  */
 export function readSourceText(path: string, encoding: string, now: number = Date.now()): string {
+  const known = cache.get(path);
+  if (known && known.encoding === encoding && now >= known.checkedAt && now - known.checkedAt < RECHECK_MS) {
+    stats.hits++;
+    return known.text;
+  }
   const info = Deno.statSync(path);
   const signature = signatureOf(info);
-  const known = cache.get(path);
-  if (known && known.signature === signature && known.encoding === encoding) {
+  if (known && known.settled && known.signature === signature && known.encoding === encoding) {
+    known.checkedAt = now;
     stats.hits++;
     return known.text;
   }
   stats.reads++;
   const text = decodeText(Deno.readFileSync(path), encoding);
   const changed = Math.max(info.ctime?.getTime() ?? Infinity, info.mtime?.getTime() ?? Infinity);
-  // Remember it only when it had settled, and did not change while it was read.
-  if (!(changed <= now - SETTLED_MS) || signatureOf(Deno.statSync(path)) !== signature) {
-    cache.delete(path);
-    return text;
-  }
   cache.delete(path);
-  cache.set(path, { signature, encoding, text });
+  // Not remembered when it changed while it was read.
+  if (signatureOf(Deno.statSync(path)) !== signature) return text;
+  cache.set(path, { signature, encoding, text, checkedAt: now, settled: changed <= now - SETTLED_MS });
   if (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value!);
   return text;
 }

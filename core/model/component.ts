@@ -119,6 +119,9 @@ const instances: Component[] = [];
 /** The components whose (synchronous part of) `configure()` is running, outermost first. */
 const configuring: Component[] = [];
 
+/** Per library class: whether an option key names one of its fields (see `#applyOptions`). */
+const acceptedOptions = new WeakMap<object, Map<string, boolean>>();
+
 /** A copy of {@linkcode configuring} while it does not change (null: make a new one). */
 let configuringCopy: Component[] | null = null;
 
@@ -500,8 +503,16 @@ export class Component {
     // batou's own classes declare no attribute() fields: no walk over their fields (thousands of Files).
     if (!libraryClasses.has(cls)) this.#collectAttributes();
     const bad: string[] = [];
+    // A library class accepts the same options on every instance (no attribute() fields): decided once per key.
+    const known = libraryClasses.has(cls) ? acceptedOptions.get(cls) ?? new Map<string, boolean>() : null;
+    if (known) acceptedOptions.set(cls, known);
     for (const key of Object.keys(this.#pendingOptions)) {
-      if (!this.#acceptsField(key)) bad.push(key);
+      let accepted = known?.get(key);
+      if (accepted === undefined) {
+        accepted = this.#acceptsField(key);
+        known?.set(key, accepted);
+      }
+      if (!accepted) bad.push(key);
     }
     if (bad.length) throw UnknownComponentOptions.of(this, bad.sort());
     if (cls.namevar) this.#setField(cls.namevar, this.#namevarValue);
