@@ -160,6 +160,7 @@ Deno.test("codec: auto sends gzip while the xz copy is made in the background, x
       if (await Deno.stat(xzPath(deno)).then(() => true, () => false)) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    assertEquals((await Deno.stat(xzPath(deno))).mode! & 0o777, 0o600); // private, as the rest of the cache
     const second = await chooseUpload(deno, { gzip: true, xz: true });
     assertEquals(second, { codec: "xz", path: xzPath(deno) });
     assertEquals((await chooseUpload(deno, { gzip: true, xz: true }, "gzip")).codec, "gzip");

@@ -79,7 +79,7 @@ export async function startXzCopy(a: Artifact): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
   output.debug(`main: compressing ${a.name} with xz in the background (the next uploads use it)`);
   const child = new Deno.Command("sh", {
-    args: ["-c", 'xz "$@" > "$T" && mv -f "$T" "$P" || rm -f "$T"', "sh", ...XZ_ARGS, a.path],
+    args: ["-c", 'umask 077; xz "$@" > "$T" && mv -f "$T" "$P" || rm -f "$T"', "sh", ...XZ_ARGS, a.path],
     env: { T: tmp, P: path },
     stdin: "null",
     stdout: "null",
