@@ -105,6 +105,11 @@ function figureMedian(r: Results, tool: string, c: CaseId, hosts: number, key: s
   return v.length ? median(v) : null;
 }
 
+/** `30.90 MB`, or `2.0 kB` below a megabyte. */
+function bytes(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
+}
+
 function mib(kb: number | null): string {
   return kb ? `${(kb / 1024).toFixed(1)} MiB` : "–";
 }
@@ -133,8 +138,8 @@ export function manyHosts(r: Results): string[] {
       `| ${CASE_LABEL[g.case]} | ${g.hosts} | ${b ? seconds(b.median) : "–"} | ${
         ratio(b, cell(r, "ssh", g.case, g.hosts))
       } | ${ratio(b, cell(r, "ssh10", g.case, g.hosts))} | ${mib(rss)} | ${mib(rss ? rss / g.hosts : null)} | ${
-        sent !== null ? `${(sent / g.hosts / 1e6).toFixed(2)} MB` : "–"
-      } | ${upload !== null ? `${(upload / g.hosts / 1e6).toFixed(2)} MB` : "–"} |`,
+        sent !== null ? bytes(sent / g.hosts) : "–"
+      } | ${upload !== null ? bytes(upload / g.hosts) : "–"} |`,
     );
   }
   for (const c of new Set(rows.map((g) => g.case))) {

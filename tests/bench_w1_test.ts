@@ -164,7 +164,7 @@ Deno.test("bench report, many hosts: both ssh floors, controller RSS per host an
       batou("noop", 16, 3000, 102400, 16e6),
       sample("ssh", "noop", 16, 2000),
       sample("ssh10", "noop", 16, 1500),
-      batou("noop", 32, 6000, 135168, 32e6),
+      batou("noop", 32, 6000, 135168, 64e3),
       sample("ssh", "noop", 32, 4000),
       sample("ssh10", "noop", 32, 3000),
     ],
@@ -178,7 +178,7 @@ Deno.test("bench report, many hosts: both ssh floors, controller RSS per host an
   );
   assertStringIncludes(
     md,
-    "| (b) no-op re-deploy | 32 | 6.00 | 1.50x | 2.00x | 132.0 MiB | 4.1 MiB | 1.00 MB | 1.00 MB |",
+    "| (b) no-op re-deploy | 32 | 6.00 | 1.50x | 2.00x | 132.0 MiB | 4.1 MiB | 2.0 kB | 2.0 kB |",
   );
   assertStringIncludes(md, "(b) no-op re-deploy: 2.00 MiB per extra host (H=16 -> 32)");
 });
