@@ -105,6 +105,58 @@ function figureMedian(r: Results, tool: string, c: CaseId, hosts: number, key: s
   return v.length ? median(v) : null;
 }
 
+/** `30.90 MB`, or `2.0 kB` below a megabyte. */
+function bytes(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`;
+}
+
+function mib(kb: number | null): string {
+  return kb ? `${(kb / 1024).toFixed(1)} MiB` : "–";
+}
+
+/**
+ * Issue 17, many hosts: per case and H, batou against both ssh floors (all at once; 10 at a time, as batou
+ * connects), the controller's peak RSS (total, per host, and its growth per extra host between the smallest and
+ * the largest H of a case) and the bytes written to each host's ssh stdin (everything; the agent upload alone).
+ */
+export function manyHosts(r: Results): string[] {
+  const rows = groups(r).filter((g) => cell(r, "batou", g.case, g.hosts) && g.hosts >= 8);
+  if (!rows.length) return [];
+  const out = ["", "## Many hosts (issue 17): floors, controller memory, bytes per host (medians)", ""];
+  out.push(
+    "| case | H | batou | batou / ssh floor | batou / ssh floor 10 at a time | controller peak RSS | per host | " +
+      "bytes to ssh per host | agent upload per host |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  const ratio = (b: Summary | null, f: Summary | null) => b && f ? `${(b.median / f.median).toFixed(2)}x` : "–";
+  const growth: string[] = [];
+  for (const g of rows) {
+    const b = cell(r, "batou", g.case, g.hosts);
+    const f = (k: string) => figureMedian(r, "batou", g.case, g.hosts, k);
+    const rss = f("controller-rss-kb"), sent = f("stats-sent"), upload = f("stats-agent-upload");
+    out.push(
+      `| ${CASE_LABEL[g.case]} | ${g.hosts} | ${b ? seconds(b.median) : "–"} | ${
+        ratio(b, cell(r, "ssh", g.case, g.hosts))
+      } | ${ratio(b, cell(r, "ssh10", g.case, g.hosts))} | ${mib(rss)} | ${mib(rss ? rss / g.hosts : null)} | ${
+        sent !== null ? bytes(sent / g.hosts) : "–"
+      } | ${upload !== null ? bytes(upload / g.hosts) : "–"} |`,
+    );
+  }
+  for (const c of new Set(rows.map((g) => g.case))) {
+    const hs = rows.filter((g) => g.case === c).map((g) => g.hosts).sort((a, b) => a - b);
+    const lo = figureMedian(r, "batou", c, hs[0], "controller-rss-kb");
+    const hi = figureMedian(r, "batou", c, hs.at(-1)!, "controller-rss-kb");
+    if (hs.length > 1 && lo && hi) {
+      growth.push(
+        `${CASE_LABEL[c]}: ${(((hi - lo) / (hs.at(-1)! - hs[0])) / 1024).toFixed(2)} MiB per extra host ` +
+          `(H=${hs[0]} -> ${hs.at(-1)})`,
+      );
+    }
+  }
+  if (growth.length) out.push("", `Controller RSS growth: ${growth.join("; ")}.`);
+  return out;
+}
+
 /** Reference medians from the issue (seconds), keyed `tool/case/hosts`. */
 export const REFERENCE: Record<string, number> = {
   "ssh/noop/1": 0.24,
@@ -219,6 +271,8 @@ export function markdown(r: Results, chartFile: string): string {
       );
     }
   }
+
+  out.push(...manyHosts(r));
 
   if (r.startup.length) {
     out.push("", "## Start-up cost (this batou)", "");

@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { startSshd } from "../tests/support/sshd.ts";
 import { VERSION } from "../core/runtime/version.ts";
 import { agentPayload, gzipped } from "../remote/transport/payload.ts";
+import { makeXzCopy } from "../remote/transport/codec.ts";
 import { output } from "../core/model/output.ts";
 import {
   ansibleTool,
@@ -111,10 +112,11 @@ const allTools: Record<string, () => Tool> = {
   batou: batouTool,
   ansible: ansibleTool,
   rsync: rsyncFloor,
-  ssh: sshFloor,
+  ssh: () => sshFloor(),
+  ssh10: () => sshFloor(10),
 };
 const tools = (values.tools ?? (w2 ? "batou,rsync,ssh" : "batou,ansible,rsync,ssh")).split(",").map((id) => {
-  if (!allTools[id]) throw new Error(`unknown tool ${id} (batou, ansible, rsync, ssh)`);
+  if (!allTools[id]) throw new Error(`unknown tool ${id} (batou, ansible, rsync, ssh, ssh10)`);
   return allTools[id]();
 });
 
@@ -203,7 +205,11 @@ try {
     const quiet = output.backend;
     output.backend = { line: () => {}, sep: () => {} };
     log("building the agent bundle (controller cache) ...");
-    for (const a of (await agentPayload()).artifacts) await gzipped(a);
+    for (const a of (await agentPayload()).artifacts) {
+      await gzipped(a);
+      // The xz copies too (made in the background by a first deploy otherwise), unless xz is switched off.
+      if (!["gzip", "none"].includes(Deno.env.get("BATOU_UPLOAD_CODEC") ?? "")) await makeXzCopy(a);
+    }
     output.backend = quiet;
   }
   for (const { hosts: h, files } of series) {

@@ -52,6 +52,7 @@ import {
   writeFileAtomic,
 } from "../core/runtime/fsops.ts";
 import { applySync, planSync } from "./dirsync.ts";
+import { readSourceText } from "./source_cache.ts";
 import { decodeText, EncodeError, encodeText, isSupportedEncoding } from "../core/formats/textcodec.ts";
 import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
 import { pyRepr } from "../core/formats/pyrepr.ts";
@@ -74,11 +75,17 @@ function projectPath(component: Component, path: string): string {
   } catch {
     return path;
   }
+  if (lastProjectPath.base === base && lastProjectPath.path === path) return lastProjectPath.shown;
   const rel = relative(base, path);
-  if (rel === "") return ".";
-  if (rel === ".." || rel.startsWith("../") || isAbsolute(rel)) return normalize(path);
-  return rel;
+  let shown = rel;
+  if (rel === "") shown = ".";
+  else if (rel === ".." || rel.startsWith("../") || isAbsolute(rel)) shown = normalize(path);
+  lastProjectPath = { base, path, shown };
+  return shown;
 }
+
+/** The last answer of {@linkcode projectPath}: every file rendered from one template asks for the same source. */
+let lastProjectPath = { base: "", path: "", shown: "" };
 
 /** The breadcrumb path of a part of a `File`: its basename below a `File`, else {@linkcode projectPath}. */
 function partPath(component: Component, path: string): string {
@@ -177,6 +184,8 @@ export interface FileOptions {
 
 /** A file, directory or symlink with optional content, mode, owner and group. */
 export class File extends Component {
+  /** Neither verify nor update changes the working directory (issue 17: no chdir per file). */
+  static override keepsWorkdir = true;
   static override namevar = "path";
   /** The path; mapped to an absolute path in configure. */
   path = "";
@@ -263,6 +272,8 @@ export class File extends Component {
 
 /** A {@linkcode File} without templating and with binary content (`encoding: null`). */
 export class BinaryFile extends File {
+  /** Neither verify nor update changes the working directory (issue 17: no chdir per file). */
+  static override keepsWorkdir = true;
   override isTemplate = false;
   override encoding: string | null = null;
 }
@@ -282,6 +293,8 @@ export interface PresenceOptions {
  * by an empty regular file in one rename (its target is left alone), unless `follow` accepts a link to a file.
  */
 export class Presence extends Component {
+  /** Neither verify nor update changes the working directory (issue 17: no chdir per file). */
+  static override keepsWorkdir = true;
   static override namevar = "path";
   path = "";
   leading = false;
@@ -355,6 +368,8 @@ export interface DirectoryOptions {
  * directory there is accepted, or with `follow: false` replaced by a directory (what it points to is left alone).
  */
 export class Directory extends Component {
+  /** Neither verify nor update changes the working directory (issue 17: no chdir per file). */
+  static override keepsWorkdir = true;
   static override namevar = "path";
   path = "";
   leading = false;
@@ -619,9 +634,14 @@ export class ManagedContentBase extends FileComponent {
   /** Reads the source (if any), calls {@linkcode render} on the text and encodes the result. */
   #render(): void {
     if (this.source) {
-      let raw: Uint8Array;
       try {
-        raw = Deno.readFileSync(this.source);
+        // Text sources through the cache: one template for thousands of files is read and decoded once. Not a
+        // source that was missing at configure: another component creates it during the deployment.
+        this.content = this.encoding && !this.#delayed
+          ? readSourceText(this.source, this.encoding)
+          : this.encoding
+          ? decodeText(Deno.readFileSync(this.source), this.encoding)
+          : Deno.readFileSync(this.source);
       } catch (e) {
         if (!isNotFound(e)) throw e;
         if (this.#delayed) throw new Deno.errors.NotFound(`Could not find source file ${this.source}`);
@@ -629,7 +649,6 @@ export class ManagedContentBase extends FileComponent {
         this.#delayed = true;
         return;
       }
-      this.content = this.encoding ? decodeText(raw, this.encoding) : raw;
     }
     if (this.content instanceof Uint8Array && this.encoding && this.content.length) {
       this.content = decodeText(this.content, this.encoding);
@@ -822,6 +841,8 @@ export interface ContentOptions extends ManagedContentOptions {
 
 /** The content of a file, from `content` or a `source` file, rendered as a template by default. */
 export class Content extends ManagedContentBase {
+  /** Neither verify nor update changes the working directory (issue 17: no chdir per file). */
+  static override keepsWorkdir = true;
   isTemplate = true;
   templateArgs: Record<string, unknown> | null = null;
   templateContext: TemplateContext | null = null;
@@ -1036,6 +1057,8 @@ export function parseMode(value: number | string): number {
  * a link is left as it is (its target is never changed), with `follow` its target gets the mode.
  */
 export class Mode extends FileComponent {
+  /** Neither verify nor update changes the working directory (issue 17: no chdir per file). */
+  static override keepsWorkdir = true;
   mode: number | string | null = null;
 
   constructor(path: string, options: { mode?: number | string | null; follow?: boolean } = {}) {

@@ -132,3 +132,53 @@ Deno.test("W1 over ssh (one host): deploys the tree, reports agent memory; a re-
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("bench report, many hosts: both ssh floors, controller RSS per host and its growth, bytes per host", () => {
+  const sample = (tool: string, c: Sample["case"], hosts: number, ms: number, figures = {}): Sample => ({
+    tool,
+    case: c,
+    hosts,
+    rep: 0,
+    ms,
+    ok: true,
+    problems: [],
+    figures,
+  });
+  const batou = (c: Sample["case"], hosts: number, ms: number, rssKb: number, sent: number) =>
+    sample("batou", c, hosts, ms, { "controller-rss-kb": rssKb, "stats-sent": sent, "stats-agent-upload": sent });
+  const r: Results = {
+    workload: "W1",
+    started: "s",
+    finished: "f",
+    machine: { cpu: "cpu", cores: 2, memoryMiB: 1024 },
+    versions: { deno: "2" },
+    reps: 1,
+    slowReps: 1,
+    tools: [
+      { id: "batou", label: "batou (this)", slow: false },
+      { id: "ssh", label: "floor ssh", slow: false },
+      { id: "ssh10", label: "floor ssh 10", slow: false },
+    ],
+    load: [],
+    samples: [
+      batou("noop", 16, 3000, 102400, 16e6),
+      sample("ssh", "noop", 16, 2000),
+      sample("ssh10", "noop", 16, 1500),
+      batou("noop", 32, 6000, 135168, 64e3),
+      sample("ssh", "noop", 32, 4000),
+      sample("ssh10", "noop", 32, 3000),
+    ],
+    startup: [],
+    notes: [],
+  };
+  const md = markdown(r, "W1.svg");
+  assertStringIncludes(
+    md,
+    "| (b) no-op re-deploy | 16 | 3.00 | 1.50x | 2.00x | 100.0 MiB | 6.3 MiB | 1.00 MB | 1.00 MB |",
+  );
+  assertStringIncludes(
+    md,
+    "| (b) no-op re-deploy | 32 | 6.00 | 1.50x | 2.00x | 132.0 MiB | 4.1 MiB | 2.0 kB | 2.0 kB |",
+  );
+  assertStringIncludes(md, "(b) no-op re-deploy: 2.00 MiB per extra host (H=16 -> 32)");
+});

@@ -119,6 +119,12 @@ const instances: Component[] = [];
 /** The components whose (synchronous part of) `configure()` is running, outermost first. */
 const configuring: Component[] = [];
 
+/** Per library class: whether an option key names one of its fields (see `#applyOptions`). */
+const acceptedOptions = new WeakMap<object, Map<string, boolean>>();
+
+/** A copy of {@linkcode configuring} while it does not change (null: make a new one). */
+let configuringCopy: Component[] | null = null;
+
 /** batou's own component classes (exactly these classes, not subclasses): see {@linkcode markLibraryComponents}. */
 const libraryClasses = new WeakSet<object>();
 
@@ -208,6 +214,14 @@ export class RootComponent {
 export class Component {
   /** Name of the field that receives the first constructor argument. */
   static namevar?: string;
+  /**
+   * Set (to true) by library classes whose verify and update never change the working directory nor deploy other
+   * components. Such a component is deployed without batou's read and restore of the working directory when its
+   * parent knows it (a sibling with the same workdir then needs no chdir at all); it leaves the process in its
+   * workdir, and the nearest component that is not trusted restores the directory it started in. Only the class
+   * that sets it is trusted, not its subclasses.
+   */
+  static keepsWorkdir = false;
   /** Event handlers: `{ method: ["before-update", "precursor" | "*"] }`. */
   static events?: Record<string, [string, string]>;
 
@@ -252,7 +266,8 @@ export class Component {
     this.timer = new Timer(cls.name);
     const creator = configuring.at(-1);
     this.#initStack = creator && libraryClasses.has(creator.constructor) ? null : new Error();
-    this.#initConfiguring = configuring.slice();
+    // One copy shared by every component constructed in the same configure (read only).
+    this.#initConfiguring = configuringCopy ??= configuring.slice();
     instances.push(this);
   }
 
@@ -393,6 +408,7 @@ export class Component {
     if (parent instanceof RootComponent) this.#applyOverrides(parent.overrides);
     let result: void | Promise<void>;
     configuring.push(this);
+    configuringCopy = null;
     try {
       result = this.configure();
     } catch (e) {
@@ -400,6 +416,7 @@ export class Component {
       throw e;
     } finally {
       configuring.pop();
+      configuringCopy = null;
     }
     if (!(result instanceof Promise) && !this.#pending.length) {
       this.#addPlatformComponent();
@@ -483,10 +500,19 @@ export class Component {
 
   #applyOptions(): void {
     const cls = this.constructor as ComponentClass;
-    this.#collectAttributes();
+    // batou's own classes declare no attribute() fields: no walk over their fields (thousands of Files).
+    if (!libraryClasses.has(cls)) this.#collectAttributes();
     const bad: string[] = [];
+    // A library class accepts the same options on every instance (no attribute() fields): decided once per key.
+    const known = libraryClasses.has(cls) ? acceptedOptions.get(cls) ?? new Map<string, boolean>() : null;
+    if (known) acceptedOptions.set(cls, known);
     for (const key of Object.keys(this.#pendingOptions)) {
-      if (!this.#acceptsField(key)) bad.push(key);
+      let accepted = known?.get(key);
+      if (accepted === undefined) {
+        accepted = this.#acceptsField(key);
+        known?.set(key, accepted);
+      }
+      if (!accepted) bad.push(key);
     }
     // The namevar first: the report names the component as written (`Program('myapp')`).
     if (cls.namevar) this.#setField(cls.namevar, this.#namevarValue);
@@ -636,6 +662,13 @@ export class Component {
     if (stopReason !== null) throw DeploymentStopped.before(this.breadcrumbs, stopReason);
     this.changed = false;
     const started = performance.now();
+    const env = this.environment;
+    // The working directory (see keepsWorkdir): a trusted component, deployed where the cwd is known, neither
+    // reads nor restores it; any other reads it first and restores it at the end, as batou does.
+    const outerCwd = knownCwd;
+    const trusted = env.manageCwd && outerCwd !== null && keepsWorkdir(this);
+    const restore = env.manageCwd && !trusted ? Deno.cwd() : null;
+    if (restore !== null) knownCwd = restore;
     const subStart = performance.now();
     for (const sub of this.#subComponents) {
       await sub.deploy(predictOnly);
@@ -646,10 +679,12 @@ export class Component {
     output.buffer(() => `${this.host.name}: ${this.breadcrumbs}`, { icon: "🚀" });
     // Synchronous: one root deploys at a time per agent, and an asynchronous mkdir costs ten times the CPU (a worker
     // thread round trip) for every component (W1 no-op: agent deploy step 23 -> 10.5 ms).
-    const env = this.environment;
-    const restore = env.manageCwd ? Deno.cwd() : null;
-    if (restore !== null) enterWorkdir(this.workdir);
-    else Deno.mkdirSync(this.workdir, { recursive: true });
+    if (env.manageCwd) {
+      // knownCwd may have been given up by a sub-component's update (event handlers are the project's code).
+      if (knownCwd !== this.workdir) enterWorkdir(this.workdir);
+      // Only a trusted body keeps it known; anything else may change the directory.
+      knownCwd = trusted ? this.workdir : null;
+    } else Deno.mkdirSync(this.workdir, { recursive: true });
     // enter()/exit() only when a class overrides them: no extra awaits for the common component (W1 hot path).
     const scoped = this.enter !== Component.prototype.enter || this.exit !== Component.prototype.exit;
     let entered = false;
@@ -669,6 +704,8 @@ export class Component {
         this.timer.add("verify", performance.now() - verifyStart);
       }
       if (needsUpdate) {
+        // Event handlers are the project's code: the working directory is not known after them.
+        knownCwd = null;
         await this.#triggerEvent("before-update", predictOnly);
         output.flushBuffer();
         if (!predictOnly) {
@@ -697,11 +734,14 @@ export class Component {
         if (entered) await this.exit(null);
       } finally {
         output.clearBuffer();
-        if (restore !== null) Deno.chdir(restore);
+        if (restore !== null) {
+          Deno.chdir(restore);
+          knownCwd = outerCwd;
+        } else if (trusted && knownCwd === null) knownCwd = Deno.cwd();
       }
     }
     this.timer.add("total", performance.now() - started);
-    if (this.timer.aboveThreshold({ verify: 1000, update: 1000, total: 10000 })) {
+    if (this.timer.aboveThreshold(SLOW_STEP_MS)) {
       output.annotate(
         `${this.host.name}: ${this.breadcrumbs} [${this.timer.humanize("total", "verify", "update", "sub")}]`,
         {
@@ -942,6 +982,23 @@ function scopeApplies(scope: string, source: Component, target: Component, posit
 }
 
 /**
+ * The process's working directory while it is known without asking (`Deno.cwd()` and `Deno.chdir()` are a call
+ * into the runtime each, three per component: ~0.4 s of a no-op of 8,000 files): set by a component that read it,
+ * for its sub-components; null while the project's code runs (a verify, update, enter, exit or event handler may
+ * change it).
+ */
+let knownCwd: string | null = null;
+
+/**
+ * Whether `component`'s own class is marked {@linkcode Component.keepsWorkdir} (a subclass, which may override
+ * verify or update, is not trusted unless it says so itself).
+ */
+function keepsWorkdir(component: Component): boolean {
+  const cls = component.constructor as typeof Component;
+  return Object.hasOwn(cls, "keepsWorkdir") && cls.keepsWorkdir;
+}
+
+/**
  * Changes into `dir`, creating it first when it is missing: the existing directory (the usual case) costs one
  * chdir instead of a mkdir and a chdir per component (issue 17, no-op of 8,000 files).
  */
@@ -954,6 +1011,9 @@ function enterWorkdir(dir: string): void {
     Deno.chdir(dir);
   }
 }
+
+/** Steps slower than this (ms) are reported with a 💤 line. */
+const SLOW_STEP_MS: Record<string, number> = { verify: 1000, update: 1000, total: 10000 };
 
 let stopReason: string | null = null;
 

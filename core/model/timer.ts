@@ -25,7 +25,8 @@ export class Timer {
 
   /** Whether any step exceeded its threshold (ms). */
   aboveThreshold(thresholds: Record<string, number>): boolean {
-    return Object.entries(thresholds).some(([k, limit]) => (this.durations.get(k) ?? 0) > limit);
+    for (const k in thresholds) if ((this.durations.get(k) ?? 0) > thresholds[k]) return true;
+    return false;
   }
 
   /** `total=2.50s, verify=2.00s, update=∅` for the given steps. */

@@ -50,6 +50,9 @@ function normalizeSegments(path: string, aboveRoot: boolean): string {
   return out.join("/");
 }
 
+/** Something {@linkcode normalize} changes: a repeated separator, or a `.` or `..` segment. */
+const NOT_NORMAL = /\/\/|(^|\/)\.\.?(\/|$)/;
+
 /** Whether `path` starts at the root (`/`). */
 export function isAbsolute(path: string): boolean {
   checkString(path, "path");
@@ -63,6 +66,8 @@ export function isAbsolute(path: string): boolean {
 export function normalize(path: string): string {
   checkString(path, "path");
   if (path === "") return ".";
+  // Most paths are normal already (a component maps thousands of them): those come back as they are.
+  if (!NOT_NORMAL.test(path)) return path;
   const absolute = path.charCodeAt(0) === 47;
   const trailing = path.charCodeAt(path.length - 1) === 47;
   let out = normalizeSegments(path, !absolute);

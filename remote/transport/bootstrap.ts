@@ -25,8 +25,8 @@
  *   controller uploads it over another session of the same ssh connection, then checks again (`START_SCRIPT`);
  * - files unused for 30 days (every start touches the stamps of the files it runs) are removed whenever something
  *   new is uploaded, so old versions do not pile up;
- * - an upload goes to a temporary name, is decompressed (`gzip -dc`, when the target has gzip; the controller
- *   compresses each file once and caches the result in `~/.cache/batou/gz`), checked for size and SHA-256,
+ * - an upload goes to a temporary name, is decompressed (`xz -dc` or `gzip -dc`, see codec.ts; the controller
+ *   compresses each file once and caches the result in `~/.cache/batou/gz` or `xz`), checked for size and SHA-256,
  *   fsynced (`sync FILE`, so a power loss cannot leave a stamped name over unwritten data) and only then renamed
  *   into place. What the stamp does not protect against (a user who can write the cache) is in README.md, "Caches";
  * - a target without any SHA-256 tool cannot check a cached file, and a cached deno must never vouch for itself
@@ -54,7 +54,8 @@ import { InvalidMessage, PROTOCOL_VERSION, RpcError, RpcPeer } from "../contract
 import { callAgent, enforceAgentContract, type HelloInfo } from "../contract/methods.ts";
 import { classifySshFailure, RemoteConnectError, type RemoteShell } from "./ssh.ts";
 import { sleep } from "../../core/runtime/sleep.ts";
-import { type AgentPayload, type Artifact, gzipped } from "./payload.ts";
+import type { AgentPayload, Artifact } from "./payload.ts";
+import { chooseUpload, putCodecArgument, type TargetDecoders } from "./codec.ts";
 import {
   type BootstrapStatus,
   KILL_SCRIPT,
@@ -351,13 +352,13 @@ export class AgentStart {
       for (const name of st.missing) {
         const a = opts.payload.artifacts.find((x) => x.name === name);
         if (!a) throw RemoteConnectError.of(host, "agent", `the target asked for an unknown file ${name}`);
-        await upload(this.shell, opts, a, "", st.fields.gzip === "yes");
+        await upload(this.shell, opts, a, "", { gzip: st.fields.gzip === "yes", xz: st.fields.xz === "yes" });
       }
       await this.#peer.sendLine("again");
     } else {
       output.debug(`${host}: no SHA-256 tool on the target; shipping the agent afresh for this run`);
       const fresh = `run-${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-      for (const a of opts.payload.artifacts) await upload(this.shell, opts, a, fresh, false);
+      for (const a of opts.payload.artifacts) await upload(this.shell, opts, a, fresh, NO_DECODERS);
       await this.#peer.sendLine(`again ${fresh}`);
     }
     this.#uploaded += this.shell.bytesSent - before;
@@ -462,16 +463,24 @@ export class AgentStart {
   }
 }
 
+/** A target that reported no decoder (or whose upload must not be compressed). */
+const NO_DECODERS: TargetDecoders = { gzip: false, xz: false };
+
+/**
+ * Sends one agent file to the target's cache (remote/transport/codec.ts chooses gzip, xz or none from what the
+ * target has). A compressed upload that arrives wrong (hash or size, e.g. a broken copy in the controller's cache)
+ * is sent again as it is, and the compressed copy is dropped.
+ */
 export async function upload(
   shell: RemoteShell,
   opts: StartOptions & { payload: AgentPayload },
   a: Artifact,
   fresh: string,
-  gzip: boolean,
+  decoders: TargetDecoders,
 ): Promise<void> {
   const host = opts.host.name;
-  const source = gzip ? await gzipped(a) : a.path;
-  output.debug(`${host}: uploading ${a.name} (${gzip ? "gzip, " : ""}${(await Deno.stat(source)).size} bytes)`);
+  const { codec, path: source } = await chooseUpload(a, decoders);
+  output.debug(`${host}: uploading ${a.name} (${codec}, ${(await Deno.stat(source)).size} bytes)`);
   const file = await Deno.open(source);
   const total = (await file.stat()).size;
   const result = await shell.run(WRAP_SCRIPT, [
@@ -482,16 +491,17 @@ export async function upload(
     a.name,
     a.sha256,
     String(a.size),
-    gzip ? "yes" : "no",
+    putCodecArgument(codec),
     opts.targetDirectory ?? "",
   ], file.readable.pipeThrough(uploadProgress(host, a.name, total)));
   if (result.code === 0) return;
   const st = result.stdout.split("\n").map(parseStatus).find((s) => s !== null);
   if (st) {
-    if (st.status === "badhash" && gzip) {
+    if ((st.status === "badhash" || st.status === "short") && codec !== "none") {
       // A broken compressed copy in the local cache: drop it and send the file as it is.
+      output.debug(`${host}: the ${codec} upload of ${a.name} arrived wrong (${st.status}); sending it uncompressed`);
       await Deno.remove(source).catch(() => {});
-      return await upload(shell, opts, a, fresh, false);
+      return await upload(shell, opts, a, fresh, NO_DECODERS);
     }
     throw statusError(host, st, opts, result.stderr);
   }

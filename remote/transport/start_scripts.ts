@@ -152,7 +152,9 @@ while [ -z "$fresh" ]; do
   else
     gz=no
     if command -v gzip >/dev/null 2>&1; then gz=yes; fi
-    say "status=missing gzip=$gz missing=$miss"
+    xz=no
+    if command -v xz >/dev/null 2>&1; then xz=yes; fi
+    say "status=missing gzip=$gz xz=$xz missing=$miss"
   fi
   read -r cmd fresh || exit 92
   [ "$cmd" = again ] || exit 92
@@ -190,8 +192,8 @@ exit 0
 
 /**
  * Receives one file on stdin: $1 fresh run directory or empty (cache), $2 name, $3 SHA-256, $4 size,
- * $5 yes when the data is gzip-compressed. Writes a temporary file, checks size and hash, fsyncs it (`sync FILE`) and
- * renames it into place.
+ * $5 `yes` when the data is gzip-compressed, `xz` when xz-compressed, else `no`. Writes a temporary file, checks size
+ * and hash, fsyncs it (`sync FILE`) and renames it into place.
  */
 export const PUT_SCRIPT = `
 u0=$(umask)
@@ -208,7 +210,7 @@ if [ -n "$fresh" ]; then
   if ! mkdir -p "$d"; then say "status=nodir dir=$d"; exit 93; fi
 fi
 tmp=$d/.upload-$$-$n
-if [ "$gz" = yes ]; then gzip -dc > "$tmp"; else cat > "$tmp"; fi
+case $gz in yes) gzip -dc > "$tmp" ;; xz) xz -dc > "$tmp" ;; *) cat > "$tmp" ;; esac
 rc=$?
 got=$(wc -c < "$tmp" 2>/dev/null)
 got=$((got+0))
