@@ -52,33 +52,6 @@ function isStop(err: unknown): boolean {
   return err instanceof RpcError && err.errors.some((j) => j.type === "DeploymentStopped");
 }
 
-/**
- * What is wrong with an agent's `rootDependencies` answer for `host` (null when nothing is): it must be a list of
- * `{host, root, dependencies: [host, root][]}` about roots of `host` only, naming roots that exist.
- */
-export function checkDependencyAnswer(
-  host: string,
-  answer: unknown,
-  exists: (host: string, root: string) => boolean,
-): string | null {
-  if (!Array.isArray(answer)) return "it is not a list";
-  for (const entry of answer) {
-    const e = entry as Partial<RootDependency> | null;
-    if (!e || typeof e.host !== "string" || typeof e.root !== "string" || !Array.isArray(e.dependencies)) {
-      return "an entry is not {host, root, dependencies}";
-    }
-    if (e.host !== host) return `it speaks for the root ${e.root} of host ${e.host}, which ${host} does not deploy`;
-    if (!exists(e.host, e.root)) return `it names the root ${e.root}, which the environment does not have`;
-    for (const d of e.dependencies) {
-      if (!Array.isArray(d) || d.length !== 2 || typeof d[0] !== "string" || typeof d[1] !== "string") {
-        return `a dependency of ${e.root} is not [host, root]`;
-      }
-      if (!exists(d[0], d[1])) return `${e.root} waits for ${d[0]}: ${d[1]}, which the environment does not have`;
-    }
-  }
-  return null;
-}
-
 /** Options of {@linkcode deploy}, from the command line. */
 export interface DeployOptions {
   environment: string;
