@@ -657,7 +657,9 @@ class DeploymentRun {
     const extra: ReportingError[] = [...broker.forwardErrors()];
     const cycle = broker.cycle();
     if (cycle) extra.push(cycle);
-    const unused = broker.unused();
+    // With errors, resources left unused are a follow-on: their consumers failed or were never configured.
+    const failed = extra.length > 0 || [...perHost.values()].some((errors) => errors.length > 0);
+    const unused = failed ? null : broker.unused();
     if (unused && this.env.unusedResources === "error") extra.push(unused);
     else if (unused) {
       output.warn("Unused provided resources");
