@@ -57,13 +57,24 @@ Deno.test("Next line names the command that was run: task, compiled binary, bato
 });
 
 /** Runs the `Next:` line of an init output in a shell in `cwd`; returns its exit code and output. */
+/**
+ * This process's environment without `INIT_CWD`: `deno task test` sets it, a nested `deno task` keeps an inherited one,
+ * and batou takes it for the project directory.
+ */
+function cleanEnv(env: Record<string, string>): Record<string, string> {
+  const all: Record<string, string> = { ...Deno.env.toObject(), ...env };
+  delete all.INIT_CWD;
+  return all;
+}
+
 async function runNext(initOutput: string, cwd: string, env: Record<string, string> = {}) {
   const next = /^Next: (.*)$/m.exec(initOutput)?.[1];
   assert(next, initOutput);
   const out = await new Deno.Command("sh", {
     args: ["-c", next],
     cwd,
-    env: { NO_COLOR: "1", npm_config_user_agent: "", ...env },
+    env: cleanEnv({ NO_COLOR: "1", npm_config_user_agent: "", ...env }),
+    clearEnv: true,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -100,7 +111,8 @@ Deno.test("init with deno task: the Next line is deno task --config .../deno.jso
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["task", "--quiet", "--config", join(REPO, "deno.json"), "batou", "init", "proj"],
       cwd: parent,
-      env: { NO_COLOR: "1" },
+      env: cleanEnv({ NO_COLOR: "1" }),
+      clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
