@@ -8,28 +8,9 @@ import { join } from "../../core/runtime/path.ts";
 import { batou, writeFiles } from "../support/cli.ts";
 import { requireTools, type SshdFixture, startSshd } from "../support/sshd.ts";
 import { installHostileAgent, setRewrite } from "./hostile.ts";
+import { SOURCE_SINK } from "./hostile_project.ts";
 
 const PREFIX = "btsec";
-
-const FILES = {
-  "components/source/component.ts": `import { Component, File } from "batou";
-export class Source extends Component {
-  override configure() {
-    this.provide("token", "from-" + this.host.name);
-    this.add(new File("source", { content: "source\\n" }));
-  }
-}
-`,
-  "components/sink/component.ts": `import { Component, File } from "batou";
-export class Sink extends Component {
-  token = "";
-  override configure() {
-    this.token = this.requireOne("token");
-    this.add(new File("token", { content: "{{ component.token }}\\n" }));
-  }
-}
-`,
-};
 
 interface Project {
   dir: string;
@@ -42,7 +23,7 @@ async function project(fixture: SshdFixture): Promise<Project> {
   const dir = await Deno.makeTempDir({ prefix: "batou-sec-" });
   const target = `sec-${crypto.randomUUID().slice(0, 8)}`;
   await writeFiles(dir, {
-    ...FILES,
+    ...SOURCE_SINK,
     "ssh_config": await Deno.readTextFile(fixture.sshConfig),
     "environments/prod/environment.cfg": `[environment]\ntarget_directory = ~/${target}\n\n[hosts]\n` +
       "host1 = source\nhost2 = sink\n",
