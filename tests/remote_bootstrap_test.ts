@@ -9,56 +9,10 @@ import { requireTools } from "./support/tools.ts";
 import { type AgentPayload, agentPayload, sha256File, unamePlatform } from "../remote/transport/payload.ts";
 import { parseStatus } from "../remote/transport/start_scripts.ts";
 import { type RemoteAgentConnection, startAgent } from "../remote/transport/bootstrap.ts";
-import {
-  classifySshFailure,
-  type RemoteShell,
-  runSpawned,
-  shellCommand,
-  type ShellResult,
-} from "../remote/transport/ssh.ts";
+import { classifySshFailure, shellCommand } from "../remote/transport/ssh.ts";
 import { Host } from "../core/model/host.ts";
 import { withRecordedOutput } from "./core_test_helpers.ts";
-
-/** Runs the scripts with /bin/sh locally, with only `env` as environment. */
-class LocalShell implements RemoteShell {
-  readonly label = "local";
-  bytesSent = 0;
-  constructor(readonly env: Record<string, string>) {}
-
-  spawn(script: string, args: string[]): Deno.ChildProcess {
-    return new Deno.Command("/bin/sh", {
-      args: ["-c", script, "sh", ...args],
-      env: this.env,
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  }
-
-  run(script: string, args: string[], stdin?: ReadableStream<Uint8Array>): Promise<ShellResult> {
-    return runSpawned(this, script, args, stdin);
-  }
-}
-
-/** A directory of symlinks to the given tools: the target's PATH. */
-async function toolDir(tools: string[]): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "batou-bootstrap-bin-" });
-  for (const tool of tools) {
-    const path = ["/usr/bin", "/bin"].map((d) => join(d, tool)).find((p) => {
-      try {
-        return Deno.statSync(p).isFile;
-      } catch {
-        return false;
-      }
-    });
-    if (!path) throw new Error(`missing tool ${tool}`);
-    await Deno.symlink(path, join(dir, tool));
-  }
-  return dir;
-}
-
-const BASE_TOOLS = ["uname", "id", "mkdir", "chmod", "mv", "rm", "cat", "wc", "touch", "find", "stat", "date"];
+import { BASE_TOOLS, LocalShell, toolDir } from "./support/local_shell.ts";
 
 async function withTarget(
   tools: string[],
@@ -280,7 +234,7 @@ Deno.test("a hash tool that does not compute SHA-256 correctly is not used", asy
 });
 
 Deno.test("without any SHA-256 tool the agent is shipped afresh for each run and removed afterwards", async () => {
-  await withTarget(BASE_TOOLS, async (shell, home, payload) => {
+  await withTarget([...BASE_TOOLS], async (shell, home, payload) => {
     const raw = payload.artifacts.reduce((n, a) => n + a.size, 0);
     for (let i = 0; i < 2; i++) {
       const before = shell.bytesSent;

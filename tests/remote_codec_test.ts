@@ -10,50 +10,9 @@ import { join } from "node:path";
 import { type AgentPayload, agentPayload, type Artifact, sha256File } from "../remote/transport/payload.ts";
 import { startAgent } from "../remote/transport/bootstrap.ts";
 import { chooseUpload, makeXzCopy, xzPath } from "../remote/transport/codec.ts";
-import { type RemoteShell, runSpawned, type ShellResult } from "../remote/transport/ssh.ts";
 import { Host } from "../core/model/host.ts";
 import { withRecordedOutput } from "./core_test_helpers.ts";
-
-/** Runs the scripts with /bin/sh locally, with only `env` as environment. */
-class LocalShell implements RemoteShell {
-  readonly label = "local";
-  bytesSent = 0;
-  constructor(readonly env: Record<string, string>) {}
-
-  spawn(script: string, args: string[]): Deno.ChildProcess {
-    return new Deno.Command("/bin/sh", {
-      args: ["-c", script, "sh", ...args],
-      env: this.env,
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  }
-
-  run(script: string, args: string[], stdin?: ReadableStream<Uint8Array>): Promise<ShellResult> {
-    return runSpawned(this, script, args, stdin);
-  }
-}
-
-const BASE_TOOLS = ["uname", "id", "mkdir", "chmod", "mv", "rm", "cat", "wc", "touch", "find", "stat", "date"];
-
-/** A directory of symlinks to the given tools: the target's PATH. */
-async function toolDir(dir: string, tools: string[]): Promise<string> {
-  await Deno.mkdir(dir);
-  for (const tool of tools) {
-    const path = ["/usr/bin", "/bin"].map((d) => join(d, tool)).find((p) => {
-      try {
-        return Deno.statSync(p).isFile;
-      } catch {
-        return false;
-      }
-    });
-    if (!path) throw new Error(`missing tool ${tool}`);
-    await Deno.symlink(path, join(dir, tool));
-  }
-  return dir;
-}
+import { BASE_TOOLS, LocalShell, toolDir } from "./support/local_shell.ts";
 
 /** The real agent bundle, started by a small wrapper that stands in for the deno executable. */
 async function smallPayload(dir: string): Promise<AgentPayload> {
@@ -84,7 +43,7 @@ async function withTarget(
     Deno.env.set("BATOU_UPLOAD_CODEC", codec);
     const home = join(dir, "home");
     await Deno.mkdir(home);
-    const bin = await toolDir(join(dir, "bin"), [...BASE_TOOLS, "sha256sum", ...tools]);
+    const bin = await toolDir([...BASE_TOOLS, "sha256sum", ...tools], join(dir, "bin"));
     await body(new LocalShell({ HOME: home, PATH: bin }), home, payload);
   } finally {
     for (const [key, value] of [["BATOU_CACHE_DIR", saved.cache], ["BATOU_UPLOAD_CODEC", saved.codec]] as const) {
