@@ -6,6 +6,7 @@
  * @module
  */
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from "../core/runtime/path.ts";
+import { shellQuote } from "../core/model/cmd.ts";
 
 /** What {@linkcode batouCommand} needs to know about the running program (see {@linkcode currentInvocation}). */
 export interface Invocation {
@@ -23,10 +24,6 @@ export interface Invocation {
   readText(path: string): string | null;
   /** The real path of a file, or null when it does not exist. */
   realPath(path: string): string | null;
-}
-
-function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** `path` as typed in `dir`: relative when it is below `dir` or its parent, else absolute. */

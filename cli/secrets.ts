@@ -13,6 +13,7 @@ import { parseCommand, subcommand } from "./parse.ts";
 import { firstSecretsConfig, isUnchangedTemplate, newSecretsTemplate } from "./secrets_new.ts";
 import { extname, join, relative, resolve } from "../core/runtime/path.ts";
 import { ConfigDocument } from "../core/formats/configparser.ts";
+import { shellQuote } from "../core/model/cmd.ts";
 import { AgeDecryptError } from "../core/secrets/age.ts";
 import { Environment, environmentNames } from "../core/model/environment.ts";
 import {
@@ -204,10 +205,6 @@ export const EDIT_MENU: string = "Your changes are still available. You can try:
   "\tedit       -- opens editor with current data again\n" +
   "\tencrypt    -- tries to encrypt current data again\n" +
   "\tquit       -- quits and loses your changes";
-
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./@%+=:,-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
 
 /**
  * Whether `exec` can be put in front of the editor command (no lists, pipes, groups, keywords or leading
