@@ -29,7 +29,7 @@ import { type Format, output } from "../../core/model/output.ts";
 import { formatDuration } from "../../core/model/timer.ts";
 import type { Host } from "../../core/model/host.ts";
 import { type AgentConnection, startLocalAgent } from "../transport/connect.ts";
-import { callAgent, type ConfigureParams, type ConfigureResult, type RootDependency } from "../contract/methods.ts";
+import { callAgent, type ConfigureParams, type RootDependency } from "../contract/methods.ts";
 import { rootDependencyList } from "../contract/root_dependencies.ts";
 import { AgentUnresponsive, ConnectionLost, InvalidMessage, RpcError } from "../contract/protocol.ts";
 import { type AgentWatch, DEFAULT_LIVENESS_TIMEOUT, watchAgent } from "../transport/liveness.ts";
@@ -45,6 +45,7 @@ import { selectHosts } from "../../core/model/host_selection.ts";
 import { projectTargetDirectory, resolveSyncSource, type SyncSource } from "./sync_source.ts";
 import { Interrupt } from "./interrupt.ts";
 import { followOnNote, isFollowOn } from "../../core/model/follow_on.ts";
+import { pool } from "../../core/runtime/pool.ts";
 
 /** Whether a failed deploy call is the agent stopping as asked, or its connection ending while it stopped. */
 function isStop(err: unknown): boolean {
@@ -649,7 +650,7 @@ class DeploymentRun {
     // Errors of earlier rounds (a value not forwarded yet) were not final: the last round's are.
     for (const [agent, errors] of perHost) this.progress.set(agent, errors.length ? "failed" : "configured");
     await Promise.all([...this.unreported].map(async (agent) => {
-      await this.connections.get(agent)!.peer.call("configureReport", {}).catch(() => {});
+      await callAgent(this.connections.get(agent)!.peer, "configureReport", {}).catch(() => {});
     }));
     this.unreported.clear();
     const first = this.firstHost([...this.connections.values()].map((c) => c.host));
@@ -688,9 +689,9 @@ class DeploymentRun {
   /** A next configure round on the host's agent with these forwarded values; returns its errors. */
   async reconfigureHost(conn: AgentConnection, resources: ForeignResource[]): Promise<ReportingError[]> {
     const secrets = forwardedSecrets(resources, this.maskValues, this.env.secretData);
-    const result = await conn.peer.call<ConfigureResult>("reconfigure", { resources, ...secrets });
-    this.acceptPublication(conn, this.configuredHosts.get(conn.host.name) ?? [], result?.resources, result?.reported);
-    return (result.errors as ErrorJSON[]).map(errorFromJSON);
+    const result = await callAgent(conn.peer, "reconfigure", { resources, ...secrets });
+    this.acceptPublication(conn, this.configuredHosts.get(conn.host.name) ?? [], result.resources, result.reported);
+    return result.errors.map(errorFromJSON);
   }
 
   /**
@@ -1054,15 +1055,6 @@ export class LockTurns {
     entry.done = true;
     entry.resolve(outcome);
   }
-}
-
-/** Runs `fn` over `items` with at most `limit` at a time. */
-export async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(workers);
 }
 
 /** What the controller writes into `.batou-lock` once it holds it: who, which process, since when (JSON). */

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { pool } from "../../core/runtime/pool.ts";
 import { compareStrings } from "../../core/runtime/compare.ts";
 import { Environment } from "../../core/model/environment.ts";
 import {
@@ -184,12 +185,4 @@ export async function runOnHosts(opts: RunOptions): Promise<number> {
     output.line(outcomeLine(host.name, outcome), succeeded(outcome) ? {} : { red: true });
   }
   return hosts.run.every((h) => succeeded(outcomes.get(h.name)!)) ? 0 : 1;
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time. */
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
 }
