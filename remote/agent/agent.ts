@@ -25,7 +25,6 @@ import type {
   LockHolder,
   RootDependency,
 } from "../contract/methods.ts";
-import { rootDependencyList } from "../contract/root_dependencies.ts";
 import { createSyncHandlers } from "./sync_agent.ts";
 import { createRunHandlers, stopCommands } from "./run_agent.ts";
 import { naming } from "../../core/runtime/fsops.ts";
@@ -150,7 +149,6 @@ export class Agent {
           strings(p.secretData),
         ),
       configureReport: () => this.configureReport(),
-      rootDependencies: (p) => this.rootDependencies(typeof p.host === "string" ? p.host : null),
       deploy: (p) => this.deploy(String(p.root), Boolean(p.predictOnly)),
       stop: (p) => this.stop(String(p.reason ?? "interrupted")),
       ping: () => ({ alive: true }),
@@ -272,12 +270,6 @@ export class Agent {
   #requireEnv(): Environment {
     if (!this.#env) throw new Error("configure must be called first");
     return this.#env;
-  }
-
-  /** The roots of `host` (all roots when null) with the roots they wait for. */
-  rootDependencies(host: string | null): RootDependency[] {
-    const all = rootDependencyList(this.#requireEnv());
-    return host === null ? all : all.filter((r) => r.host === host);
   }
 
   /** Deploys one root of this host. */

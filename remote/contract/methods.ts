@@ -168,7 +168,6 @@ export const AGENT_METHODS = {
   configure: method<ConfigureParams, ConfigureResult>(configureResult),
   reconfigure: method<ReconfigureParams, ConfigureResult>(configureResult),
   configureReport: method<Record<string, never>, { reported: true }>(object({ reported: oneOf(true) })),
-  rootDependencies: method<{ host: string }, RootDependency[]>(list(rootDependency)),
   deploy: method<{ root: string; predictOnly: boolean }, { changed: boolean }>(object({ changed: bool })),
   stop: method<{ reason: string }, { stopped: true }>(object({ stopped: oneOf(true) })),
   ping: method<Record<string, never>, { alive: true }>(object({ alive: oneOf(true) })),
