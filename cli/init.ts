@@ -14,7 +14,7 @@ import { lstatOrNull } from "../core/runtime/fsops.ts";
 import { VERSION } from "../core/runtime/version.ts";
 import { PIN_FILE, pinFileText } from "./pin.ts";
 import { currentInvocation, nextSteps } from "./invocation.ts";
-import { batouImportMap } from "./check.ts";
+import { batouImportMap, batouSourceRoot } from "./check.ts";
 
 const COMPONENT = `import { attribute, Component, File } from "batou";
 
@@ -45,12 +45,6 @@ const GITIGNORE = `work/
 function exampleDir(): string {
   const here = import.meta.dirname ?? dirname(fileURLToPath(import.meta.url));
   return resolve(here, "..", "environments.example");
-}
-
-function modulePath(): string | null {
-  const here = import.meta.dirname;
-  if (!here || import.meta.url.includes("/deno-compile-")) return null;
-  return resolve(here, "..", "mod.ts");
 }
 
 async function copyTree(from: string, to: string, created: string[], base: string): Promise<void> {
@@ -97,10 +91,10 @@ export async function initProject(args: string[], cwd: string): Promise<number> 
   if (!(await lstatOrNull(join(dir, PIN_FILE)))) {
     await writeNew(join(dir, PIN_FILE), pinFileText(VERSION), created, dir);
   }
-  const mod = modulePath();
-  if (mod && !(await lstatOrNull(join(dir, "deno.json")))) {
+  const root = batouSourceRoot();
+  if (root && !(await lstatOrNull(join(dir, "deno.json")))) {
     // What an editor and `deno check` (and `batou check`) need: "batou" and "batou/lib/<family>" to batou's sources.
-    const config = { imports: batouImportMap(dirname(mod)) };
+    const config = { imports: batouImportMap(root) };
     await writeNew(join(dir, "deno.json"), JSON.stringify(config, null, 2) + "\n", created, dir);
   }
   output.line(`Created a batou project in ${dir}:`);
