@@ -170,7 +170,12 @@ async function faultRound(s: State, phase: Phase, victim: Victim): Promise<void>
     "file write": [0, 15],
     command: [0, 1500],
   };
-  const extra = phase === "configure" ? "confdelay = 2000\n" : phase === "command" ? "cmddelay = 2\n" : "";
+  // "file write" also sleeps in the command after big: the deployment must still be running when the kill comes.
+  const extra = phase === "configure"
+    ? "confdelay = 2000\n"
+    : phase === "command" || phase === "file write"
+    ? "cmddelay = 2\n"
+    : "";
   await Deno.writeFile(join(s.p.dir, BLOB), blobContent(newGen));
   await s.p.setConfig(cfg(s, newGen, extra));
   const watched = {
