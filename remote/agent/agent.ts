@@ -323,7 +323,7 @@ function strings(value: unknown): string[] {
 /** Runs the agent on stdin/stdout until the controller closes the connection. */
 export async function runAgent(modules: Record<string, unknown>, version: string): Promise<void> {
   const agent = new Agent(modules, version);
-  const peer = new RpcPeer(Deno.stdin.readable, Deno.stdout.writable, {});
+  const peer = new RpcPeer(Deno.stdin, Deno.stdout, {});
   Object.assign(peer.handlers, agent.handlers());
   // Served while a request runs: stopping, and the controller's liveness check (remote/transport/liveness.ts).
   peer.immediate.add("stop");

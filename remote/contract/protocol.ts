@@ -95,6 +95,23 @@ function concatBytes(parts: Uint8Array[], length: number): Uint8Array {
   return out;
 }
 
+/**
+ * A byte source an {@linkcode RpcPeer} reads without web streams, such as `Deno.stdin`: the agent reads its stdin
+ * this way, because `Deno.stdin.readable` loads Deno's streams implementation (~8-10 ms CPU per process start).
+ */
+export interface ByteReader {
+  read(buffer: Uint8Array): Promise<number | null>;
+}
+
+/** A byte sink an {@linkcode RpcPeer} writes without web streams, such as `Deno.stdout`. */
+export interface ByteWriter {
+  write(data: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/** Bytes per read from a {@linkcode ByteReader}. */
+const READ_BUFFER_BYTES = 256 * 1024;
+
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; method: string };
 
 /** Statistics of one peer (for `--debug` and benchmarks). */
@@ -106,7 +123,8 @@ export interface RpcStats {
 
 /** One end of a newline-delimited JSON-RPC 2.0 connection. */
 export class RpcPeer {
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #write: (data: Uint8Array) => Promise<void>;
+  #closeWriter: () => Promise<void>;
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #encoder = new TextEncoder();
@@ -138,14 +156,25 @@ export class RpcPeer {
   /** Called with every notification after `onNotification` (e.g. a liveness watch). */
   readonly notificationListeners: Set<(method: string, params: Record<string, unknown>) => void> = new Set();
 
+  /** `readable`/`writable`: web streams (a child process's pipes) or a Deno reader and writer (`Deno.stdin`/`stdout`). */
   constructor(
-    readable: ReadableStream<Uint8Array>,
-    writable: WritableStream<Uint8Array>,
+    readable: ReadableStream<Uint8Array> | ByteReader,
+    writable: WritableStream<Uint8Array> | ByteWriter,
     readonly handlers: Record<string, RpcHandler> = {},
     readonly onNotification: (method: string, params: Record<string, unknown>) => void = () => {},
   ) {
-    this.#writer = writable.getWriter();
-    this.#closed = this.#readLoop(readable);
+    // Duck-typed: naming `WritableStream`/`ReadableStream` here would make Deno load its streams implementation.
+    if ("getWriter" in writable) {
+      const writer = writable.getWriter();
+      this.#write = (data) => writer.write(data);
+      this.#closeWriter = () => writer.close();
+    } else {
+      this.#write = async (data) => {
+        for (let done = 0; done < data.length;) done += await writable.write(data.subarray(done));
+      };
+      this.#closeWriter = () => Promise.resolve(writable.close());
+    }
+    this.#closed = this.#readLoop("getReader" in readable ? streamChunks(readable) : readerChunks(readable));
   }
 
   /** Resolves when the other side closed the connection (requests received before may still be being served). */
@@ -219,7 +248,7 @@ export class RpcPeer {
         this.#batch = null;
         let length = 0;
         for (const l of lines) length += l.length;
-        return this.#writer.write(concatBytes(lines, length));
+        return this.#write(concatBytes(lines, length));
       });
       this.#writeChain = this.#batch;
     }
@@ -230,7 +259,7 @@ export class RpcPeer {
   async close(): Promise<void> {
     try {
       await this.#writeChain;
-      await this.#writer.close();
+      await this.#closeWriter();
     } catch { /* already closed */ }
   }
 
@@ -240,17 +269,16 @@ export class RpcPeer {
     return this.sendLine(line);
   }
 
-  async #readLoop(readable: ReadableStream<Uint8Array>): Promise<void> {
+  async #readLoop(chunks: ChunkSource): Promise<void> {
     // Linear framing: each chunk is searched for newlines once; the bytes of an unfinished line wait in `parts`
     // until its newline comes (a line split over many chunks costs no rescan), up to `maxMessageBytes`.
     const decoder = new TextDecoder();
     let parts: Uint8Array[] = [];
     let pendingBytes = 0;
-    const reader = readable.getReader();
     try {
       for (;;) {
-        const { value: chunk, done } = await reader.read();
-        if (done) break;
+        const chunk = await chunks.next();
+        if (!chunk) break;
         this.stats.bytesReceived += chunk.length;
         this.lastReceivedAt = performance.now();
         let start = 0;
@@ -263,7 +291,8 @@ export class RpcPeer {
           if (line) await this.#dispatch(line);
         }
         if (start < chunk.length) {
-          parts.push(chunk.subarray(start));
+          // A reader's buffer is reused by the next read: keep a copy of an unfinished line's bytes.
+          parts.push(chunks.reused ? chunk.slice(start) : chunk.subarray(start));
           pendingBytes += chunk.length - start;
           if (pendingBytes > this.maxMessageBytes) {
             throw new MessageTooLarge(
@@ -277,7 +306,7 @@ export class RpcPeer {
       this.#closedReason ??= e instanceof MessageTooLarge
         ? new ConnectionLost(e.message)
         : new ConnectionLost(`connection lost: ${(e as Error).message}`);
-      reader.cancel().catch(() => {});
+      chunks.cancel();
     }
     for (const [, p] of this.#pending) {
       p.reject(
@@ -398,4 +427,35 @@ export class AggregateReport extends Error {
   constructor(readonly errors: unknown[]) {
     super(`${errors.length} errors`);
   }
+}
+
+/** What {@linkcode RpcPeer} reads from: chunks until null; `reused` when a chunk's bytes are overwritten later. */
+interface ChunkSource {
+  next(): Promise<Uint8Array | null>;
+  cancel(): void;
+  reused: boolean;
+}
+
+function streamChunks(readable: ReadableStream<Uint8Array>): ChunkSource {
+  const reader = readable.getReader();
+  return {
+    reused: false,
+    next: async () => {
+      const { value, done } = await reader.read();
+      return done ? null : value;
+    },
+    cancel: () => void reader.cancel().catch(() => {}),
+  };
+}
+
+function readerChunks(source: ByteReader): ChunkSource {
+  const buffer = new Uint8Array(READ_BUFFER_BYTES);
+  return {
+    reused: true,
+    next: async () => {
+      const n = await source.read(buffer);
+      return n === null ? null : buffer.subarray(0, n);
+    },
+    cancel: () => {},
+  };
 }

@@ -93,3 +93,39 @@ Deno.test("while a request is served, an immediate method is answered and the en
   assertEquals(order, ["deploy started", "stop", "deploy done"]);
   assert(sent.some((l) => l.includes('"id":2')));
 });
+
+/** A reader like `Deno.stdin` that hands out `size` bytes per read into the caller's (reused) buffer. */
+function byteReader(text: string, size: number) {
+  const bytes = new TextEncoder().encode(text);
+  let at = 0;
+  return {
+    read(buffer: Uint8Array): Promise<number | null> {
+      if (at >= bytes.length) return Promise.resolve(null);
+      const n = Math.min(size, buffer.length, bytes.length - at);
+      buffer.set(bytes.subarray(at, at + n));
+      at += n;
+      return Promise.resolve(n);
+    },
+  };
+}
+
+Deno.test("from a Deno reader (the agent's stdin), lines split across reads of one reused buffer arrive whole", async () => {
+  const got: number[] = [];
+  const text = Array.from({ length: 500 }, (_, i) => JSON.stringify({ jsonrpc: "2.0", method: "line", params: { i } }))
+    .join("\n") + "\n";
+  const written: string[] = [];
+  const writer = {
+    // Writes at most 5 bytes per call, as a pipe may take only part of a write.
+    write: (data: Uint8Array) => {
+      written.push(new TextDecoder().decode(data.subarray(0, 5)));
+      return Promise.resolve(Math.min(5, data.length));
+    },
+    close: () => {},
+  };
+  const peer = new RpcPeer(byteReader(text, 7), writer, {}, (_method, params) => void got.push(Number(params.i)));
+  await peer.closed;
+  assertEquals(got, Array.from({ length: 500 }, (_, i) => i));
+  peer.notify("done", { ok: true });
+  await peer.close();
+  assertEquals(written.join(""), JSON.stringify({ jsonrpc: "2.0", method: "done", params: { ok: true } }) + "\n");
+});
