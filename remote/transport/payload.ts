@@ -118,11 +118,47 @@ function sourceFiles(dir: string, rel = ""): string[] {
 /** The top-level folders whose modules make up the program (main.ts imports only from these). */
 const PROGRAM_DIRS = new Set(["core", "lib", "remote", "cli"]);
 
-/** Hash of the program's sources: the .ts files of main.ts, mod.ts and the program folders, plus deno.json and deno.lock. */
-export async function sourceHash(repoDir: string): Promise<string> {
+/** Files changed less than this long ago are not vouched for by their signature (the "racily clean" case). */
+const SETTLE_MS = 2000;
+
+/**
+ * Hash of the program's sources: the .ts files of main.ts, mod.ts and the program folders, plus deno.json and
+ * deno.lock. Every deploy needs it (it names the agent bundle), so it is remembered in `<cache>/hashes/` under a key
+ * of every file's path, size, inode, mtime and ctime: an unchanged tree costs one `stat` per file instead of reading
+ * and hashing ~1 MB. When a file changed within `settleMs` (default {@linkcode SETTLE_MS}) of the call, the sources are
+ * read and the result is not remembered, since a second change within the clock's granularity could keep its
+ * signature.
+ */
+export async function sourceHash(repoDir: string, settleMs: number = SETTLE_MS): Promise<string> {
+  const files = sourceFiles(repoDir);
+  const now = Date.now();
+  let settled = true;
+  const signatures = files.map((path) => {
+    const st = Deno.statSync(join(repoDir, path));
+    const mtime = st.mtime?.getTime() ?? now;
+    // Deno gives the ctime in whole seconds: the change may have been up to a second later.
+    const ctime = st.ctime ? st.ctime.getTime() + 999 : now;
+    if (now - Math.max(mtime, ctime) < settleMs) settled = false;
+    return [path, st.size, st.ino, mtime, ctime].join("\0");
+  });
+  const key = await sha256Text(`sources ${VERSION} ${Deno.version.deno} ${repoDir}\0${signatures.join("\n")}`);
+  const memo = join(localCacheDir(), "hashes", key);
+  if (settled) {
+    try {
+      const known = Deno.readTextFileSync(memo).trim();
+      if (/^[0-9a-f]{64}$/.test(known)) return known;
+    } catch { /* not yet */ }
+  }
+  const hex = await hashSources(repoDir, files);
+  if (settled) await produceAtomically(memo, (tmp) => Deno.writeTextFile(tmp, hex + "\n")).catch(() => {});
+  return hex;
+}
+
+/** The SHA-256 of the named files' paths and contents, in order. */
+async function hashSources(repoDir: string, files: string[]): Promise<string> {
   const encoder = new TextEncoder();
   const parts: Uint8Array[] = [encoder.encode(`batou ${VERSION} deno ${Deno.version.deno}\0`)];
-  for (const path of sourceFiles(repoDir)) {
+  for (const path of files) {
     parts.push(encoder.encode(path + "\0"), Deno.readFileSync(join(repoDir, path)), encoder.encode("\0"));
   }
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
