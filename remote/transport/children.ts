@@ -1,7 +1,8 @@
 /**
  * The processes the transports spawn (ssh clients, local agents), so that a second Ctrl-C can end them all at once
  * and leave nothing behind ({@linkcode abortConnections}). They are spawned in a session of their own
- * (`detached`), so a Ctrl-C on the terminal reaches the controller alone, which then stops them in order.
+ * ({@linkcode spawnInOwnSession}), so a Ctrl-C on the terminal reaches the controller alone, which then stops them
+ * in order.
  *
  * @module
  */
@@ -13,6 +14,31 @@ interface Tracked {
 }
 
 const tracked = new Set<Tracked>();
+
+/** Whether `setsid` was not found on PATH (then Deno's `detached` is used). */
+let noSetsid = Deno.build.os !== "linux";
+
+/**
+ * Spawns `command` in a new session, as `detached: true` does. Deno implements `detached` with a full `fork()` of
+ * the controller (a `setsid()` runs before the exec), which copies its page tables and makes every page it writes
+ * afterwards fault; on Linux the child is instead spawned as `setsid COMMAND ...` (util-linux, essential on
+ * Debian), which Deno starts with `posix_spawn` (vfork), and `setsid` makes the new session and execs the command in
+ * the same process. Without `setsid` on PATH, `detached` is used.
+ */
+export function spawnInOwnSession(
+  command: string,
+  options: Omit<Deno.CommandOptions, "detached"> = {},
+): Deno.ChildProcess {
+  if (!noSetsid) {
+    try {
+      return new Deno.Command("setsid", { ...options, args: [command, ...(options.args ?? [])] }).spawn();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      noSetsid = true;
+    }
+  }
+  return new Deno.Command(command, { ...options, detached: true }).spawn();
+}
 
 /** Tracks `child` until it exits; `cleanup` runs if {@linkcode abortConnections} kills it. Returns `child`. */
 export function trackChild(child: Deno.ChildProcess, cleanup?: () => void): Deno.ChildProcess {

@@ -6,7 +6,7 @@
  * @module
  */
 import { neutralizeControls } from "../../core/formats/terminal_text.ts";
-import { trackChild } from "./children.ts";
+import { spawnInOwnSession, trackChild } from "./children.ts";
 import { PROTOCOL_VERSION, RpcPeer } from "../contract/protocol.ts";
 import { type Format, output } from "../../core/model/output.ts";
 import type { Host } from "../../core/model/host.ts";
@@ -154,15 +154,14 @@ export async function handshake(peer: RpcPeer, host: Host, stderr: () => string)
 /** Starts `batou agent` as a local child process in `cwd`; `prefixOutput` as in {@linkcode replayOutput}. */
 export async function startLocalAgent(host: Host, cwd: string, prefixOutput = false): Promise<AgentConnection> {
   const [cmd, ...args] = localAgentCommand();
-  const child = new Deno.Command(cmd, {
+  const child = spawnInOwnSession(cmd, {
     args,
     cwd,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
     env: { BATOU_AGENT: "1" },
-    detached: true,
-  }).spawn();
+  });
   trackChild(child);
   const stderr = collectStderr(child.stderr);
   const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { trackChild } from "./children.ts";
+import { spawnInOwnSession, trackChild } from "./children.ts";
 import { ReportingError, type ReportWriter, type SortKey } from "../../core/model/errors.ts";
 import { output } from "../../core/model/output.ts";
 import { sleep } from "../../core/runtime/sleep.ts";
@@ -405,14 +405,7 @@ export class SshConnection implements RemoteShell {
     if (this.#closed) throw new Error(`${this.label}: ssh connection is closed`);
     const args_ = this.#sessionArgs(master, script, args);
     if (master) output.debug(`${this.label}: ssh ${args_.slice(0, -1).join(" ")} <script>`);
-    const child = new Deno.Command("ssh", {
-      args: args_,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      detached: true,
-    })
-      .spawn();
+    const child = spawnInOwnSession("ssh", { args: args_, stdin: "piped", stdout: "piped", stderr: "piped" });
     return trackChild(child, () => Deno.removeSync(this.controlDir, { recursive: true }));
   }
 
