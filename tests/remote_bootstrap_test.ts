@@ -146,6 +146,20 @@ Deno.test("a verified cached file is not hashed again until it changes; any chan
     await stamped.close();
     assertEquals(stamped.uploadedBytes, 0);
 
+    // A start from the cache forks neither uname (Linux has /proc/sys/kernel/{ostype,arch}) nor touch: the agent
+    // touches the stamps itself (unused agents expire 30 days after their stamps' mtime).
+    for (const tool of ["uname", "touch"]) await Deno.remove(join(bin, tool)).catch(() => {});
+    const old = new Date(Date.now() - 10 * 86400_000);
+    for (const a of payload.artifacts) await Deno.utime(join(cache, `.${a.name}.ok`), old, old);
+    const untouched = await start(shell, payload);
+    await untouched.close();
+    assertEquals(untouched.uploadedBytes, 0);
+    for (const a of payload.artifacts) {
+      const mtime = (await Deno.stat(join(cache, `.${a.name}.ok`))).mtime!.getTime();
+      assert(Date.now() - mtime < 60_000, `.${a.name}.ok was not touched`);
+    }
+    await Deno.symlink("/usr/bin/uname", join(bin, "uname"));
+
     // Same size, same mtime, new content: only the ctime tells, and it is enough.
     const bundle = payload.artifacts[payload.artifacts.length - 1];
     const path = join(cache, bundle.name);

@@ -30,6 +30,7 @@ import { createRunHandlers, stopCommands } from "./run_agent.ts";
 import { naming } from "../../core/runtime/fsops.ts";
 import { requestDeployStop } from "../../core/model/component.ts";
 import type { ForeignResource } from "../../core/model/resource_exchange.ts";
+import { touchAgentStamps } from "./stamps.ts";
 
 /** Sends output lines to the controller as `output` notifications. */
 export class ChannelBackend implements OutputBackend {
@@ -322,6 +323,7 @@ function strings(value: unknown): string[] {
 
 /** Runs the agent on stdin/stdout until the controller closes the connection. */
 export async function runAgent(modules: Record<string, unknown>, version: string): Promise<void> {
+  touchAgentStamps();
   const agent = new Agent(modules, version);
   const peer = new RpcPeer(Deno.stdin, Deno.stdout, {});
   Object.assign(peer.handlers, agent.handlers());
