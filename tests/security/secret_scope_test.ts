@@ -325,5 +325,33 @@ async function hostileHost2(
       "host2: the agent's configure answer was rejected: it speaks for the root alpha of host host1",
     );
     assert(!(await receivedBy(host2)).includes(SECRET1), "the hostile host2 received host1's secret");
+    // Asks for a secret file the environment does not have: rejected, naming host2 and the name.
+    await setRewrite(
+      host2,
+      `const method = calls.get(message.id);
+      if (method === "configure" && message.result) message.result.secretFiles = ["nosuch.key"];
+      return message;`,
+    );
+    const unknown = await p.deploy([], env);
+    assertEquals(unknown.code, 1, unknown.output);
+    assertStringIncludes(
+      unknown.output,
+      "host2: the agent's configure answer was rejected: it asks for the secret file nosuch.key, which the environment" +
+        " does not have",
+    );
+    // The limit (README, docs/architecture.md): a host that asks for a secret file by name gets it, like a claimed
+    // resource; only that file, and none of host1's other secrets.
+    await setRewrite(
+      host2,
+      `const method = calls.get(message.id);
+      if (method === "configure" && message.result) message.result.secretFiles = ["host1.key"];
+      return message;`,
+    );
+    const asked = await p.deploy([], env);
+    assertEquals(asked.code, 0, asked.output);
+    const gotFile = await receivedBy(host2);
+    assertStringIncludes(gotFile, "host1-file-secret-5b7e", "the documented limit: the file asked for comes");
+    assert(!gotFile.includes(SECRET1), "the hostile host2 received host1's secret");
+    assertNoSecretFile(gotFile, [FILES["shared.cfg"], FILES["unread.txt"]], "the hostile host2");
   }
 }
