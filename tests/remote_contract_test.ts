@@ -60,6 +60,15 @@ Deno.test("replies: configure's errors are checked deeply; undeclared methods ha
     "errors[0].fields must be an object, not null",
   );
   assertEquals(replyProblem("configure", { result: null }), "the result must be an object, not null");
+  // The secret files its roots asked for: names (the controller checks them against the environment's).
+  assertEquals(
+    replyProblem("reconfigure", { result: { errors: [], configuredHosts: null, secretFiles: ["a"] } }),
+    null,
+  );
+  assertEquals(
+    replyProblem("configure", { result: { errors: [], configuredHosts: null, secretFiles: [1] } }),
+    "secretFiles[0] must be a string, not a number",
+  );
   assertEquals(replyProblem("deploy", { error: { code: 1, message: "m" } }), null);
   assertEquals(replyProblem("deploy", { error: "boom" }), "the error must be an object, not a string");
   assertEquals(replyProblem("nosuch", { result: {} }), "remote/contract/methods.ts declares no method nosuch");

@@ -55,6 +55,7 @@ import { DeveloperSandbox, MapSandbox, type PathMapper } from "./vfs.ts";
 import { Address, type RequireFlag, setResolverOverrides } from "./address.ts";
 import { parseBoolean } from "./attribute.ts";
 import { output } from "./output.ts";
+import { SecretFiles } from "./secret_files.ts";
 
 /** Settings given on the command line; they win over environment.cfg. */
 export interface EnvironmentOptions {
@@ -107,7 +108,13 @@ export interface EnvironmentSnapshot {
   resolveOverride: Record<string, string>;
   resolveV6Override: Record<string, string>;
   hostData: Record<string, Record<string, string>>;
+  /** The contents of the secret files sent (all of them unless `secretFileNames` is given). */
   secretFiles: Record<string, string>;
+  /**
+   * Every secret file's name, when `secretFiles` holds only some contents: a root that reads another known name is
+   * retried once it comes (see {@linkcode Environment.wantedSecretFiles}).
+   */
+  secretFileNames?: string[];
   secretData: string[];
 }
 
@@ -210,8 +217,12 @@ export class Environment {
   overrides: Record<string, Record<string, string>> = {};
   /** Words and lines of secret values, for diff masking. */
   secretData = new Set<string>();
-  /** Secret files by name. */
+  /** Secret files by name (on an agent with only some contents: see {@linkcode EnvironmentSnapshot.secretFileNames}). */
   secretFiles: Record<string, string> = {};
+  /** With a snapshot's `secretFileNames`: every known secret file, and which contents came. */
+  #secretFiles: SecretFiles | null = null;
+  /** Whether the configure loop runs (a secret file that has not come is wanted only then). */
+  #configuring = false;
   /** Errors collected while loading and configuring. */
   exceptions: ReportingError[] = [];
   /** After {@linkcode configure}: the hosts whose roots were configured, or null for all of them. */
@@ -342,7 +353,10 @@ export class Environment {
       const h = this.hosts.get(host);
       if (h) Object.assign(h.data, data);
     }
-    this.secretFiles = snapshot.secretFiles;
+    if (snapshot.secretFileNames) {
+      this.#secretFiles = new SecretFiles(snapshot.secretFileNames, snapshot.secretFiles, () => this.#configuring);
+      this.secretFiles = this.#secretFiles.view;
+    } else this.secretFiles = snapshot.secretFiles;
     this.secretData = new Set(snapshot.secretData);
   }
 
@@ -587,6 +601,17 @@ export class Environment {
     for (const w of secrets.secretWords) this.secretData.add(w);
   }
 
+  /** Adds secret file contents the controller sent in a later configure round. */
+  receiveSecretFiles(contents: Record<string, string>): void {
+    if (this.#secretFiles) this.#secretFiles.receive(contents);
+    else this.secretFiles = { ...this.secretFiles, ...contents };
+  }
+
+  /** The names of known secret files that roots read during configure and whose contents have not come, sorted. */
+  get wantedSecretFiles(): string[] {
+    return this.#secretFiles?.wanted ?? [];
+  }
+
   /**
    * The line of {@linkcode configFile} that names `name` in the value whose key is on `line` (a value may continue
    * on indented lines); `line` itself when none does.
@@ -711,6 +736,15 @@ export class Environment {
 
   /** The loop of {@linkcode configure} over `roots`: its errors, warnings and order (nothing is printed yet). */
   async #configureRoots(roots: RootComponent[], brokered: boolean): Promise<ConfigurePass> {
+    this.#configuring = true;
+    try {
+      return await this.#configureLoop(roots, brokered);
+    } finally {
+      this.#configuring = false;
+    }
+  }
+
+  async #configureLoop(roots: RootComponent[], brokered: boolean): Promise<ConfigurePass> {
     let workingSet = [...roots].sort(Environment.compareRoots);
     const previous: Set<RootComponent>[] = [];
     let order: RootComponent[] = [];

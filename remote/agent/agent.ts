@@ -143,12 +143,19 @@ export class Agent {
       ensureBase: (p) => this.ensureBase(String(p.targetDirectory)),
       lock: (p) => this.lock(String(p.host), p.holder as unknown as LockHolder),
       configure: (p) => this.configure(p as unknown as ConfigureParams),
-      reconfigure: (p) =>
-        this.reconfigure(
+      reconfigure: (p) => {
+        const masks = (p.secretFileMasks ?? {}) as { maskValues?: unknown; secretData?: unknown };
+        return this.reconfigure(
           Array.isArray(p.resources) ? p.resources as ForeignResource[] : [],
           strings(p.maskValues),
           strings(p.secretData),
-        ),
+          {
+            contents: textRecord(p.secretFiles),
+            maskValues: strings(masks.maskValues),
+            secretData: strings(masks.secretData),
+          },
+        );
+      },
       configureReport: () => this.configureReport(),
       deploy: (p) => this.deploy(String(p.root), Boolean(p.predictOnly)),
       stop: (p) => this.stop(String(p.reason ?? "interrupted")),
@@ -227,15 +234,26 @@ export class Agent {
 
   /**
    * Configures the roots of the scope again with other hosts' values the broker forwarded (a next round); the secret
-   * values among them (`maskValues`, `secretData`) are masked as this host's own.
+   * values among them (`maskValues`, `secretData`) are masked as this host's own. `files` are the secret files the
+   * last round asked for, with their masking data (kept as this host's own for all later rounds).
    */
   async reconfigure(
     resources: ForeignResource[],
     maskValues: string[],
     secretData: string[],
+    files: { contents: Record<string, string>; maskValues: string[]; secretData: string[] } = {
+      contents: {},
+      maskValues: [],
+      secretData: [],
+    },
   ): Promise<ConfigureResult> {
     const env = this.#requireEnv();
     if (!this.#scope) throw new Error("reconfigure needs a scoped configure first");
+    env.receiveSecretFiles(files.contents);
+    this.#ownSecrets = {
+      maskValues: [...this.#ownSecrets.maskValues, ...files.maskValues],
+      secretData: [...this.#ownSecrets.secretData, ...files.secretData],
+    };
     output.setSecrets([...this.#ownSecrets.maskValues, ...maskValues]);
     env.secretData = new Set([...this.#ownSecrets.secretData, ...secretData]);
     return await this.#configureRound(resources);
@@ -259,10 +277,13 @@ export class Agent {
       errors: sortErrors(errors).map((e) => (e as ReportingError).toJSON()),
       configuredHosts: env.configuredHosts,
     };
+    const wanted = env.wantedSecretFiles;
+    if (wanted.length) result.secretFiles = wanted;
     if (this.#scope && env.publication) {
       result.resources = env.publication;
-      // Roots that require nothing get nothing forwarded: no other round can follow, the report is final.
-      result.reported = env.publication.requires.length === 0;
+      // Roots that require nothing and read no secret file still to come get nothing more: no other round can
+      // follow, the report is final.
+      result.reported = env.publication.requires.length === 0 && wanted.length === 0;
       if (result.reported) env.printConfigureReport();
     }
     return result;
@@ -315,6 +336,11 @@ export class Agent {
     } catch { /* closed */ }
     this.#lock = null;
   }
+}
+
+function textRecord(value: unknown): Record<string, string> {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return {};
+  return Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === "string"));
 }
 
 function strings(value: unknown): string[] {

@@ -60,6 +60,12 @@ const configureResult = object({
    * `configureReport` prints them once the broker is done.
    */
   reported: optional(bool),
+  /**
+   * The names of the environment's secret files that its roots read in configure and whose contents it does not
+   * have yet (configure params `secretFileNames`): the controller sends them with the next `reconfigure`. Absent or
+   * empty when there are none. Checked against the environment's secret files by the controller (deploy.ts).
+   */
+  secretFiles: optional(list(str)),
 });
 /** What the agent's `configure` method returns. */
 export type ConfigureResult = Infer<typeof configureResult>;
@@ -101,7 +107,13 @@ export interface ConfigureParams {
   overrides: Record<string, Record<string, string>>;
   resolveOverride: Record<string, string>;
   resolveV6Override: Record<string, string>;
+  /** The contents of secret files: all of them unless `secretFileNames` is given, then only those sent so far. */
   secretFiles: Record<string, string>;
+  /**
+   * With `scope`: the names of all the environment's secret files (names are not secret). A root that reads one whose
+   * content is not in `secretFiles` is retried, and the result's `secretFiles` asks for it (issue 15).
+   */
+  secretFileNames?: string[];
   secretData: string[];
   /** Secret values to mask in all output. */
   maskValues: string[];
@@ -128,6 +140,10 @@ export interface ReconfigureParams {
   /** The secret values among the forwarded values and their masking words: masked as the host's own. */
   maskValues?: string[];
   secretData?: string[];
+  /** The contents of the secret files the last answer asked for (only those). */
+  secretFiles?: Record<string, string>;
+  /** The masking values and words of those secret files: masked as the host's own from now on. */
+  secretFileMasks?: { maskValues: string[]; secretData: string[] };
 }
 
 /** One operation of `syncPut`. `data` is base64, gzip-compressed when `gzip` is set. */

@@ -3,7 +3,8 @@
  * and publishes what they provide and what they require. The broker forwards to each agent only the values of other
  * hosts' roots under the keys that agent's roots require; agents whose forwarded values changed configure again, in
  * rounds, until nothing changes (batou 2.x's configure loop, across hosts). The cross-host schedule, unused resources
- * and dependency cycles come from the publications, each agent speaking only for the roots it configures.
+ * and dependency cycles come from the publications, each agent speaking only for the roots it configures. Secret
+ * files go the same way: an agent that asks for secret files its roots read gets them in the next round.
  *
  * @module
  */
@@ -116,6 +117,8 @@ export class ResourceBroker {
   #publications = new Map<string, ResourcePublication>();
   #sent = new Map<string, string>();
   #sentLists = new Map<string, ForeignResource[]>();
+  /** The secret files asked for and sent, by agent. */
+  #files = new Map<string, { wanted: Set<string>; sent: Set<string> }>();
   /** Configure rounds so far (the first, which every agent runs, is round 1). */
   rounds = 1;
 
@@ -164,21 +167,44 @@ export class ResourceBroker {
     return { resources: list, errors };
   }
 
-  /** The agents whose forwarded values differ from what they configured with last, with their new values. */
-  changed(): { agent: string; resources: ForeignResource[] }[] {
-    const out: { agent: string; resources: ForeignResource[] }[] = [];
+  /** Records that the roots of `agent` read the secret files `names` (known ones: checked by the caller). */
+  wantSecretFiles(agent: string, names: readonly string[]): void {
+    const files = this.#filesOf(agent);
+    for (const name of names) files.wanted.add(name);
+  }
+
+  /** The secret files sent to `agent` so far. */
+  sentSecretFiles(agent: string): ReadonlySet<string> {
+    return this.#filesOf(agent).sent;
+  }
+
+  #filesOf(agent: string): { wanted: Set<string>; sent: Set<string> } {
+    let files = this.#files.get(agent);
+    if (!files) this.#files.set(agent, files = { wanted: new Set(), sent: new Set() });
+    return files;
+  }
+
+  /**
+   * The agents whose forwarded values differ from what they configured with last, or whose roots asked for secret
+   * files not sent yet, with their new values and those files' names.
+   */
+  changed(): { agent: string; resources: ForeignResource[]; secretFiles: string[] }[] {
+    const out: { agent: string; resources: ForeignResource[]; secretFiles: string[] }[] = [];
     for (const agent of [...this.#publications.keys()].sort(compareStrings)) {
       const { resources } = this.forward(agent);
       const text = JSON.stringify(resources);
-      if (text !== this.#sent.get(agent)) out.push({ agent, resources });
+      const files = this.#filesOf(agent);
+      const secretFiles = [...files.wanted].filter((n) => !files.sent.has(n)).sort(compareStrings);
+      if (text !== this.#sent.get(agent) || secretFiles.length) out.push({ agent, resources, secretFiles });
     }
     return out;
   }
 
-  /** Records what `agent` configures with from now on. */
-  sent(agent: string, resources: ForeignResource[]): void {
+  /** Records what `agent` configures with from now on: these values, and these secret files besides earlier ones. */
+  sent(agent: string, resources: ForeignResource[], secretFiles: readonly string[] = []): void {
     this.#sent.set(agent, JSON.stringify(resources));
     this.#sentLists.set(agent, resources);
+    for (const name of secretFiles) this.#filesOf(agent).sent.add(name);
   }
 
   /** The keys whose values for `agent` differ in `resources` from what it configured with last. */

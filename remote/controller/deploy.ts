@@ -29,7 +29,7 @@ import { type Format, output } from "../../core/model/output.ts";
 import { formatDuration } from "../../core/model/timer.ts";
 import type { Host } from "../../core/model/host.ts";
 import { type AgentConnection, startLocalAgent } from "../transport/connect.ts";
-import { callAgent, type ConfigureParams, type RootDependency } from "../contract/methods.ts";
+import { callAgent, type ConfigureParams, type ReconfigureParams, type RootDependency } from "../contract/methods.ts";
 import { rootDependencyList } from "../contract/root_dependencies.ts";
 import { AgentUnresponsive, ConnectionLost, InvalidMessage, RpcError } from "../contract/protocol.ts";
 import { type AgentWatch, DEFAULT_LIVENESS_TIMEOUT, watchAgent } from "../transport/liveness.ts";
@@ -37,7 +37,7 @@ import { checkPublication, forwardedSecrets, MAX_ROUNDS, ResourceBroker } from "
 import type { ForeignResource, ResourcePublication } from "../../core/model/resource_exchange.ts";
 import { verifyRepository } from "./repository.ts";
 import { secretValues } from "../../core/secrets/load.ts";
-import { type ScopedSecrets, scopedSecrets } from "./secret_scope.ts";
+import { type ScopedSecrets, scopedSecrets, secretFilesFor } from "./secret_scope.ts";
 import { ReportRecorder, writeJsonAtomic } from "./deploy_report.ts";
 import { traceRpc } from "../transport/rpc_trace.ts";
 import { Progress } from "./progress.ts";
@@ -621,8 +621,11 @@ class DeploymentRun {
     const broker = this.broker!;
     for (let changed = broker.changed(); changed.length; changed = broker.changed()) {
       if (broker.rounds >= MAX_ROUNDS) {
-        const hosts = changed.map((c) => `${c.agent} (${broker.changedKeys(c.agent, c.resources).join(", ")})`)
-          .join(", ");
+        const what = (c: (typeof changed)[number]) => [
+          ...broker.changedKeys(c.agent, c.resources),
+          ...c.secretFiles.map((name) => `secret file ${name}`),
+        ];
+        const hosts = changed.map((c) => `${c.agent} (${what(c).join(", ")})`).join(", ");
         throw new StepFailed([
           new ConfigurationError(
             `The resources between hosts did not settle after ${broker.rounds} configure rounds (still changing: ${hosts})`,
@@ -632,11 +635,13 @@ class DeploymentRun {
       broker.rounds++;
       output.debug(`main: configure round ${broker.rounds}: ${changed.map((c) => c.agent).join(", ")}`);
       const failures: unknown[] = [];
-      await Promise.all(changed.map(async ({ agent, resources }) => {
+      await Promise.all(changed.map(async ({ agent, resources, secretFiles }) => {
         const conn = this.connections.get(agent)!;
         try {
-          broker.sent(agent, resources);
-          perHost.set(agent, await this.reconfigureHost(conn, resources));
+          const before = new Set(broker.sentSecretFiles(agent));
+          if (secretFiles.length) output.debug(`main: ${agent} gets the secret files ${secretFiles.join(", ")}`);
+          broker.sent(agent, resources, secretFiles);
+          perHost.set(agent, await this.reconfigureHost(conn, resources, { before, added: secretFiles }));
         } catch (e) {
           this.progress.set(agent, "failed");
           failures.push(
@@ -672,25 +677,55 @@ class DeploymentRun {
     if (extra.length) perHost.set(first, [...(perHost.get(first) ?? []), ...extra]);
   }
 
-  /** Checks an agent's publication and records it with the broker; a bad one is an error naming the host. */
-  acceptPublication(conn: AgentConnection, scope: string[], answer: unknown, reported: unknown): void {
+  /**
+   * Checks an agent's publication and the secret files it asks for and records them with the broker; a bad one is an
+   * error naming the host.
+   */
+  acceptPublication(
+    conn: AgentConnection,
+    scope: string[],
+    answer: unknown,
+    reported: unknown,
+    secretFiles: string[] = [],
+  ): void {
     const host = conn.host.name;
-    const problem = checkPublication(host, new Set(scope), answer, this.env);
+    const unknownFile = secretFiles.find((name) => !Object.hasOwn(this.env.secretFiles, name));
+    const problem = checkPublication(host, new Set(scope), answer, this.env) ??
+      (unknownFile === undefined
+        ? null
+        : `it asks for the secret file ${unknownFile}, which the environment does not have`);
     if (problem) {
       const e = new DeploymentError(`${host}: the agent's configure answer was rejected: ${problem}`);
       e.affectedHostname = host;
       throw new StepFailed([e]);
     }
     this.broker!.publish(host, new Set(scope), answer as ResourcePublication);
+    this.broker!.wantSecretFiles(host, secretFiles);
     if (reported === true) this.unreported.delete(host);
     else this.unreported.add(host);
   }
 
-  /** A next configure round on the host's agent with these forwarded values; returns its errors. */
-  async reconfigureHost(conn: AgentConnection, resources: ForeignResource[]): Promise<ReportingError[]> {
-    const secrets = forwardedSecrets(resources, this.maskValues, this.env.secretData);
-    const result = await callAgent(conn.peer, "reconfigure", { resources, ...secrets });
-    this.acceptPublication(conn, this.configuredHosts.get(conn.host.name) ?? [], result.resources, result.reported);
+  /**
+   * A next configure round on the host's agent with these forwarded values and the secret files `files.added` (it
+   * has `files.before` already); returns its errors.
+   */
+  async reconfigureHost(
+    conn: AgentConnection,
+    resources: ForeignResource[],
+    files: { before: ReadonlySet<string>; added: string[] } = { before: new Set(), added: [] },
+  ): Promise<ReportingError[]> {
+    const scope = this.configuredHosts.get(conn.host.name) ?? [];
+    const params: ReconfigureParams = {
+      resources,
+      ...forwardedSecrets(resources, this.maskValues, this.env.secretData),
+    };
+    if (files.added.length) {
+      const sent = secretFilesFor(this.env, this.secrets, new Set(scope), files.before, files.added);
+      params.secretFiles = sent.contents;
+      params.secretFileMasks = { maskValues: sent.maskValues, secretData: sent.secretData };
+    }
+    const result = await callAgent(conn.peer, "reconfigure", params);
+    this.acceptPublication(conn, scope, result.resources, result.reported, result.secretFiles);
     return result.errors.map(errorFromJSON);
   }
 
@@ -822,7 +857,7 @@ class DeploymentRun {
       // Only the overrides and secrets of its own roots: what other hosts' roots provide comes through the broker.
       const own = scopedSecrets(this.env, this.secrets, new Set(scope));
       const result = await this.callConfigure(conn, scope, report, own);
-      this.acceptPublication(conn, scope, result.resources, result.reported);
+      this.acceptPublication(conn, scope, result.resources, result.reported, result.secretFiles);
       return { errors: result.errors, configuredHosts: [...scope].sort() };
     }
     const hostData: Record<string, Record<string, string>> = {};
@@ -842,7 +877,13 @@ class DeploymentRun {
     report: string[] | null,
     data: ScopedSecrets,
   ): Promise<
-    { errors: ReportingError[]; configuredHosts: string[] | null; resources?: unknown; reported?: unknown }
+    {
+      errors: ReportingError[];
+      configuredHosts: string[] | null;
+      resources?: unknown;
+      reported?: unknown;
+      secretFiles?: string[];
+    }
   > {
     const params: ConfigureParams = {
       environment: this.env.name,
@@ -850,7 +891,9 @@ class DeploymentRun {
       ...data,
       resolveOverride: this.env.resolveOverride,
       resolveV6Override: this.env.resolveV6Override,
-      secretFiles: this.env.secretFiles,
+      // A scoped agent gets the names of the secret files only; their contents when its roots read them (broker.ts).
+      secretFiles: scope ? {} : this.env.secretFiles,
+      ...(scope ? { secretFileNames: Object.keys(this.env.secretFiles).sort(compareStrings) } : {}),
       timeout: this.opts.timeout ?? null,
       platform: this.opts.platform ?? null,
       debug: !!this.opts.debug,
@@ -865,6 +908,7 @@ class DeploymentRun {
       configuredHosts: result.configuredHosts ?? null,
       resources: result.resources,
       reported: result.reported,
+      secretFiles: result.secretFiles,
     };
   }
 
