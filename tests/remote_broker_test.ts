@@ -48,7 +48,7 @@ async function brokered(dir: string): Promise<{ broker: ResourceBroker; errors: 
     const env = agents.get(host)!;
     const scope = new Set([host]);
     errors.set(host, [...(await env.configure({ hosts: scope, foreign, deferReport: true }))]);
-    strictEqual(checkPublication(host, scope, env.publication, controller), null);
+    strictEqual(checkPublication(host, scope, env.publication ?? undefined, controller), null);
     broker.publish(host, scope, env.publication!);
   };
   for (const host of controller.hosts.keys()) {
@@ -113,7 +113,14 @@ Deno.test("broker: a publication speaking for another host's root, or an unknown
     checkPublication("h1", new Set(["h1"]), requires("h1", "zzz"), env),
     "it names the root zzz of host h1, which the environment does not have",
   );
-  strictEqual(checkPublication("h1", new Set(["h1"]), null, env), "its resources are not {provides, requires}");
+  strictEqual(checkPublication("h1", new Set(["h1"]), undefined, env), "it sent no resources");
+  strictEqual(
+    checkPublication("h1", new Set(["h1"]), {
+      provides: [{ host: "h1", root: "a", key: "k", count: 2, values: [1], display: "" }],
+      requires: [],
+    }, env),
+    "the values of k provided by a are not a list of 2",
+  );
   ok(checkPublication("h1", new Set(["h1"]), requires("h1", "a"), env) === null);
 });
 

@@ -69,6 +69,23 @@ Deno.test("replies: configure's errors are checked deeply; undeclared methods ha
     replyProblem("configure", { result: { errors: [], configuredHosts: null, secretFiles: [1] } }),
     "secretFiles[0] must be a string, not a number",
   );
+  // The broker's publication: its entries' shape is the contract's (what they say is checked by the broker).
+  const provided = { host: "h1", root: "a", key: "k", count: 1, values: [1], display: "[1]" };
+  const required = { host: "h1", root: "a", key: "k", strict: true, onHost: null, reverse: false, dirty: false };
+  const configured = (resources: unknown) => ({ result: { errors: [], configuredHosts: null, resources } });
+  assertEquals(replyProblem("configure", configured({ provides: [provided], requires: [required] })), null);
+  assertEquals(
+    replyProblem("configure", configured({ provides: [{ ...provided, key: 7 }], requires: [] })),
+    "resources.provides[0].key must be a string, not a number",
+  );
+  assertEquals(
+    replyProblem("reconfigure", configured({ provides: [], requires: [{ ...required, onHost: 1 }] })),
+    "resources.requires[0].onHost must be a string, not a number",
+  );
+  assertEquals(
+    replyProblem("configure", configured({ provides: null, requires: [] })),
+    "resources.provides must be a list, not null",
+  );
   assertEquals(replyProblem("deploy", { error: { code: 1, message: "m" } }), null);
   assertEquals(replyProblem("deploy", { error: "boom" }), "the error must be an object, not a string");
   assertEquals(replyProblem("nosuch", { result: {} }), "remote/contract/methods.ts declares no method nosuch");

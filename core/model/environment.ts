@@ -911,6 +911,7 @@ function sameSet<T>(a: Set<T>, b: Set<T>): boolean {
 }
 
 /** A root's name in cycle reports: `name` alone, or `name@host` when the environment has several hosts. */
-function rootLabel(root: RootComponent, env: Environment): string {
+/** A root as batou names it in messages: `name@host` when the environment has more than one host. */
+export function rootLabel(root: RootComponent, env: Environment): string {
   return env.hosts.size > 1 ? `${root.name}@${root.host.name}` : root.name;
 }

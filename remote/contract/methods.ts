@@ -30,6 +30,7 @@ import {
 import { InvalidMessage, type RpcPeer, type RunCommandParams, type RunCommandResult } from "./protocol.ts";
 import type { ManifestEntry } from "./sync_manifest.ts";
 import type { ForeignResource } from "../../core/model/resource_exchange.ts";
+import type { WireValue } from "../../core/model/resource_values.ts";
 
 const helloResult = object({
   protocol: num,
@@ -45,16 +46,41 @@ const helloResult = object({
 /** What the agent says about itself in the handshake. */
 export type HelloInfo = Infer<typeof helloResult>;
 
+/** A resource value on the wire: plain JSON, decoded and checked by core/model/resource_values.ts. */
+const wireValue = unknownValue as Check<WireValue>;
+
+/** What one root provides under one key (core/model/resource_exchange.ts `ProvidedResource`). */
+const providedResource = object({
+  host: str,
+  root: str,
+  key: str,
+  count: num,
+  values: optional(list(wireValue)),
+  unserialisable: optional(str),
+  display: str,
+});
+
+/** One requirement of one root (core/model/resource_exchange.ts `RequiredResource`). */
+const requiredResource = object({
+  host: str,
+  root: str,
+  key: str,
+  strict: bool,
+  onHost: nullable(str),
+  reverse: bool,
+  dirty: bool,
+});
+
 const configureResult = object({
   /** The errors, as JSON (empty when all is well). */
   errors: list(errorJSON),
   /** The hosts whose roots were configured, or null for all of them. */
   configuredHosts: nullable(list(str)),
   /**
-   * With a `scope`: what its roots provide and require, for the controller's resource broker (its entries are checked
-   * against the agent's own roots by remote/controller/broker.ts `checkPublication`).
+   * With a `scope`: what its roots provide and require, for the controller's resource broker (what the entries say
+   * is checked against the agent's own roots by remote/controller/broker.ts `checkPublication`).
    */
-  resources: optional(object({ provides: list(unknownValue), requires: list(unknownValue) })),
+  resources: optional(object({ provides: list(providedResource), requires: list(requiredResource) })),
   /**
    * With a `scope`: whether the logs and warnings were printed already (roots that require nothing); otherwise
    * `configureReport` prints them once the broker is done.

@@ -9,7 +9,7 @@
  * @module
  */
 import { compareStrings } from "../../core/runtime/compare.ts";
-import type { Environment } from "../../core/model/environment.ts";
+import { Environment, rootLabel } from "../../core/model/environment.ts";
 import type { RootComponent } from "../../core/model/component.ts";
 import { Resources } from "../../core/model/resources.ts";
 import { CycleError, revertGraph, topologicalSort } from "../../core/model/graph.ts";
@@ -29,50 +29,39 @@ const isString = (v: unknown): v is string => typeof v === "string";
 const isBool = (v: unknown): v is boolean => typeof v === "boolean";
 
 /**
- * What is wrong with `answer` as the publication of the agent of `agent`, which configures the roots of the hosts
- * in `scope` (null when nothing is): it must be `{provides, requires}` about roots of those hosts only, naming roots
- * and hosts that exist.
+ * What is wrong with `publication` (its shape checked by the RPC contract, remote/contract/methods.ts) as the
+ * publication of the agent of `agent`, which configures the roots of the hosts in `scope`: it must speak only about
+ * roots of those hosts, naming roots and hosts that exist, with as many values as it counts.
  */
 export function checkPublication(
   agent: string,
   scope: ReadonlySet<string>,
-  answer: unknown,
+  publication: ResourcePublication | undefined,
   env: Environment,
 ): string | null {
-  const a = answer as Partial<ResourcePublication> | null;
-  if (!a || typeof a !== "object" || !Array.isArray(a.provides) || !Array.isArray(a.requires)) {
-    return "its resources are not {provides, requires}";
-  }
-  const own = (e: { host: unknown; root: unknown }): string | null => {
-    if (!isString(e.host) || !isString(e.root)) return "an entry has no host and root";
+  if (!publication) return "it sent no resources";
+  const own = (e: { host: string; root: string }): string | null => {
     if (!scope.has(e.host)) return `it speaks for the root ${e.root} of host ${e.host}, which ${agent} does not deploy`;
     if (!env.rootComponents.some((r) => r.host.name === e.host && r.name === e.root)) {
       return `it names the root ${e.root} of host ${e.host}, which the environment does not have`;
     }
     return null;
   };
-  for (const p of a.provides as Partial<ProvidedResource>[]) {
-    if (!p || typeof p !== "object") return "a provided resource is not an object";
-    const problem = own(p as { host: unknown; root: unknown });
+  for (const p of publication.provides) {
+    const problem = own(p);
     if (problem) return problem;
-    if (!isString(p.key) || !Number.isInteger(p.count) || (p.count as number) < 0 || !isString(p.display)) {
-      return `a resource provided by ${p.root} is not {key, count, display}`;
-    }
-    if (p.values !== undefined && (!Array.isArray(p.values) || p.values.length !== p.count)) {
+    if (!Number.isInteger(p.count) || p.count < 0) return `the count of ${p.key} provided by ${p.root} is not a count`;
+    if (p.values !== undefined && p.values.length !== p.count) {
       return `the values of ${p.key} provided by ${p.root} are not a list of ${p.count}`;
     }
-    if (p.values === undefined && !isString(p.unserialisable)) {
+    if (p.values === undefined && p.unserialisable === undefined) {
       return `the resource ${p.key} provided by ${p.root} has neither values nor a reason`;
     }
   }
-  for (const r of a.requires as Partial<RequiredResource>[]) {
-    if (!r || typeof r !== "object") return "a required resource is not an object";
-    const problem = own(r as { host: unknown; root: unknown });
+  for (const r of publication.requires) {
+    const problem = own(r);
     if (problem) return problem;
-    if (!isString(r.key) || !isBool(r.strict) || !isBool(r.reverse) || !isBool(r.dirty)) {
-      return `a resource required by ${r.root} is not {key, strict, reverse, dirty}`;
-    }
-    if (r.onHost !== null && !(isString(r.onHost) && env.hosts.has(r.onHost))) {
+    if (r.onHost !== null && !env.hosts.has(r.onHost)) {
       return `${r.root} requires ${r.key} on a host the environment does not have`;
     }
   }
@@ -115,8 +104,10 @@ export function forwardedSecrets(
 export class ResourceBroker {
   #scopes = new Map<string, ReadonlySet<string>>();
   #publications = new Map<string, ResourcePublication>();
-  #sent = new Map<string, string>();
-  #sentLists = new Map<string, ForeignResource[]>();
+  /** What each agent configured with last. */
+  #sent = new Map<string, ForeignResource[]>();
+  /** The registry of the current publications (built on first use after a publication). */
+  #registry: { resources: Resources; display: Map<string, string> } | null = null;
   /** The secret files asked for and sent, by agent. */
   #files = new Map<string, { wanted: Set<string>; sent: Set<string> }>();
   /** Configure rounds so far (the first, which every agent runs, is round 1). */
@@ -128,7 +119,8 @@ export class ResourceBroker {
   publish(agent: string, scope: ReadonlySet<string>, publication: ResourcePublication): void {
     this.#scopes.set(agent, scope);
     this.#publications.set(agent, publication);
-    if (!this.#sent.has(agent)) this.#sent.set(agent, "[]");
+    this.#registry = null;
+    if (!this.#sent.has(agent)) this.#sent.set(agent, []);
   }
 
   /**
@@ -192,18 +184,17 @@ export class ResourceBroker {
     const out: { agent: string; resources: ForeignResource[]; secretFiles: string[] }[] = [];
     for (const agent of [...this.#publications.keys()].sort(compareStrings)) {
       const { resources } = this.forward(agent);
-      const text = JSON.stringify(resources);
       const files = this.#filesOf(agent);
       const secretFiles = [...files.wanted].filter((n) => !files.sent.has(n)).sort(compareStrings);
-      if (text !== this.#sent.get(agent) || secretFiles.length) out.push({ agent, resources, secretFiles });
+      const same = JSON.stringify(resources) === JSON.stringify(this.#sent.get(agent) ?? []);
+      if (!same || secretFiles.length) out.push({ agent, resources, secretFiles });
     }
     return out;
   }
 
   /** Records what `agent` configures with from now on: these values, and these secret files besides earlier ones. */
   sent(agent: string, resources: ForeignResource[], secretFiles: readonly string[] = []): void {
-    this.#sent.set(agent, JSON.stringify(resources));
-    this.#sentLists.set(agent, resources);
+    this.#sent.set(agent, resources);
     for (const name of secretFiles) this.#filesOf(agent).sent.add(name);
   }
 
@@ -214,7 +205,7 @@ export class ResourceBroker {
       for (const r of list) out.set(r.key, (out.get(r.key) ?? "") + JSON.stringify(r));
       return out;
     };
-    const before = byKey(this.#sentLists.get(agent) ?? []), after = byKey(resources);
+    const before = byKey(this.#sent.get(agent) ?? []), after = byKey(resources);
     const keys = new Set([...before.keys(), ...after.keys()]);
     return [...keys].filter((k) => before.get(k) !== after.get(k)).sort(compareStrings);
   }
@@ -234,6 +225,10 @@ export class ResourceBroker {
 
   /** The whole model's resources as the agents published them (the values themselves stay out). */
   registry(): { resources: Resources; display: Map<string, string> } {
+    return this.#registry ??= this.#buildRegistry();
+  }
+
+  #buildRegistry(): { resources: Resources; display: Map<string, string> } {
     const resources = new Resources();
     const display = new Map<string, string>();
     for (const publication of this.#publications.values()) {
@@ -277,15 +272,12 @@ export class ResourceBroker {
   cycle(): CycleErrorDetected | null {
     const graph = this.registry().resources.dependencyGraph();
     for (const root of this.env.rootComponents) if (!graph.has(root)) graph.set(root, new Set());
-    const compare = (a: RootComponent, b: RootComponent) =>
-      compareStrings(a.host.name, b.host.name) || compareStrings(a.name, b.name);
     try {
-      topologicalSort(revertGraph(graph), compare);
+      topologicalSort(revertGraph(graph), Environment.compareRoots);
       return null;
     } catch (e) {
       if (!(e instanceof CycleError)) throw e;
-      const label = (r: RootComponent) => this.env.hosts.size > 1 ? `${r.name}@${r.host.name}` : r.name;
-      return CycleErrorDetected.of(e.format(label));
+      return CycleErrorDetected.of(e.format((r: RootComponent) => rootLabel(r, this.env)));
     }
   }
 

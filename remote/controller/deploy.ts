@@ -684,7 +684,7 @@ class DeploymentRun {
   acceptPublication(
     conn: AgentConnection,
     scope: string[],
-    answer: unknown,
+    answer: ResourcePublication | undefined,
     reported: unknown,
     secretFiles: string[] = [],
   ): void {
@@ -699,7 +699,7 @@ class DeploymentRun {
       e.affectedHostname = host;
       throw new StepFailed([e]);
     }
-    this.broker!.publish(host, new Set(scope), answer as ResourcePublication);
+    this.broker!.publish(host, new Set(scope), answer!);
     this.broker!.wantSecretFiles(host, secretFiles);
     if (reported === true) this.unreported.delete(host);
     else this.unreported.add(host);
@@ -880,7 +880,7 @@ class DeploymentRun {
     {
       errors: ReportingError[];
       configuredHosts: string[] | null;
-      resources?: unknown;
+      resources?: ResourcePublication;
       reported?: unknown;
       secretFiles?: string[];
     }
