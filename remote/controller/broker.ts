@@ -14,19 +14,11 @@ import type { RootComponent } from "../../core/model/component.ts";
 import { Resources } from "../../core/model/resources.ts";
 import { CycleError, revertGraph, topologicalSort } from "../../core/model/graph.ts";
 import { ConfigurationError, CycleErrorDetected, UnusedResources } from "../../core/model/errors.ts";
-import type {
-  ForeignResource,
-  ProvidedResource,
-  RequiredResource,
-  ResourcePublication,
-} from "../../core/model/resource_exchange.ts";
+import type { ForeignResource, ResourcePublication } from "../../core/model/resource_exchange.ts";
 import type { RootDependency } from "../contract/methods.ts";
 
 /** At most this many configure rounds; resources still changing after them are a configuration error. */
 export const MAX_ROUNDS = 32;
-
-const isString = (v: unknown): v is string => typeof v === "string";
-const isBool = (v: unknown): v is boolean => typeof v === "boolean";
 
 /**
  * What is wrong with `publication` (its shape checked by the RPC contract, remote/contract/methods.ts) as the
