@@ -271,6 +271,11 @@ export class ConfigDocument {
     this.#eol = crlf > lf ? "\r\n" : "\n";
   }
 
+  /** The text of 1-based line `n` as read (comments included, without its line end); null past the end. */
+  lineText(n: number): string | null {
+    return this.#lines[n - 1]?.text ?? null;
+  }
+
   /**
    * Parses INI text. `file` is only used in error messages.
    * @throws {ConfigParseError} on any syntax error, duplicate section or duplicate key.

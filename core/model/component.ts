@@ -405,7 +405,7 @@ export class Component {
     this.#parent = parent;
     this.#workdir = parent.workdir;
     this.#applyOptions();
-    if (parent instanceof RootComponent) this.#applyOverrides(parent.overrides);
+    if (parent instanceof RootComponent) this.#applyOverrides(parent);
     let result: void | Promise<void>;
     configuring.push(this);
     configuringCopy = null;
@@ -624,7 +624,8 @@ export class Component {
     (this as unknown as Record<string, unknown>)[key] = value;
   }
 
-  #applyOverrides(overrides: Record<string, string>): void {
+  #applyOverrides(root: RootComponent): void {
+    const overrides = root.overrides;
     const missing: string[] = [];
     const self = this as unknown as Record<string, unknown>;
     for (const [key, raw] of Object.entries(overrides)) {
@@ -649,7 +650,11 @@ export class Component {
       }
       self[key] = value;
     }
-    if (missing.length) throw MissingOverrideAttributes.of(this, missing, this.#optionNames());
+    if (missing.length) {
+      const e = MissingOverrideAttributes.of(this, missing, this.#optionNames());
+      e.place = this.environment.overridePlace(root.name, missing);
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------- deploy phase

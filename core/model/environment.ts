@@ -28,7 +28,6 @@ import {
   InvalidIPAddressError,
   MissingComponent,
   MissingEnvironment,
-  MissingOverrideAttributes,
   NonConvergingWorkingSet,
   type ReportingError,
   SilentConfigurationError,
@@ -288,6 +287,8 @@ export class Environment {
 
   /** Component names that files which failed to load appear to define (see `LoadResult.failed`). */
   #failedComponents = new Set<string>();
+  /** environment.cfg as parsed by {@linkcode load} (for the lines of names in messages). */
+  #config: ConfigDocument | null = null;
   /** The lines of `[component:x]` keys in {@linkcode configFile}: component -> key -> line. */
   #overrideLines: Record<string, Record<string, number>> = {};
 
@@ -332,6 +333,7 @@ export class Environment {
       }
       throw e;
     }
+    this.#config = config;
     this.#loadEnvironment(config);
     this.#loadHosts(config);
     this.#loadResolver(config);
@@ -617,16 +619,13 @@ export class Environment {
    * on indented lines); `line` itself when none does.
    */
   #lineOfName(line: number, name: string): number {
-    let lines: string[];
-    try {
-      lines = Deno.readTextFileSync(join(this.baseDir, this.configFile)).split(/\r?\n/);
-    } catch {
-      return line;
-    }
+    const config = this.#config;
+    if (!config) return line;
     const word = new RegExp(`(^|[\\s,=:!])${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[\\s,:])`);
-    for (let i = line - 1; i < lines.length; i++) {
-      if (i > line - 1 && lines[i].trim() !== "" && !/^\s/.test(lines[i])) break;
-      if (word.test(lines[i].replace(/[;#].*$/, ""))) return i + 1;
+    for (let n = line;; n++) {
+      const text = config.lineText(n);
+      if (text === null || (n > line && text.trim() !== "" && !/^\s/.test(text))) break;
+      if (word.test(text.replace(/[;#].*$/, ""))) return n;
     }
     return line;
   }
@@ -767,9 +766,6 @@ export class Environment {
         } catch (e) {
           if (e instanceof SilentConfigurationError) { /* retried below */ }
           else if (e instanceof ConfigurationError || isReporting(e)) {
-            if (e instanceof MissingOverrideAttributes && !e.place) {
-              e.place = this.overridePlace(root.name, e.attributes);
-            }
             exceptions.push(e as ReportingError);
           } else {
             const unknown = unknownNameError(e, this.baseDir, this.#batouNames);
