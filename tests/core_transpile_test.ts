@@ -47,7 +47,7 @@ Deno.test("transpile: the first call stores sucrase's output, the next is served
     const code = transpile(SOURCE, PATH, cache);
     assertEquals(code, direct(SOURCE, PATH));
     const key = transpileKey(SOURCE, PATH);
-    assertEquals(entries(cache), [`${key}.js`]);
+    assertEquals(entries(cache), [`${key.id}.js`]);
     assertEquals(cache.get(key), code);
     // Replace the entry: the next call returns what the entry holds, without transpiling.
     cache.set(key, code + "\n// from the cache\n");
@@ -72,9 +72,9 @@ Deno.test("transpile: a changed source is transpiled again, never served the old
 Deno.test("transpile: the key covers the path, the transforms and the source", () => {
   const key = transpileKey(SOURCE, PATH);
   assertEquals(transpileKey(SOURCE, PATH), key);
-  assert(transpileKey(SOURCE, "/other/components/a/component.ts") !== key);
-  assert(transpileKey(SOURCE, PATH.replace(/\.ts$/, ".js")) !== key);
-  assert(transpileKey(SOURCE + " ", PATH) !== key);
+  assert(transpileKey(SOURCE, "/other/components/a/component.ts").id !== key.id);
+  assert(transpileKey(SOURCE, PATH.replace(/\.ts$/, ".js")).id !== key.id);
+  assert(transpileKey(SOURCE + " ", PATH).id !== key.id);
 });
 
 Deno.test("transpile: a damaged entry is transpiled again and replaced", async () => {
@@ -98,7 +98,7 @@ Deno.test("transpile: a source sucrase rejects throws and leaves no entry", asyn
     }
     assert(error instanceof Error);
     transpile(SOURCE, PATH, cache);
-    assertEquals(entries(cache), [`${transpileKey(SOURCE, PATH)}.js`]);
+    assertEquals(entries(cache), [`${transpileKey(SOURCE, PATH).id}.js`]);
   });
 });
 

@@ -14,7 +14,7 @@ import { output } from "./output.ts";
 import { TemplatingError } from "./errors.ts";
 import { parseTemplate, type Template } from "./jinja_parse.ts";
 import { renderTemplate } from "./jinja_render.ts";
-import { cacheDir, cacheKey, DiskCache } from "../runtime/disk_cache.ts";
+import { cacheDir, type CacheKey, cacheKey, DiskCache } from "../runtime/disk_cache.ts";
 
 /** Bumped whenever the parsed form of templates (the tree stored in the cache) changes. */
 export const TEMPLATE_FORMAT = "batou-jinja-tree-2";
@@ -37,7 +37,7 @@ export function defaultTemplateCache(): DiskCache {
 }
 
 /** The cache key of the parsed form of `source`. */
-export function templateKey(source: string): string {
+export function templateKey(source: string): CacheKey {
   return cacheKey([TEMPLATE_FORMAT, source]);
 }
 

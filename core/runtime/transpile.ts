@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { cacheDir, cacheKey, DiskCache } from "./disk_cache.ts";
+import { cacheDir, type CacheKey, cacheKey, DiskCache } from "./disk_cache.ts";
 import { sucrase } from "./lazy.ts";
 
 /** The sucrase version the cache keys name (tests check that it is the sucrase in use). */
@@ -33,7 +33,7 @@ export function transformsFor(filePath: string): ("typescript" | "imports")[] {
 }
 
 /** The cache key of transpiling `source` found at `filePath`. */
-export function transpileKey(source: string, filePath: string): string {
+export function transpileKey(source: string, filePath: string): CacheKey {
   return cacheKey([FORMAT, SUCRASE_VERSION, transformsFor(filePath), filePath, source]);
 }
 
