@@ -43,12 +43,12 @@ import {
   chmodNoFollow,
   chownNoFollow,
   ensurePathNonexistent,
+  fileInfoSync,
   glob,
   isNotFound,
   lstatOrNull,
   lstatOrNullSync,
   statOrNull,
-  statOrNullSync,
   writeFileAtomic,
 } from "../core/runtime/fsops.ts";
 import { applySync, planSync } from "./dirsync.ts";
@@ -91,6 +91,18 @@ let lastProjectPath = { base: "", path: "", shown: "" };
 function partPath(component: Component, path: string): string {
   return component.parent instanceof File && path ? basename(path) : projectPath(component, path);
 }
+
+/**
+ * What is at `component.path`: the file or directory a symlink points to when the component follows links, else the
+ * link itself; null when nothing is there. Synchronous (see `lstatOrNullSync`). With `scope` (the component's parent)
+ * the parts of one `File` share one system call (see {@linkcode fileInfoSync}).
+ */
+function pathInfo(component: { path: string; follow: boolean }, scope: object | null = null): Deno.FileInfo | null {
+  return fileInfoSync(component.path, component.follow, scope);
+}
+
+/** The utf-8 encoder of this module. */
+const UTF8 = new TextEncoder();
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -311,7 +323,7 @@ export class Presence extends Component {
 
   // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+    const info = pathInfo(this, this.parent);
     if (info?.isSymlink) throw new UpdateNeeded(`${this.path} is a symlink`);
     if (!info?.isFile) throw new UpdateNeeded(`${this.path} is not a file`);
   }
@@ -399,7 +411,7 @@ export class Directory extends Component {
 
   // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+    const info = pathInfo(this, this.parent);
     if (info?.isSymlink) throw new UpdateNeeded(`${this.path} is a symlink`);
     if (!info?.isDirectory) throw new UpdateNeeded(`${this.path} is not a directory`);
   }
@@ -483,7 +495,7 @@ export class SyncDirectory extends Component {
   }
 
   override async verify(): Promise<void> {
-    const info = this.follow ? await statOrNull(this.path) : await lstatOrNull(this.path);
+    const info = await (this.follow ? statOrNull : lstatOrNull)(this.path);
     if (info?.isSymlink) throw new UpdateNeeded(`${this.path} is a symlink`);
     if (!info?.isDirectory) throw new UpdateNeeded(`${this.path} does not exist`);
     const actions = await planSync(this.source!, this.path, this.exclude, { delete: this.delete });
@@ -663,7 +675,7 @@ export class ManagedContentBase extends FileComponent {
         throw e;
       }
     } else if (typeof this.content === "string") {
-      this.content = new TextEncoder().encode(this.content);
+      this.content = UTF8.encode(this.content);
     } else if (this.content === null) {
       this.content = new Uint8Array();
     }
@@ -674,7 +686,7 @@ export class ManagedContentBase extends FileComponent {
 
   /** The rendered bytes (empty before rendering). */
   get bytes(): Uint8Array {
-    return this.content instanceof Uint8Array ? this.content : new TextEncoder().encode(this.content ?? "");
+    return this.content instanceof Uint8Array ? this.content : UTF8.encode(this.content ?? "");
   }
 
   override async verify(predicting = false): Promise<void> {
@@ -691,7 +703,7 @@ export class ManagedContentBase extends FileComponent {
     const wanted = this.bytes;
     let current: Uint8Array;
     try {
-      const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+      const info = pathInfo(this, this.parent);
       if (info?.isSymlink) {
         // Never read through a link that is going to be replaced: its target is none of the deployment's business.
         output.annotate(`${this.path} is a symlink: it is replaced by a regular file.`, { yellow: true });
@@ -800,7 +812,7 @@ const claimedFiles = new WeakMap<object, Map<string, File>>();
 
 function sameContent(a: string | Uint8Array | null, b: string | Uint8Array | null): boolean {
   if (a === null || b === null) return a === b;
-  const enc = new TextEncoder();
+  const enc = UTF8;
   const x = typeof a === "string" ? enc.encode(a) : a, y = typeof b === "string" ? enc.encode(b) : b;
   return x.length === y.length && x.every((v, i) => v === y[i]);
 }
@@ -977,7 +989,7 @@ export class Owner extends FileComponent {
   }
 
   override async verify(): Promise<void> {
-    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+    const info = pathInfo(this);
     if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
     if (info.uid !== (await this.#resolve())) throw new UpdateNeeded(`${this.path} has owner ${info.uid}`);
   }
@@ -1012,7 +1024,7 @@ export class Group extends FileComponent {
   }
 
   override async verify(): Promise<void> {
-    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+    const info = pathInfo(this);
     if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
     if (info.gid !== (await this.#resolve())) throw new UpdateNeeded(`${this.path} has group ${info.gid}`);
   }
@@ -1080,7 +1092,7 @@ export class Mode extends FileComponent {
 
   // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+    const info = pathInfo(this, this.parent);
     if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
     if (info.isSymlink) return;
     const current = (info.mode ?? 0) & 0o7777;
