@@ -53,7 +53,13 @@ import {
 } from "../core/runtime/fsops.ts";
 import { applySync, planSync } from "./dirsync.ts";
 import { readSourceText } from "./source_cache.ts";
-import { decodeText, EncodeError, encodeText, isSupportedEncoding } from "../core/formats/textcodec.ts";
+import {
+  canonicalEncoding,
+  decodeText,
+  EncodeError,
+  encodeText,
+  isSupportedEncoding,
+} from "../core/formats/textcodec.ts";
 import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
 import { pyRepr } from "../core/formats/pyrepr.ts";
 
@@ -101,8 +107,87 @@ function pathInfo(component: { path: string; follow: boolean }, scope: object | 
   return fileInfoSync(component.path, component.follow, scope);
 }
 
+/** The chunk {@linkcode packedUtf8} encodes into, and how much of it is used. */
+let pack = new Uint8Array(0);
+let packUsed = 0;
+const PACK_CHUNK = 256 * 1024;
+const PACK_MAX_TEXT = 16 * 1024;
+
+/**
+ * `text` as utf-8 bytes. A small text is encoded into a shared chunk (the bytes are a view of it) instead of a buffer
+ * of its own: a content component keeps its rendered bytes until the deploy ends, and thousands of separately
+ * allocated buffers cost more than encoding them (issue 17, 8,000 files). The views are never transferred.
+ */
+function packedUtf8(text: string): Uint8Array {
+  if (text.length > PACK_MAX_TEXT) return UTF8.encode(text);
+  // At most three bytes per UTF-16 code unit.
+  if (pack.length - packUsed < text.length * 3) {
+    pack = new Uint8Array(PACK_CHUNK);
+    packUsed = 0;
+  }
+  const { written } = UTF8.encodeInto(text, pack.subarray(packUsed));
+  const bytes = pack.subarray(packUsed, packUsed + written);
+  packUsed += written;
+  return bytes;
+}
+
+/** The last answer of {@linkcode diffDirOf}. */
+let lastDiffDir = { base: "", dir: "" };
+
+/** `<workdirBase>/.batou-diffs`, one string for all the content components of an environment (issue 17). */
+function diffDirOf(workdirBase: string): string {
+  if (lastDiffDir.base !== workdirBase) lastDiffDir = { base: workdirBase, dir: join(workdirBase, ".batou-diffs") };
+  return lastDiffDir.dir;
+}
+
+/** The last answer of {@linkcode joinOnce}. */
+let lastJoin = { dir: "", name: "", path: "" };
+
+/** `join(dir, name)`, the same string again for the same arguments: thousands of files share one source. */
+function joinOnce(dir: string, name: string): string {
+  if (lastJoin.dir !== dir || lastJoin.name !== name) lastJoin = { dir, name, path: join(dir, name) };
+  return lastJoin.path;
+}
+
 /** The utf-8 encoder of this module. */
 const UTF8 = new TextEncoder();
+
+/** The buffer {@linkcode fileHolds} reads into (grown as needed, up to {@linkcode SCRATCH_MAX}). */
+let scratch = new Uint8Array(16 * 1024);
+const SCRATCH_MAX = 1024 * 1024;
+
+/**
+ * Whether the file at `path` holds exactly `bytes`, read into one reused buffer: a no-op of 8,000 files otherwise
+ * allocates a buffer per file, and fresh memory costs more than the reading (issue 17). False also when the file
+ * cannot be read or `bytes` is too big for the buffer: the caller then reads the file as usual (and reports errors).
+ */
+function fileHolds(path: string, bytes: Uint8Array): boolean {
+  if (bytes.length >= SCRATCH_MAX) return false;
+  if (scratch.length <= bytes.length) scratch = new Uint8Array(Math.min(SCRATCH_MAX, 2 * (bytes.length + 1)));
+  // One byte more than expected: a longer file fills it.
+  const buf = scratch.subarray(0, bytes.length + 1);
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path);
+  } catch {
+    return false;
+  }
+  try {
+    let size = 0;
+    while (size < buf.length) {
+      const n = file.readSync(buf.subarray(size));
+      if (n === null || n === 0) break;
+      size += n;
+    }
+    if (size !== bytes.length) return false;
+    for (let i = 0; i < size; i++) if (buf[i] !== bytes[i]) return false;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    file.close();
+  }
+}
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -624,7 +709,7 @@ export class ManagedContentBase extends FileComponent {
 
   override configure(): void {
     super.configure();
-    this.#diffDir = join(this.environment.workdirBase, ".batou-diffs");
+    this.#diffDir = diffDirOf(this.environment.workdirBase);
     if (this.encoding !== null && !isSupportedEncoding(this.encoding)) {
       throw ConfigurationError.create(
         `Unsupported encoding \`${this.encoding}\` (use utf-8, ascii, latin-1, utf-16le, or null for binary)`,
@@ -638,7 +723,7 @@ export class ManagedContentBase extends FileComponent {
     }
     if (!given) {
       if (!this.source) this.source = this.originalPath;
-      if (!isAbsolute(this.source)) this.source = join(this.defdir, this.source);
+      if (!isAbsolute(this.source)) this.source = joinOnce(this.defdir, this.source);
     }
     this.#render();
   }
@@ -669,7 +754,9 @@ export class ManagedContentBase extends FileComponent {
     if (this.encoding) {
       const text = this.content instanceof Uint8Array ? decodeText(this.content, this.encoding) : this.content ?? "";
       try {
-        this.content = encodeText(text, this.encoding);
+        this.content = canonicalEncoding(this.encoding) === "utf-8"
+          ? packedUtf8(text)
+          : encodeText(text, this.encoding);
       } catch (e) {
         if (e instanceof EncodeError) throw UnicodeEncodeError.create(e.message, this);
         throw e;
@@ -712,6 +799,7 @@ export class ManagedContentBase extends FileComponent {
         output.annotate("Unknown content - can't predict diff.");
         throw new UpdateNeeded(`${this.path} is not a regular file`);
       } else {
+        if (info?.size === wanted.length && fileHolds(this.path, wanted)) return;
         current = Deno.readFileSync(this.path);
         if (bytesEqual(current, wanted)) return;
       }

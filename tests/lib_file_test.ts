@@ -889,6 +889,44 @@ Deno.test("the parts of a File share one stat, never across an update or the pro
   });
 });
 
+Deno.test("Content compares every byte: same size, longer or shorter files with the same start are replaced", async () => {
+  await withProject(async (p) => {
+    const want = "abcdef\n";
+    const cases: Record<string, string> = {
+      same: want,
+      size: "abcdeX\n",
+      longer: want + "x",
+      shorter: "abc",
+      empty: "",
+    };
+    for (const [name, text] of Object.entries(cases)) await Deno.writeTextFile(join(p.workdir, name), text);
+    await p.configure(root((c) => {
+      for (const name of Object.keys(cases)) c.add(new File(name, { content: want }));
+    }));
+    await p.deploy();
+    for (const name of Object.keys(cases)) strictEqual(await Deno.readTextFile(join(p.workdir, name)), want, name);
+    const changed = p.lines.filter((l) => l.startsWith("🚀") && l.includes("Content(")).map((l) =>
+      /'(\w+)'\)$/.exec(l)?.[1]
+    );
+    deepStrictEqual(changed, ["size", "longer", "shorter", "empty"]);
+    ok(p.lines.includes("  size -abcdeX"), p.lines.join("\n"));
+  });
+});
+
+Deno.test("Rendered utf-8 bytes of many files stay each file's own (encoded into shared chunks)", async () => {
+  await withProject(async (p) => {
+    const text = (i: number) => `${i}: grüße € 😀 `.repeat(150) + "\n";
+    const files: File[] = [];
+    await p.configure(root((c) => {
+      for (let i = 0; i < 200; i++) files.push(c.add(new File(`f${i}`, { content: text(i), isTemplate: false })));
+    }));
+    const enc = new TextEncoder();
+    files.forEach((f, i) => deepStrictEqual(f.content, enc.encode(text(i)), `f${i}`));
+    await p.deploy();
+    for (let i = 0; i < 200; i += 37) strictEqual(await Deno.readTextFile(join(p.workdir, `f${i}`)), text(i));
+  });
+});
+
 // ------------------------------------------------------------------------------------------ Mode, Owner, Group
 
 Deno.test("Mode ensures the mode of files and directories; the second run is a no-op", async () => {

@@ -234,7 +234,7 @@ export class Component {
   /** The sub-components (null: none yet). */
   #subComponents: Component[] | null = null;
   #prepared = false;
-  /** The constructor's options until they are applied (null afterwards). */
+  /** The constructor's options until the component is prepared (null afterwards: nothing reads them again). */
   #pendingOptions: Record<string, unknown> | null;
   #namevarValue: unknown;
   /** Values of `attribute()` fields (null: none set). */
@@ -449,6 +449,7 @@ export class Component {
       this.#addPlatformComponent();
       if (!this.#pending?.length) {
         this.#prepared = true;
+        this.#pendingOptions = null;
         return;
       }
       return this.#finishAsync(undefined, true);
@@ -469,6 +470,7 @@ export class Component {
       throw e;
     }
     this.#prepared = true;
+    this.#pendingOptions = null;
   }
 
   /** Waits for the async configures of sub-components added (or used) so far. */
