@@ -157,15 +157,16 @@ let scratch = new Uint8Array(16 * 1024);
 const SCRATCH_MAX = 1024 * 1024;
 
 /**
- * Whether the file at `path` holds exactly `bytes`, read into one reused buffer: a no-op of 8,000 files otherwise
- * allocates a buffer per file, and fresh memory costs more than the reading (issue 17). False also when the file
- * cannot be read or `bytes` is too big for the buffer: the caller then reads the file as usual (and reports errors).
+ * Whether the file at `path`, which `stat` found to be `bytes.length` long, holds exactly `bytes`, read into one
+ * reused buffer: a no-op of 8,000 files otherwise allocates a buffer per file, and fresh memory costs more than the
+ * reading (issue 17). It reads `bytes.length` bytes and trusts the size for the rest (a file changed meanwhile is as
+ * if changed a moment after the read). False also when the file cannot be read or `bytes` is too big for the buffer:
+ * the caller then reads the file as usual (and reports errors).
  */
 function fileHolds(path: string, bytes: Uint8Array): boolean {
-  if (bytes.length >= SCRATCH_MAX) return false;
-  if (scratch.length <= bytes.length) scratch = new Uint8Array(Math.min(SCRATCH_MAX, 2 * (bytes.length + 1)));
-  // One byte more than expected: a longer file fills it.
-  const buf = scratch.subarray(0, bytes.length + 1);
+  if (bytes.length > SCRATCH_MAX) return false;
+  if (scratch.length < bytes.length) scratch = new Uint8Array(Math.min(SCRATCH_MAX, 2 * bytes.length));
+  const buf = scratch.subarray(0, bytes.length);
   let file: Deno.FsFile;
   try {
     file = Deno.openSync(path);
@@ -175,11 +176,10 @@ function fileHolds(path: string, bytes: Uint8Array): boolean {
   try {
     let size = 0;
     while (size < buf.length) {
-      const n = file.readSync(buf.subarray(size));
-      if (n === null || n === 0) break;
+      const n = file.readSync(size ? buf.subarray(size) : buf);
+      if (n === null || n === 0) return false;
       size += n;
     }
-    if (size !== bytes.length) return false;
     for (let i = 0; i < size; i++) if (buf[i] !== bytes[i]) return false;
     return true;
   } catch {
