@@ -131,6 +131,11 @@ function packedUtf8(text: string): Uint8Array {
   return bytes;
 }
 
+/** Asynchronous {@linkcode pathInfo} (no shared answer). */
+function pathInfoAsync(component: { path: string; follow: boolean }): Promise<Deno.FileInfo | null> {
+  return component.follow ? statOrNull(component.path) : lstatOrNull(component.path);
+}
+
 /** The last answer of {@linkcode diffDirOf}. */
 let lastDiffDir = { base: "", dir: "" };
 
@@ -580,7 +585,7 @@ export class SyncDirectory extends Component {
   }
 
   override async verify(): Promise<void> {
-    const info = await (this.follow ? statOrNull : lstatOrNull)(this.path);
+    const info = await pathInfoAsync(this);
     if (info?.isSymlink) throw new UpdateNeeded(`${this.path} is a symlink`);
     if (!info?.isDirectory) throw new UpdateNeeded(`${this.path} does not exist`);
     const actions = await planSync(this.source!, this.path, this.exclude, { delete: this.delete });
