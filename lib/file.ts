@@ -43,17 +43,23 @@ import {
   chmodNoFollow,
   chownNoFollow,
   ensurePathNonexistent,
+  fileInfoSync,
   glob,
   isNotFound,
   lstatOrNull,
   lstatOrNullSync,
   statOrNull,
-  statOrNullSync,
   writeFileAtomic,
 } from "../core/runtime/fsops.ts";
 import { applySync, planSync } from "./dirsync.ts";
 import { readSourceText } from "./source_cache.ts";
-import { decodeText, EncodeError, encodeText, isSupportedEncoding } from "../core/formats/textcodec.ts";
+import {
+  canonicalEncoding,
+  decodeText,
+  EncodeError,
+  encodeText,
+  isSupportedEncoding,
+} from "../core/formats/textcodec.ts";
 import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
 import { pyRepr } from "../core/formats/pyrepr.ts";
 
@@ -90,6 +96,102 @@ let lastProjectPath = { base: "", path: "", shown: "" };
 /** The breadcrumb path of a part of a `File`: its basename below a `File`, else {@linkcode projectPath}. */
 function partPath(component: Component, path: string): string {
   return component.parent instanceof File && path ? basename(path) : projectPath(component, path);
+}
+
+/**
+ * What is at `component.path`: the file or directory a symlink points to when the component follows links, else the
+ * link itself; null when nothing is there. Synchronous (see `lstatOrNullSync`). With `scope` (the component's parent)
+ * the parts of one `File` share one system call (see {@linkcode fileInfoSync}).
+ */
+function pathInfo(component: { path: string; follow: boolean }, scope: object | null = null): Deno.FileInfo | null {
+  return fileInfoSync(component.path, component.follow, scope);
+}
+
+/** The chunk {@linkcode packedUtf8} encodes into, and how much of it is used. */
+let pack = new Uint8Array(0);
+let packUsed = 0;
+const PACK_CHUNK = 256 * 1024;
+const PACK_MAX_TEXT = 16 * 1024;
+
+/**
+ * `text` as utf-8 bytes. A small text is encoded into a shared chunk (the bytes are a view of it) instead of a buffer
+ * of its own: a content component keeps its rendered bytes until the deploy ends, and thousands of separately
+ * allocated buffers cost more than encoding them (issue 17, 8,000 files). The views are never transferred.
+ */
+function packedUtf8(text: string): Uint8Array {
+  if (text.length > PACK_MAX_TEXT) return UTF8.encode(text);
+  // At most three bytes per UTF-16 code unit.
+  if (pack.length - packUsed < text.length * 3) {
+    pack = new Uint8Array(PACK_CHUNK);
+    packUsed = 0;
+  }
+  const { written } = UTF8.encodeInto(text, pack.subarray(packUsed));
+  const bytes = pack.subarray(packUsed, packUsed + written);
+  packUsed += written;
+  return bytes;
+}
+
+/** Asynchronous {@linkcode pathInfo} (no shared answer). */
+function pathInfoAsync(component: { path: string; follow: boolean }): Promise<Deno.FileInfo | null> {
+  return component.follow ? statOrNull(component.path) : lstatOrNull(component.path);
+}
+
+/** The last answer of {@linkcode diffDirOf}. */
+let lastDiffDir = { base: "", dir: "" };
+
+/** `<workdirBase>/.batou-diffs`, one string for all the content components of an environment (issue 17). */
+function diffDirOf(workdirBase: string): string {
+  if (lastDiffDir.base !== workdirBase) lastDiffDir = { base: workdirBase, dir: join(workdirBase, ".batou-diffs") };
+  return lastDiffDir.dir;
+}
+
+/** The last answer of {@linkcode joinOnce}. */
+let lastJoin = { dir: "", name: "", path: "" };
+
+/** `join(dir, name)`, the same string again for the same arguments: thousands of files share one source. */
+function joinOnce(dir: string, name: string): string {
+  if (lastJoin.dir !== dir || lastJoin.name !== name) lastJoin = { dir, name, path: join(dir, name) };
+  return lastJoin.path;
+}
+
+/** The utf-8 encoder of this module. */
+const UTF8 = new TextEncoder();
+
+/** The buffer {@linkcode fileHolds} reads into (grown as needed, up to {@linkcode SCRATCH_MAX}). */
+let scratch = new Uint8Array(16 * 1024);
+const SCRATCH_MAX = 1024 * 1024;
+
+/**
+ * Whether the file at `path`, which `stat` found to be `bytes.length` long, holds exactly `bytes`, read into one
+ * reused buffer: a no-op of 8,000 files otherwise allocates a buffer per file, and fresh memory costs more than the
+ * reading (issue 17). It reads `bytes.length` bytes and trusts the size for the rest (a file changed meanwhile is as
+ * if changed a moment after the read). False also when the file cannot be read or `bytes` is too big for the buffer:
+ * the caller then reads the file as usual (and reports errors).
+ */
+function fileHolds(path: string, bytes: Uint8Array): boolean {
+  if (bytes.length > SCRATCH_MAX) return false;
+  if (scratch.length < bytes.length) scratch = new Uint8Array(Math.min(SCRATCH_MAX, 2 * bytes.length));
+  const buf = scratch.subarray(0, bytes.length);
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path);
+  } catch {
+    return false;
+  }
+  try {
+    let size = 0;
+    while (size < buf.length) {
+      const n = file.readSync(size ? buf.subarray(size) : buf);
+      if (n === null || n === 0) return false;
+      size += n;
+    }
+    for (let i = 0; i < size; i++) if (buf[i] !== bytes[i]) return false;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    file.close();
+  }
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -311,7 +413,7 @@ export class Presence extends Component {
 
   // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+    const info = pathInfo(this, this.parent);
     if (info?.isSymlink) throw new UpdateNeeded(`${this.path} is a symlink`);
     if (!info?.isFile) throw new UpdateNeeded(`${this.path} is not a file`);
   }
@@ -399,7 +501,7 @@ export class Directory extends Component {
 
   // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+    const info = pathInfo(this, this.parent);
     if (info?.isSymlink) throw new UpdateNeeded(`${this.path} is a symlink`);
     if (!info?.isDirectory) throw new UpdateNeeded(`${this.path} is not a directory`);
   }
@@ -483,7 +585,7 @@ export class SyncDirectory extends Component {
   }
 
   override async verify(): Promise<void> {
-    const info = this.follow ? await statOrNull(this.path) : await lstatOrNull(this.path);
+    const info = await pathInfoAsync(this);
     if (info?.isSymlink) throw new UpdateNeeded(`${this.path} is a symlink`);
     if (!info?.isDirectory) throw new UpdateNeeded(`${this.path} does not exist`);
     const actions = await planSync(this.source!, this.path, this.exclude, { delete: this.delete });
@@ -612,7 +714,7 @@ export class ManagedContentBase extends FileComponent {
 
   override configure(): void {
     super.configure();
-    this.#diffDir = join(this.environment.workdirBase, ".batou-diffs");
+    this.#diffDir = diffDirOf(this.environment.workdirBase);
     if (this.encoding !== null && !isSupportedEncoding(this.encoding)) {
       throw ConfigurationError.create(
         `Unsupported encoding \`${this.encoding}\` (use utf-8, ascii, latin-1, utf-16le, or null for binary)`,
@@ -626,7 +728,7 @@ export class ManagedContentBase extends FileComponent {
     }
     if (!given) {
       if (!this.source) this.source = this.originalPath;
-      if (!isAbsolute(this.source)) this.source = join(this.defdir, this.source);
+      if (!isAbsolute(this.source)) this.source = joinOnce(this.defdir, this.source);
     }
     this.#render();
   }
@@ -657,13 +759,15 @@ export class ManagedContentBase extends FileComponent {
     if (this.encoding) {
       const text = this.content instanceof Uint8Array ? decodeText(this.content, this.encoding) : this.content ?? "";
       try {
-        this.content = encodeText(text, this.encoding);
+        this.content = canonicalEncoding(this.encoding) === "utf-8"
+          ? packedUtf8(text)
+          : encodeText(text, this.encoding);
       } catch (e) {
         if (e instanceof EncodeError) throw UnicodeEncodeError.create(e.message, this);
         throw e;
       }
     } else if (typeof this.content === "string") {
-      this.content = new TextEncoder().encode(this.content);
+      this.content = UTF8.encode(this.content);
     } else if (this.content === null) {
       this.content = new Uint8Array();
     }
@@ -674,7 +778,7 @@ export class ManagedContentBase extends FileComponent {
 
   /** The rendered bytes (empty before rendering). */
   get bytes(): Uint8Array {
-    return this.content instanceof Uint8Array ? this.content : new TextEncoder().encode(this.content ?? "");
+    return this.content instanceof Uint8Array ? this.content : UTF8.encode(this.content ?? "");
   }
 
   override async verify(predicting = false): Promise<void> {
@@ -691,7 +795,7 @@ export class ManagedContentBase extends FileComponent {
     const wanted = this.bytes;
     let current: Uint8Array;
     try {
-      const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+      const info = pathInfo(this, this.parent);
       if (info?.isSymlink) {
         // Never read through a link that is going to be replaced: its target is none of the deployment's business.
         output.annotate(`${this.path} is a symlink: it is replaced by a regular file.`, { yellow: true });
@@ -700,6 +804,7 @@ export class ManagedContentBase extends FileComponent {
         output.annotate("Unknown content - can't predict diff.");
         throw new UpdateNeeded(`${this.path} is not a regular file`);
       } else {
+        if (info?.size === wanted.length && fileHolds(this.path, wanted)) return;
         current = Deno.readFileSync(this.path);
         if (bytesEqual(current, wanted)) return;
       }
@@ -800,7 +905,7 @@ const claimedFiles = new WeakMap<object, Map<string, File>>();
 
 function sameContent(a: string | Uint8Array | null, b: string | Uint8Array | null): boolean {
   if (a === null || b === null) return a === b;
-  const enc = new TextEncoder();
+  const enc = UTF8;
   const x = typeof a === "string" ? enc.encode(a) : a, y = typeof b === "string" ? enc.encode(b) : b;
   return x.length === y.length && x.every((v, i) => v === y[i]);
 }
@@ -977,7 +1082,7 @@ export class Owner extends FileComponent {
   }
 
   override async verify(): Promise<void> {
-    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+    const info = pathInfo(this);
     if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
     if (info.uid !== (await this.#resolve())) throw new UpdateNeeded(`${this.path} has owner ${info.uid}`);
   }
@@ -1012,7 +1117,7 @@ export class Group extends FileComponent {
   }
 
   override async verify(): Promise<void> {
-    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+    const info = pathInfo(this);
     if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
     if (info.gid !== (await this.#resolve())) throw new UpdateNeeded(`${this.path} has group ${info.gid}`);
   }
@@ -1080,7 +1185,7 @@ export class Mode extends FileComponent {
 
   // deno-lint-ignore require-await -- still a Promise, as subclasses may chain on it
   override async verify(): Promise<void> {
-    const info = this.follow ? statOrNullSync(this.path) : lstatOrNullSync(this.path);
+    const info = pathInfo(this, this.parent);
     if (!info) throw new UpdateNeeded(`${this.path} does not exist`);
     if (info.isSymlink) return;
     const current = (info.mode ?? 0) & 0o7777;

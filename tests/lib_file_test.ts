@@ -22,7 +22,7 @@ import {
   YAMLContent,
 } from "../lib/file.ts";
 import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
-import { chmodNoFollow, chownNoFollow, glob } from "../core/runtime/fsops.ts";
+import { chmodNoFollow, chownNoFollow, fileInfoSync, forgetFileInfo, glob } from "../core/runtime/fsops.ts";
 import { exists } from "./support/fs.ts";
 import { reportText } from "./core_test_helpers.ts";
 import { planSync } from "../lib/dirsync.ts";
@@ -824,6 +824,107 @@ Deno.test("dictMerge merges objects recursively, concatenates lists and copies",
   deepStrictEqual(merged, { x: { y: 1, z: 2, l: [1, 2] }, keep: true, n: [3] });
   deepStrictEqual(a, { x: { y: 1, l: [1] }, keep: true });
   strictEqual(dictMerge(a, 5), 5);
+});
+
+// ------------------------------------------------------------------------------------------ one stat per File
+
+Deno.test("fileInfoSync remembers its answer for the same scope, path and follow until forgotten", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "f");
+    const scope = {};
+    strictEqual(fileInfoSync(path, false, scope), null);
+    await Deno.writeTextFile(path, "x");
+    // The same scope gets the remembered answer; another scope, follow or no scope asks the file system.
+    strictEqual(fileInfoSync(path, false, scope), null);
+    ok(fileInfoSync(path, true, scope)?.isFile);
+    ok(fileInfoSync(path, false, {})?.isFile);
+    ok(fileInfoSync(path, false)?.isFile);
+    const remembered = fileInfoSync(path, false, scope);
+    await Deno.remove(path);
+    strictEqual(fileInfoSync(path, false, scope), remembered);
+    forgetFileInfo();
+    strictEqual(fileInfoSync(path, false, scope), null);
+  } finally {
+    forgetFileInfo();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the parts of a File share one stat, never across an update or the project's code", async () => {
+  await withProject(async (p) => {
+    const outside = join(p.workdir, "outside");
+    await Deno.writeTextFile(outside, "outside");
+    await Deno.writeTextFile(join(p.workdir, "f"), "old");
+    // A project component between the presence check and the content check of the same path (one parent) turns the
+    // file into a symlink: the content check must see the link (and replace it), not the regular file seen before.
+    class Swap extends Component {
+      override verify() {
+        Deno.removeSync(join(p.workdir, "f"));
+        Deno.symlinkSync(outside, join(p.workdir, "f"));
+      }
+    }
+    await p.configure(root((c) => {
+      c.add(new Presence("f"));
+      c.add(new Swap());
+      c.add(new Content("f", { content: "new" }));
+      // A File whose Presence creates the file: its Mode and Content see the new file.
+      c.add(new File("g", { content: "g", mode: 0o600 }));
+    }));
+    await p.deploy();
+    const f = join(p.workdir, "f");
+    ok(p.lines.includes(`${f} is a symlink: it is replaced by a regular file.`), p.lines.join("\n"));
+    ok(!p.lines.some((l) => l.includes("-outside")), "the link's target is never read");
+    ok(!(await Deno.lstat(f)).isSymlink);
+    strictEqual(await Deno.readTextFile(join(p.workdir, "f")), "new");
+    strictEqual(await Deno.readTextFile(outside), "outside");
+    strictEqual((await Deno.stat(join(p.workdir, "g"))).mode! & 0o777, 0o600);
+    strictEqual(await Deno.readTextFile(join(p.workdir, "g")), "g");
+    // Between deploys the file changes behind batou's back: the next deploy checks it again.
+    await Deno.chmod(join(p.workdir, "g"), 0o644);
+    await Deno.writeTextFile(join(p.workdir, "g"), "changed");
+    await p.deploy();
+    strictEqual((await Deno.stat(join(p.workdir, "g"))).mode! & 0o777, 0o600);
+    strictEqual(await Deno.readTextFile(join(p.workdir, "g")), "g");
+  });
+});
+
+Deno.test("Content compares every byte: same size, longer or shorter files with the same start are replaced", async () => {
+  await withProject(async (p) => {
+    const want = "abcdef\n";
+    const cases: Record<string, string> = {
+      same: want,
+      size: "abcdeX\n",
+      longer: want + "x",
+      shorter: "abc",
+      empty: "",
+    };
+    for (const [name, text] of Object.entries(cases)) await Deno.writeTextFile(join(p.workdir, name), text);
+    await p.configure(root((c) => {
+      for (const name of Object.keys(cases)) c.add(new File(name, { content: want }));
+    }));
+    await p.deploy();
+    for (const name of Object.keys(cases)) strictEqual(await Deno.readTextFile(join(p.workdir, name)), want, name);
+    const changed = p.lines.filter((l) => l.startsWith("🚀") && l.includes("Content(")).map((l) =>
+      /'(\w+)'\)$/.exec(l)?.[1]
+    );
+    deepStrictEqual(changed, ["size", "longer", "shorter", "empty"]);
+    ok(p.lines.includes("  size -abcdeX"), p.lines.join("\n"));
+  });
+});
+
+Deno.test("Rendered utf-8 bytes of many files stay each file's own (encoded into shared chunks)", async () => {
+  await withProject(async (p) => {
+    const text = (i: number) => `${i}: grüße € 😀 `.repeat(150) + "\n";
+    const files: File[] = [];
+    await p.configure(root((c) => {
+      for (let i = 0; i < 200; i++) files.push(c.add(new File(`f${i}`, { content: text(i), isTemplate: false })));
+    }));
+    const enc = new TextEncoder();
+    files.forEach((f, i) => deepStrictEqual(f.content, enc.encode(text(i)), `f${i}`));
+    await p.deploy();
+    for (let i = 0; i < 200; i += 37) strictEqual(await Deno.readTextFile(join(p.workdir, `f${i}`)), text(i));
+  });
 });
 
 // ------------------------------------------------------------------------------------------ Mode, Owner, Group

@@ -52,11 +52,14 @@ function charRepr(ch: string): string {
   return `'${ch}'`;
 }
 
+/** One encoder for every utf-8 text (an encoder per call is garbage: issue 17, thousands of files). */
+const UTF8 = new TextEncoder();
+
 /** Encodes `text`; throws {@linkcode EncodeError} with Python's message for characters out of range. */
 export function encodeText(text: string, encoding: string): Uint8Array {
   const name = canonicalEncoding(encoding);
   if (name === null) throw new EncodeError(`unknown encoding: ${encoding}`);
-  if (name === "utf-8") return new TextEncoder().encode(text);
+  if (name === "utf-8") return UTF8.encode(text);
   if (name === "utf-16le") {
     const out = new Uint8Array(text.length * 2);
     for (let i = 0; i < text.length; i++) {

@@ -35,7 +35,7 @@ import { output } from "./output.ts";
 import { expand as expandTemplate } from "./template.ts";
 import { type CmdResult, runCmd } from "./cmd.ts";
 import { Timer } from "./timer.ts";
-import { statOrNull } from "../runtime/fsops.ts";
+import { forgetFileInfo, statOrNull } from "../runtime/fsops.ts";
 import { isBatouModule, stackFrames } from "../runtime/stack.ts";
 import { type Sha256Hasher, sha256Hasher } from "../runtime/sha256.ts";
 import type { Host } from "./host.ts";
@@ -112,6 +112,9 @@ export function platform(name: string, base: ComponentClass): (cls: ComponentCla
     return cls;
   };
 }
+
+/** The sub-components of a component that has none (shared, frozen). */
+const NO_COMPONENTS: readonly Component[] = Object.freeze([]);
 
 /** Components constructed since the last {@linkcode resetInstances}; used to warn about unused ones. */
 const instances: Component[] = [];
@@ -226,13 +229,20 @@ export class Component {
   static events?: Record<string, [string, string]>;
 
   #parent: Component | RootComponent | null = null;
-  #subComponents: Component[] = [];
+  // Created when first needed (issue 17): a no-op of 8,000 files keeps ~26,000 components alive, and empty maps and
+  // arrays per component were most of what the garbage collector copied and the heap grew by.
+  /** The sub-components (null: none yet). */
+  #subComponents: Component[] | null = null;
   #prepared = false;
-  #pendingOptions: Record<string, unknown>;
+  /** The constructor's options until the component is prepared (null afterwards: nothing reads them again). */
+  #pendingOptions: Record<string, unknown> | null;
   #namevarValue: unknown;
-  #attrValues = new Map<string, unknown>();
-  #attrSpecs = new Map<string, AttributeSpec>();
-  #pending: Promise<void>[] = [];
+  /** Values of `attribute()` fields (null: none set). */
+  #attrValues: Map<string, unknown> | null = null;
+  /** The `attribute()` fields (null: none). */
+  #attrSpecs: Map<string, AttributeSpec> | null = null;
+  /** Async configures of sub-components not awaited yet (null: none). */
+  #pending: Promise<void>[] | null = null;
   #workdir = "";
   #checksum: Sha256Hasher | null = null;
   /**
@@ -246,8 +256,7 @@ export class Component {
   _: Component | null = null;
   /** Whether this component (or a sub-component) changed during the last deploy. */
   changed = false;
-  /** Step timings of the last deploy. */
-  readonly timer: Timer;
+  #timer: Timer | null = null;
 
   constructor(namevar?: unknown, options: Record<string, unknown> = {}) {
     const cls = this.constructor as ComponentClass;
@@ -262,8 +271,7 @@ export class Component {
     }
     if (!cls.namevar && namevar !== undefined) throw new ConfigurationError("Namevar is undefined for this component.");
     this.#namevarValue = namevar;
-    this.#pendingOptions = options ?? {};
-    this.timer = new Timer(cls.name);
+    this.#pendingOptions = options ?? null;
     const creator = configuring.at(-1);
     this.#initStack = creator && libraryClasses.has(creator.constructor) ? null : new Error();
     // One copy shared by every component constructed in the same configure (read only).
@@ -318,16 +326,35 @@ export class Component {
     return (this as unknown as Record<string, unknown>)[name];
   }
 
+  /** Step timings of the deploys so far. */
+  get timer(): Timer {
+    return this.#timer ??= new Timer(this.constructor.name);
+  }
+
   /** The sub-components, in the order added. */
   get subComponents(): readonly Component[] {
-    return this.#subComponents;
+    return this.#subComponents ?? NO_COMPONENTS;
   }
 
   /** All sub-components, depth first (pre-order), without this one. */
   *recursiveSubComponents(): Generator<Component> {
-    for (const sub of this.#subComponents) {
+    // One generator with a stack of positions: nested `yield*` costs a resumption per level for every component.
+    const lists: Component[][] = [];
+    const positions: number[] = [];
+    if (this.#subComponents) lists.push(this.#subComponents), positions.push(0);
+    while (lists.length) {
+      const top = lists.length - 1;
+      const list = lists[top];
+      const i = positions[top];
+      if (i >= list.length) {
+        lists.pop();
+        positions.pop();
+        continue;
+      }
+      positions[top] = i + 1;
+      const sub = list[i];
       yield sub;
-      yield* sub.recursiveSubComponents();
+      if (sub.#subComponents?.length) lists.push(sub.#subComponents), positions.push(0);
     }
   }
 
@@ -418,10 +445,11 @@ export class Component {
       configuring.pop();
       configuringCopy = null;
     }
-    if (!(result instanceof Promise) && !this.#pending.length) {
+    if (!(result instanceof Promise) && !this.#pending?.length) {
       this.#addPlatformComponent();
-      if (!this.#pending.length) {
+      if (!this.#pending?.length) {
         this.#prepared = true;
+        this.#pendingOptions = null;
         return;
       }
       return this.#finishAsync(undefined, true);
@@ -442,19 +470,23 @@ export class Component {
       throw e;
     }
     this.#prepared = true;
+    this.#pendingOptions = null;
   }
 
   /** Waits for the async configures of sub-components added (or used) so far. */
   async #drainPending(): Promise<void> {
-    while (this.#pending.length) {
-      const pending = this.#pending.splice(0);
+    while (this.#pending?.length) {
+      const pending = this.#pending;
+      this.#pending = null;
       await Promise.all(pending);
     }
   }
 
   /** Drops pending sub-component configures after a failure, without leaving unhandled rejections. */
   #abandonPending(): void {
-    for (const p of this.#pending.splice(0)) p.catch(() => {});
+    const pending = this.#pending ?? [];
+    this.#pending = null;
+    for (const p of pending) p.catch(() => {});
   }
 
   #addPlatformComponent(): void {
@@ -478,7 +510,7 @@ export class Component {
   add<T extends Component | null | undefined>(component: T): T {
     if (!component) return component;
     treeVersion++;
-    this.#subComponents.push(component);
+    (this.#subComponents ??= []).push(component);
     this.use(component);
     return component;
   }
@@ -494,36 +526,43 @@ export class Component {
     this._ = component;
     if (component.#prepared) return component;
     const r = component.prepare(this);
-    if (r instanceof Promise) this.#pending.push(r);
+    if (r instanceof Promise) (this.#pending ??= []).push(r);
     return component;
   }
 
   #applyOptions(): void {
     const cls = this.constructor as ComponentClass;
+    const library = libraryClasses.has(cls);
     // batou's own classes declare no attribute() fields: no walk over their fields (thousands of Files).
-    if (!libraryClasses.has(cls)) this.#collectAttributes();
-    const bad: string[] = [];
+    if (!library) this.#collectAttributes();
+    const options = this.#pendingOptions ?? {};
+    const keys = Object.keys(options);
+    let bad: string[] | null = null;
     // A library class accepts the same options on every instance (no attribute() fields): decided once per key.
-    const known = libraryClasses.has(cls) ? acceptedOptions.get(cls) ?? new Map<string, boolean>() : null;
-    if (known) acceptedOptions.set(cls, known);
-    for (const key of Object.keys(this.#pendingOptions)) {
+    let known: Map<string, boolean> | null = null;
+    if (library) {
+      known = acceptedOptions.get(cls) ?? null;
+      if (!known) acceptedOptions.set(cls, known = new Map());
+    }
+    for (const key of keys) {
       let accepted = known?.get(key);
       if (accepted === undefined) {
         accepted = this.#acceptsField(key);
         known?.set(key, accepted);
       }
-      if (!accepted) bad.push(key);
+      if (!accepted) (bad ??= []).push(key);
     }
     // The namevar first: the report names the component as written (`Program('myapp')`).
     if (cls.namevar) this.#setField(cls.namevar, this.#namevarValue);
-    if (bad.length) {
+    if (bad) {
       throw UnknownComponentOptions.of(this, bad.sort(), {
         valid: this.#optionNames(),
         methods: bad.filter((k) => typeof (this as unknown as Record<string, unknown>)[k] === "function"),
         place: this.#projectPlace(this.initLocation),
       });
     }
-    for (const [key, value] of Object.entries(this.#pendingOptions)) {
+    for (const key of keys) {
+      const value = options[key];
       if (value !== undefined) this.#setField(key, value);
     }
   }
@@ -534,20 +573,20 @@ export class Component {
     for (const key of Object.keys(self)) {
       const value = self[key];
       if (!(value instanceof AttributeSpec)) continue;
-      this.#attrSpecs.set(key, value);
+      (this.#attrSpecs ??= new Map()).set(key, value);
       delete self[key];
       Object.defineProperty(this, key, {
         configurable: true,
         enumerable: true,
         get: () => this.#getAttribute(key),
-        set: (v: unknown) => this.#attrValues.set(key, v),
+        set: (v: unknown) => (this.#attrValues ??= new Map()).set(key, v),
       });
     }
   }
 
   #getAttribute(key: string): unknown {
-    if (this.#attrValues.has(key)) return this.#attrValues.get(key);
-    const spec = this.#attrSpecs.get(key)!;
+    if (this.#attrValues?.has(key)) return this.#attrValues.get(key);
+    const spec = this.#attrSpecs!.get(key)!;
     if (!spec.hasDefault) {
       throw ConfigurationError.create(
         `No override and no default given for \`${key}\` on ${this.constructor.name} instance ${this}.`,
@@ -557,7 +596,7 @@ export class Component {
     const value = typeof spec.defaultValue === "string"
       ? this.#fromConfigString(key, spec, spec.defaultValue)
       : spec.defaultValue;
-    this.#attrValues.set(key, value);
+    (this.#attrValues ??= new Map()).set(key, value);
     return value;
   }
 
@@ -580,7 +619,7 @@ export class Component {
 
   #acceptsField(key: string): boolean {
     if (RESERVED.has(key) || key.startsWith("#")) return false;
-    if (this.#attrSpecs.has(key)) return true;
+    if (this.#attrSpecs?.has(key)) return true;
     if (!(key in this)) return false;
     // Read-only properties (getters without a setter) are not options either.
     const proto = Object.getPrototypeOf(this);
@@ -598,7 +637,7 @@ export class Component {
   /** The options this component accepts (attributes, plain fields, properties with a setter), sorted. */
   #optionNames(): string[] {
     const cls = this.constructor as ComponentClass;
-    const names = new Set<string>([...this.#attrSpecs.keys(), ...Object.keys(this)]);
+    const names = new Set<string>([...(this.#attrSpecs?.keys() ?? []), ...Object.keys(this)]);
     for (
       let o: object | null = Object.getPrototypeOf(this);
       o && o !== Object.prototype;
@@ -633,9 +672,9 @@ export class Component {
         missing.push(key);
         continue;
       }
-      const spec = this.#attrSpecs.get(key);
+      const spec = this.#attrSpecs?.get(key);
       if (spec) {
-        this.#attrValues.set(key, this.#fromConfigString(key, spec, raw));
+        (this.#attrValues ??= new Map()).set(key, this.#fromConfigString(key, spec, raw));
         continue;
       }
       const current = self[key];
@@ -671,17 +710,24 @@ export class Component {
     // The working directory (see keepsWorkdir): a trusted component, deployed where the cwd is known, neither
     // reads nor restores it; any other reads it first and restores it at the end, as batou does.
     const outerCwd = knownCwd;
-    const trusted = env.manageCwd && outerCwd !== null && keepsWorkdir(this);
+    const ownClass = keepsWorkdir(this);
+    // The file checks' shared stat (fileInfoSync) holds only while batou's own file components run, without updates.
+    const untrusted = !ownClass || this.#parent instanceof RootComponent;
+    if (untrusted) forgetFileInfo();
+    const trusted = env.manageCwd && outerCwd !== null && ownClass;
     const restore = env.manageCwd && !trusted ? Deno.cwd() : null;
     if (restore !== null) knownCwd = restore;
-    const subStart = performance.now();
-    for (const sub of this.#subComponents) {
-      await sub.deploy(predictOnly);
-      if (sub.changed) this.changed = true;
+    const subs = this.#subComponents;
+    if (subs) {
+      const subStart = performance.now();
+      for (const sub of subs) {
+        await sub.deploy(predictOnly);
+        if (sub.changed) this.changed = true;
+      }
+      this.timer.add("sub", performance.now() - subStart);
     }
-    if (this.#subComponents.length) this.timer.add("sub", performance.now() - subStart);
     // Built only when printed: most components of a no-op deploy print nothing.
-    output.buffer(() => `${this.host.name}: ${this.breadcrumbs}`, { icon: "🚀" });
+    output.buffer(() => `${this.host.name}: ${this.breadcrumbs}`, DEPLOY_LINE);
     // Synchronous: one root deploys at a time per agent, and an asynchronous mkdir costs ten times the CPU (a worker
     // thread round trip) for every component (W1 no-op: agent deploy step 23 -> 10.5 ms).
     if (env.manageCwd) {
@@ -709,6 +755,7 @@ export class Component {
         this.timer.add("verify", performance.now() - verifyStart);
       }
       if (needsUpdate) {
+        forgetFileInfo();
         // Event handlers are the project's code: the working directory is not known after them.
         knownCwd = null;
         await this.#triggerEvent("before-update", predictOnly);
@@ -738,6 +785,7 @@ export class Component {
       try {
         if (entered) await this.exit(null);
       } finally {
+        if (untrusted) forgetFileInfo();
         output.clearBuffer();
         if (restore !== null) {
           Deno.chdir(restore);
@@ -943,7 +991,7 @@ export class Component {
 
   /** Raises UpdateNeeded when a direct sub-component changed in this deploy. */
   assertNoSubcomponentChanges(): void {
-    for (const sub of this.#subComponents) {
+    for (const sub of this.subComponents) {
       if (sub.changed) throw new UpdateNeeded(`${sub.breadcrumb} changed`);
     }
   }
@@ -963,7 +1011,7 @@ export class Component {
 
   /** Fields that are overridable `attribute()`s (for introspection). */
   get attributeNames(): string[] {
-    return [...this.#attrSpecs.keys()];
+    return [...(this.#attrSpecs?.keys() ?? [])];
   }
 }
 
@@ -1016,6 +1064,9 @@ function enterWorkdir(dir: string): void {
     Deno.chdir(dir);
   }
 }
+
+/** The options of a component's 🚀 line (one object for all components). */
+const DEPLOY_LINE = { icon: "🚀" } as const;
 
 /** Steps slower than this (ms) are reported with a 💤 line. */
 const SLOW_STEP_MS: Record<string, number> = { verify: 1000, update: 1000, total: 10000 };

@@ -12,25 +12,73 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${Math.floor(s / 60)}m${Math.floor(s % 60)}s`;
 }
 
-/** Accumulates durations per step (`verify`, `update`, `sub`, `total`). */
+/**
+ * Accumulates durations per step (`verify`, `update`, `sub`, `total`). The four steps of a deploy are plain fields (no
+ * map per component: issue 17, thousands of components alive at once); any other step goes to a map made when needed.
+ */
 export class Timer {
-  readonly durations = new Map<string, number>();
+  #verify: number | undefined = undefined;
+  #update: number | undefined = undefined;
+  #sub: number | undefined = undefined;
+  #total: number | undefined = undefined;
+  #other: Map<string, number> | null = null;
 
   constructor(readonly tag: string) {}
 
+  /** The durations (ms) recorded so far, by step. */
+  get durations(): ReadonlyMap<string, number> {
+    const all = new Map<string, number>();
+    for (const step of ["verify", "update", "sub", "total"]) {
+      const ms = this.#get(step);
+      if (ms !== undefined) all.set(step, ms);
+    }
+    for (const [step, ms] of this.#other ?? []) all.set(step, ms);
+    return all;
+  }
+
+  #get(step: string): number | undefined {
+    switch (step) {
+      case "verify":
+        return this.#verify;
+      case "update":
+        return this.#update;
+      case "sub":
+        return this.#sub;
+      case "total":
+        return this.#total;
+      default:
+        return this.#other?.get(step);
+    }
+  }
+
   /** Adds `ms` to `step`. */
   add(step: string, ms: number): void {
-    this.durations.set(step, (this.durations.get(step) ?? 0) + ms);
+    switch (step) {
+      case "verify":
+        this.#verify = (this.#verify ?? 0) + ms;
+        return;
+      case "update":
+        this.#update = (this.#update ?? 0) + ms;
+        return;
+      case "sub":
+        this.#sub = (this.#sub ?? 0) + ms;
+        return;
+      case "total":
+        this.#total = (this.#total ?? 0) + ms;
+        return;
+      default:
+        (this.#other ??= new Map()).set(step, (this.#other.get(step) ?? 0) + ms);
+    }
   }
 
   /** Whether any step exceeded its threshold (ms). */
   aboveThreshold(thresholds: Record<string, number>): boolean {
-    for (const k in thresholds) if ((this.durations.get(k) ?? 0) > thresholds[k]) return true;
+    for (const k in thresholds) if ((this.#get(k) ?? 0) > thresholds[k]) return true;
     return false;
   }
 
   /** `total=2.50s, verify=2.00s, update=∅` for the given steps. */
   humanize(...steps: string[]): string {
-    return steps.map((s) => `${s}=${formatDuration(this.durations.get(s))}`).join(", ");
+    return steps.map((s) => `${s}=${formatDuration(this.#get(s))}`).join(", ");
   }
 }
