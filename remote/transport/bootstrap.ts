@@ -16,15 +16,16 @@
  *   (transpiled components, compiled templates) go to `~/.cache/batou` too (`BATOU_CACHE_DIR`), so nothing else is
  *   written to the target's home. When the home cannot take them (a read-only home with `target_directory`
  *   elsewhere), `<target_directory>/.batou-cache` is used instead;
- * - every start first checks `uname -sm` and that every file it will execute has the expected SHA-256, computed
- *   with the target's own `sha256sum` (or `shasum -a 256`, `openssl dgst -sha256`, `sha256`), then `exec`s it.
+ * - every start first checks the platform (`uname -sm`, read from `/proc/sys/kernel` where Linux has it) and that
+ *   every file it will execute has the expected SHA-256, computed with the target's own `sha256sum` (or
+ *   `shasum -a 256`, `openssl dgst -sha256`, `sha256`), then `exec`s it.
  *   A file is hashed in full once; a stamp beside it (`.<name>.ok`) then holds the hash with the file's inode, size,
  *   mtime and ctime, and later starts that find the same signature skip the hash (see `STAMP_FUNCTIONS`: any
  *   change to the file changes its ctime, so a changed file is hashed again). A missing or wrong file (also a
  *   symlink or a directory in its place) is reported back (a status line), and the start script waits while the
  *   controller uploads it over another session of the same ssh connection, then checks again (`START_SCRIPT`);
- * - files unused for 30 days (every start touches the stamps of the files it runs) are removed whenever something
- *   new is uploaded, so old versions do not pile up;
+ * - files unused for 30 days (the agent of every start touches the stamps of the files it runs: remote/agent/stamps.ts)
+ *   are removed whenever something new is uploaded, so old versions do not pile up;
  * - an upload goes to a temporary name, is decompressed (`xz -dc` or `gzip -dc`, see codec.ts; the controller
  *   compresses each file once and caches the result in `~/.cache/batou/gz` or `xz`), checked for size and SHA-256,
  *   fsynced (`sync FILE`, so a power loss cannot leave a stamped name over unwritten data) and only then renamed
