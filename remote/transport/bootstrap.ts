@@ -55,7 +55,7 @@ import { callAgent, enforceAgentContract, type HelloInfo } from "../contract/met
 import { classifySshFailure, RemoteConnectError, type RemoteShell } from "./ssh.ts";
 import { sleep } from "../../core/runtime/sleep.ts";
 import type { AgentPayload, Artifact } from "./payload.ts";
-import { chooseUpload, putCodecArgument, type TargetDecoders } from "./codec.ts";
+import { chooseUpload, type TargetDecoders } from "./codec.ts";
 import {
   type BootstrapStatus,
   KILL_SCRIPT,
@@ -491,7 +491,7 @@ export async function upload(
     a.name,
     a.sha256,
     String(a.size),
-    putCodecArgument(codec),
+    codec,
     opts.targetDirectory ?? "",
   ], file.readable.pipeThrough(uploadProgress(host, a.name, total)));
   if (result.code === 0) return;
