@@ -13,8 +13,6 @@ import type { Host } from "../../core/model/host.ts";
 import { fromFileUrl } from "../contract/paths.ts";
 import { callAgent, enforceAgentContract, type HelloInfo } from "../contract/methods.ts";
 
-export type { HelloInfo };
-
 /** A running agent and the connection to it. */
 export interface AgentConnection {
   host: Host;
