@@ -10,7 +10,8 @@
  * @module
  */
 import { readLines } from "../../core/runtime/lines.ts";
-import type { CommandOutputParams, RpcHandler, RunCommandParams, RunCommandResult } from "../contract/protocol.ts";
+import type { RpcHandler } from "../contract/protocol.ts";
+import type { CommandOutputParams, RunCommandParams, RunCommandResult } from "../contract/methods.ts";
 
 /** Longest line sent as one notification; longer lines are split (a command without newlines still streams). */
 const MAX_LINE_CHARS = 16 * 1024;
