@@ -75,8 +75,6 @@ export interface StartOptions {
   payload: AgentPayload | Promise<AgentPayload>;
   serviceUser?: string | null;
   requireSudo?: boolean | null;
-  /** Prefix agent output lines with the host name (more than one host connected). */
-  prefixOutput?: boolean;
   /** Called once when the start is over: the agent connection closed, or the start failed or was closed (e.g. to end the ssh connection). */
   onClose?: () => Promise<void>;
   /**
@@ -234,7 +232,7 @@ export class AgentStart {
     };
     const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
       wrote();
-      // A remote host's lines always carry its name (prefixOutput or not): it must not pass for the controller.
+      // A remote host's lines always carry its name, even with one host: they must not pass for the controller's.
       if (method === "output") replayOutput(host, params, true);
       else if (method === "garbage") {
         const line = String(params.line ?? "");
