@@ -50,31 +50,37 @@ const producing = new Map<string, Promise<Deno.ChildProcess>>();
 /**
  * The process that makes the xz copy of `a` (started unless one is under way): `xz` writes a temporary file that is
  * renamed into place only when it is complete (and removed when xz fails); it goes on after this program ends.
+ * `background`: nobody waits for it (a process started so does not keep this program running; waiting for it
+ * later makes it do so).
  */
-function xzProducer(a: Artifact): Promise<Deno.ChildProcess> {
+async function xzProducer(a: Artifact, background: boolean): Promise<Deno.ChildProcess> {
   const path = xzPath(a);
-  let child = producing.get(path);
-  if (!child) {
-    child = (async () => {
-      await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
-      const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-      const script = 'umask 077; xz "$@" > "$T" || { s=$?; rm -f "$T"; exit "$s"; }; mv -f "$T" "$P"';
-      const xz = new Deno.Command("sh", {
-        args: ["-c", script, "sh", ...XZ_ARGS, a.path],
-        env: { T: tmp, P: path },
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      // A failed copy is not tried again by this process (startXzCopy); a finished one may be removed later.
-      xz.status.then((st) => {
-        if (st.success) producing.delete(path);
-      });
-      return xz;
-    })();
-    producing.set(path, child);
+  const running = producing.get(path);
+  if (running) {
+    const child = await running;
+    if (!background) child.ref();
+    return child;
   }
-  return child;
+  const child = (async () => {
+    await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+    const script = 'umask 077; xz "$@" > "$T" || { s=$?; rm -f "$T"; exit "$s"; }; mv -f "$T" "$P"';
+    const xz = new Deno.Command("sh", {
+      args: ["-c", script, "sh", ...XZ_ARGS, a.path],
+      env: { T: tmp, P: path },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    if (background) xz.unref();
+    // A failed copy is not tried again by this process (startXzCopy); a finished one may be removed later.
+    xz.status.then((st) => {
+      if (st.success) producing.delete(path);
+    });
+    return xz;
+  })();
+  producing.set(path, child);
+  return await child;
 }
 
 /** Makes the xz copy of `a` (if missing) and waits for it; false when the controller has no `xz`. */
@@ -82,8 +88,7 @@ export async function makeXzCopy(a: Artifact): Promise<boolean> {
   if (await statOrNull(xzPath(a))) return true;
   if (!await controllerHasXz()) return false;
   output.debug(`main: compressing ${a.name} (${a.size} bytes) with xz for upload ...`);
-  const child = await xzProducer(a);
-  child.ref(); // it may have been started in the background
+  const child = await xzProducer(a, false);
   const st = await child.status;
   if (!st.success) throw new Error(`xz failed on ${a.path} (exit ${st.code})`);
   return true;
@@ -96,7 +101,7 @@ export async function makeXzCopy(a: Artifact): Promise<boolean> {
 export async function startXzCopy(a: Artifact): Promise<void> {
   if (producing.has(xzPath(a)) || await statOrNull(xzPath(a)) || !await controllerHasXz()) return;
   output.debug(`main: compressing ${a.name} with xz in the background (the next uploads use it)`);
-  (await xzProducer(a)).unref();
+  await xzProducer(a, true);
 }
 
 /** The codec asked for with `BATOU_UPLOAD_CODEC` (`auto` unless set). */
