@@ -18,6 +18,7 @@ import { componentFiles } from "../core/model/loader.ts";
 import { Environment, environmentNames } from "../core/model/environment.ts";
 import { MissingEnvironment } from "../core/model/errors.ts";
 import { statOrNullSync } from "../core/runtime/fsops.ts";
+import { findOnPath, isCompiled } from "../core/runtime/program.ts";
 import { COMMANDS } from "./commands.ts";
 import { parseCommand } from "./parse.ts";
 
@@ -32,7 +33,7 @@ export const TYPES_HINT = 'batou check needs batou\'s TypeScript sources for the
 
 /** The folder of batou's sources (with mod.ts) when this program runs from them, else null (a compiled binary). */
 export function batouSourceRoot(): string | null {
-  if (import.meta.url.includes("/deno-compile-")) return null;
+  if (isCompiled()) return null;
   const here = import.meta.dirname ?? dirname(fileURLToPath(import.meta.url));
   const root = resolve(here, "..");
   return statOrNullSync(join(root, "mod.ts"))?.isFile ? root : null;
@@ -58,21 +59,10 @@ export function batouImportMap(root: string): Record<string, string> {
   return map;
 }
 
-/** The first executable `name` on `PATH`, or null. */
-function onPath(name: string): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (!dir) continue;
-    const p = join(dir, name);
-    const st = statOrNullSync(p);
-    if (st?.isFile && ((st.mode ?? 0o111) & 0o111)) return p;
-  }
-  return null;
-}
-
 /** The deno that checks: the running one in source mode, else `deno` on PATH; null when there is none. */
 export function findChecker(): string | null {
-  if (!import.meta.url.includes("/deno-compile-")) return Deno.execPath();
-  return onPath("deno");
+  if (!isCompiled()) return Deno.execPath();
+  return findOnPath("deno");
 }
 
 /** The project's deno.json when its `"batou"` import names an existing file (a checkout's mod.ts), else null. */

@@ -5,8 +5,9 @@
  *
  * @module
  */
-import { delimiter, dirname, isAbsolute, join, relative, resolve } from "../core/runtime/path.ts";
+import { dirname, isAbsolute, join, relative, resolve } from "../core/runtime/path.ts";
 import { shellQuote } from "../core/model/cmd.ts";
+import { isCompiled, pathDirs } from "../core/runtime/program.ts";
 
 /** What {@linkcode batouCommand} needs to know about the running program (see {@linkcode currentInvocation}). */
 export interface Invocation {
@@ -74,11 +75,11 @@ export function nextSteps(inv: Invocation, cwd: string, dir: string): string {
 export function currentInvocation(): Invocation {
   const here = import.meta.dirname ?? ".";
   return {
-    compiled: import.meta.url.includes("/deno-compile-"),
+    compiled: isCompiled(),
     execPath: Deno.execPath(),
     mainPath: resolve(here, "..", "main.ts"),
     viaTask: !!Deno.env.get("INIT_CWD") && (Deno.env.get("npm_config_user_agent") ?? "").startsWith("deno/"),
-    pathDirs: (Deno.env.get("PATH") ?? "").split(delimiter),
+    pathDirs: pathDirs(),
     readText(path) {
       try {
         return Deno.readTextFileSync(path);

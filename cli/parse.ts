@@ -21,11 +21,14 @@ export class UsageError extends Error {
   override name = "UsageError";
   /** The command's words after `batou` (`["secrets", "edit"]`); empty for `batou` itself. */
   readonly path: readonly string[];
+  /** For an unknown option: the option as typed (`--bogus`, `-x`), else undefined. */
+  readonly option?: string;
 
-  /** Creates the error for the command at `path`. */
-  constructor(message: string, path: readonly string[]) {
+  /** Creates the error for the command at `path`; `option`: the unknown option it is about, if it is one. */
+  constructor(message: string, path: readonly string[], option?: string) {
     super(message);
     this.path = path;
+    this.option = option;
   }
 }
 
@@ -86,6 +89,7 @@ export async function parseCommand<S extends CommandSpec>(
       throw new UsageError(
         `unknown option ${token.rawName} for ${command}${guess ? ` (did you mean --${guess}?)` : ""}`,
         path,
+        token.rawName,
       );
     }
     const shown = o.short ? `-${o.short}/--${token.name}` : `--${token.name}`;
@@ -158,7 +162,7 @@ export async function subcommand(
   if (word === undefined) {
     throw new UsageError(`missing command for ${command} (one of ${Object.keys(subs).join(", ")})`, path);
   }
-  if (word.startsWith("-")) throw new UsageError(`unknown option ${word} for ${command}`, path);
+  if (word.startsWith("-")) throw new UsageError(`unknown option ${word} for ${command}`, path, word);
   if (!Object.hasOwn(subs, word)) {
     const guess = closestName(word, Object.keys(subs));
     throw new UsageError(

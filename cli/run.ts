@@ -43,7 +43,7 @@ export async function parseRunArguments(args: string[]): Promise<RunArguments | 
   } catch (e) {
     if (dashes || !(e instanceof UsageError)) throw e;
     // An option after ENV is most likely the command's own (`batou run prod ls -la`).
-    const option = /^unknown option (\S+)/.exec(e.message)?.[1];
+    const option = e.option;
     const env = args.findIndex((a) => !a.startsWith("-"));
     if (!option || env < 0 || args.findIndex((a) => a.startsWith(option)) < env) throw e;
     throw new UsageError(`${e.message}; put the command after \`--\``, ["run"]);

@@ -484,21 +484,23 @@ export async function secretsSummary(baseDir: string, opts: SecretsCliOptions = 
 
 /**
  * Runs `fn` for each selected environment that has secrets, holding the exclusive lock on its configuration
- * and passing the decrypted configuration. Environments without secrets are reported and skipped. Errors are
+ * and passing the decrypted configuration and the environment's layout (`layouts[i]` for `names[i]` when the
+ * caller has them, else detected here). Environments without secrets are reported and skipped. Errors are
  * printed and make the result 1; the other environments are still processed.
  */
 async function forEachSecretsConfig(
   baseDir: string,
   names: string[],
   ctx: Ctx,
-  fn: (name: string, envDir: string, cleartext: string) => Promise<void>,
+  fn: (name: string, envDir: string, cleartext: string, layout: SecretsLayout) => Promise<void>,
   withoutSecrets: ((name: string, envDir: string) => Promise<void>) | null = null,
+  layouts: SecretsLayout[] | null = null,
 ): Promise<number> {
   let code = 0;
-  for (const name of names) {
+  for (const [i, name] of names.entries()) {
     const envDir = envDirOf(baseDir, name);
     try {
-      const layout = await detectProvider(envDir);
+      const layout = layouts?.[i] ?? await detectProvider(envDir);
       if (layout.configPath === null) {
         if (withoutSecrets) await withoutSecrets(name, envDir);
         else ctx.out(`${name}: No secrets found. Skipped.`);
@@ -507,7 +509,7 @@ async function forEachSecretsConfig(
       const lock = await lockFile(layout.configPath, { exclusive: true });
       try {
         const text = (await readConfigCleartext(envDir, { ...ctx.secrets, lockHeld: true })) ?? "";
-        await fn(name, envDir, text);
+        await fn(name, envDir, text, layout);
       } finally {
         lock.release();
       }
@@ -548,14 +550,14 @@ export async function changeMembers(
   const ctx = context(opts);
   let names: string[];
   let member: string;
-  let providers: (SecretsLayout["provider"])[];
+  let layouts: SecretsLayout[];
   try {
     member = checkMember(key);
     names = selectEnvironments(baseDir, environments);
-    providers = await Promise.all(names.map(async (n) => (await detectProvider(envDirOf(baseDir, n))).provider));
+    layouts = await Promise.all(names.map((n) => detectProvider(envDirOf(baseDir, n))));
     // With no secrets anywhere yet, a new environment would get age: a key that age cannot use is refused now
     // (not only once some environment has age secrets).
-    if (action === "add" && providers.every((p) => p === "none") && !isAgeMember(member)) {
+    if (action === "add" && layouts.every((l) => l.provider === "none") && !isAgeMember(member)) {
       throw new SecretsError(`${invalidAgeMember(member)} (New secrets are encrypted with age.)`);
     }
   } catch (err) {
@@ -579,23 +581,30 @@ export async function changeMembers(
       ctx.out(`${name}: add secrets with: batou secrets edit ${name}`);
     }
     : null;
-  const code = await forEachSecretsConfig(baseDir, names, ctx, async (name, envDir, text) => {
-    const doc = ConfigDocument.parse(text, "secrets.cfg", { inlineComments: false });
-    const members = parseMembers(doc.get("batou", "members"));
-    const present = members.includes(member);
-    if (action === "add" ? present : !present) {
-      ctx.out(`${name}: ${member} is ${action === "add" ? "already" : "not"} a member. Nothing to do.`);
-      return;
-    }
-    if (action === "add" && (await detectProvider(envDir)).provider === "age" && !isAgeMember(member)) {
-      throw new SecretsError(invalidAgeMember(member));
-    }
-    const updated = action === "add" ? [...members, member] : members.filter((m) => m !== member);
-    doc.set("batou", "members", updated.join(",\n"));
-    await writeConfig(envDir, doc.toString(), { ...ctx.secrets, lockHeld: true });
-    ctx.out(`${name}: ${action === "add" ? "added" : "removed"} ${member}.`);
-  }, create);
-  if (action === "add" && !named && names.length > 0 && providers.every((p) => p === "none")) {
+  const code = await forEachSecretsConfig(
+    baseDir,
+    names,
+    ctx,
+    async (name, envDir, text, layout) => {
+      const doc = ConfigDocument.parse(text, "secrets.cfg", { inlineComments: false });
+      const members = parseMembers(doc.get("batou", "members"));
+      const present = members.includes(member);
+      if (action === "add" ? present : !present) {
+        ctx.out(`${name}: ${member} is ${action === "add" ? "already" : "not"} a member. Nothing to do.`);
+        return;
+      }
+      if (action === "add" && layout.provider === "age" && !isAgeMember(member)) {
+        throw new SecretsError(invalidAgeMember(member));
+      }
+      const updated = action === "add" ? [...members, member] : members.filter((m) => m !== member);
+      doc.set("batou", "members", updated.join(",\n"));
+      await writeConfig(envDir, doc.toString(), { ...ctx.secrets, lockHeld: true });
+      ctx.out(`${name}: ${action === "add" ? "added" : "removed"} ${member}.`);
+    },
+    create,
+    layouts,
+  );
+  if (action === "add" && !named && names.length > 0 && layouts.every((l) => l.provider === "none")) {
     ctx.out(`No environment has secrets yet. To start those of one: batou secrets add KEY --environments ENV`);
   }
   return code;

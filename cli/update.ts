@@ -29,7 +29,7 @@ import { output } from "../core/model/output.ts";
 import { lstatOrNull } from "../core/runtime/fsops.ts";
 import { RELEASE_PUBLIC_KEY, RELEASES_URL } from "./release_key.ts";
 import { VERSION } from "../core/runtime/version.ts";
-import { isCompiled } from "../remote/transport/connect.ts";
+import { isCompiled } from "../core/runtime/program.ts";
 import { type Pin, readPin } from "./pin.ts";
 import {
   assetName,

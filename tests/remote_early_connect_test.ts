@@ -46,9 +46,9 @@ Deno.test("early targets: the hosts environment.cfg connects by ssh, as the depl
       "db1",
       "db1.example.com",
     ]]);
-    assertEquals(targets.map((t) => [t.serviceUser, t.requireSudo, t.targetDirectory, t.prefixOutput]), [
-      ["app", null, "~/deployment", true],
-      ["app", true, "~/deployment", true],
+    assertEquals(targets.map((t) => [t.serviceUser, t.requireSudo, t.targetDirectory]), [
+      ["app", null, "~/deployment"],
+      ["app", true, "~/deployment"],
     ]);
     // The command line's --timeout wins, as in the environment.
     assertEquals(earlyTargets(dir, "prod", 3)?.map((t) => t.ssh.timeout), [3, 3]);
@@ -83,7 +83,6 @@ Deno.test("early starts: taken once for the same target, the agent only when cac
     serviceUser: null,
     requireSudo: null,
     targetDirectory: "~/deployment",
-    prefixOutput: false,
   };
   try {
     // 1. A fresh target: the early start connects but uploads nothing; the deployment starts the agent over it.

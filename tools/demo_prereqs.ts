@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { join } from "../core/runtime/path.ts";
+import { findOnPath, pathDirs } from "../core/runtime/program.ts";
 
 /** The demos and what each needs, as the README says. */
 export const DEMOS: Record<string, string> = {
@@ -29,21 +29,9 @@ export function currentMachine(): Machine {
     systemd = Deno.statSync("/run/systemd/system").isDirectory;
   } catch { /* not booted with systemd */ }
   return {
-    pathDirs: (Deno.env.get("PATH") ?? "").split(":"),
+    pathDirs: pathDirs(),
     systemd,
   };
-}
-
-/** The full path of `command` on PATH, or null. */
-export function which(machine: Machine, command: string): string | null {
-  for (const dir of machine.pathDirs) {
-    if (!dir) continue;
-    try {
-      const st = Deno.statSync(join(dir, command));
-      if (st.isFile && ((st.mode ?? 0o111) & 0o111)) return join(dir, command);
-    } catch { /* not here */ }
-  }
-  return null;
 }
 
 async function pythonHasVenv(python: string): Promise<boolean> {
@@ -76,14 +64,14 @@ export async function checkDemo(example: string, machine: Machine): Promise<stri
     return problems;
   }
   if (example === "pyapp") {
-    const python = which(machine, "python3");
+    const python = findOnPath("python3", machine.pathDirs);
     if (!python) problems.push("python3 is not on PATH: install Python 3 (Debian: apt-get install python3-venv)");
     else if (!(await pythonHasVenv(python))) {
       problems.push(`${python} cannot create virtualenvs (no venv/ensurepip): Debian: apt-get install python3-venv`);
     }
     if (machine.systemd) {
-      if (!which(machine, "systemctl")) problems.push("systemd runs, but systemctl is not on PATH");
-    } else if (!which(machine, "supervisord") || !which(machine, "supervisorctl")) {
+      if (!findOnPath("systemctl", machine.pathDirs)) problems.push("systemd runs, but systemctl is not on PATH");
+    } else if (!findOnPath("supervisord", machine.pathDirs) || !findOnPath("supervisorctl", machine.pathDirs)) {
       problems.push(
         "supervisord is not on PATH (without systemd the demo runs the app under supervisord): " +
           "Debian: apt-get install supervisor (or pip install supervisor)",

@@ -5,6 +5,7 @@
  * @module
  */
 import { CmdExecutionError } from "./errors.ts";
+import { readLines } from "../runtime/lines.ts";
 
 /** The result of a command. */
 export interface CmdResult {
@@ -31,23 +32,13 @@ export interface RunCmdOptions {
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
 }
 
-/** Reads `stream` to its end, passing each complete line (and a last unterminated one) to `onLine`; returns all. */
-async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<string> {
-  const dec = new TextDecoder();
-  let all = "", pending = "";
-  for await (const chunk of stream) {
-    const text = dec.decode(chunk, { stream: true });
-    all += text;
-    pending += text;
-    for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
-      onLine(pending.slice(0, nl));
-      pending = pending.slice(nl + 1);
-    }
-  }
-  const rest = dec.decode();
-  all += rest;
-  pending += rest;
-  if (pending) onLine(pending);
+/** Reads `stream` to its end, passing each line (and a last unterminated one) to `onLine`; returns all of it. */
+async function readAll(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<string> {
+  let all = "";
+  await readLines(stream, (line, ended) => {
+    all += ended ? line + "\n" : line;
+    onLine(line);
+  });
   return all;
 }
 
@@ -88,8 +79,8 @@ export async function runCmd(command: string | string[], opts: RunCmdOptions = {
   if (opts.onLine) {
     const onLine = opts.onLine;
     const [stdout, stderr, status] = await Promise.all([
-      readLines(child.stdout, (l) => onLine(l, "stdout")),
-      readLines(child.stderr, (l) => onLine(l, "stderr")),
+      readAll(child.stdout, (l) => onLine(l, "stdout")),
+      readAll(child.stderr, (l) => onLine(l, "stderr")),
       child.status,
     ]);
     result = { stdout, stderr, code: status.code };

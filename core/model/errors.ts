@@ -183,6 +183,24 @@ export function jsonTypeOf(v: unknown): string {
  * `message` a string and `affectedHostname` a string or null. Unknown fields are no problem: they are dropped.
  */
 export function errorJSONProblem(data: unknown): string | null {
+  const read = readErrorJSON(data);
+  return typeof read === "string" ? read : null;
+}
+
+/**
+ * Rebuilds an error serialized with {@linkcode ReportingError.toJSON}. Only the fields its class declares are set
+ * (so no field can replace a method such as `report`), each checked against the class's type; unknown fields are
+ * dropped. Throws a TypeError saying what is wrong when `data` is not a valid serialized error
+ * ({@linkcode errorJSONProblem}).
+ */
+export function errorFromJSON(data: ErrorJSON): ReportingError {
+  const read = readErrorJSON(data);
+  if (typeof read === "string") throw new TypeError(`invalid serialized error: ${read}`);
+  return read;
+}
+
+/** Checks serialized error `data` and rebuilds it in one pass: the error, or what is wrong with `data`. */
+function readErrorJSON(data: unknown): ReportingError | string {
   if (!data || typeof data !== "object" || Array.isArray(data)) return `must be an object, not ${jsonTypeOf(data)}`;
   const d = data as Record<string, unknown>;
   if (!isString(d.type)) return `type must be a string, not ${jsonTypeOf(d.type)}`;
@@ -193,37 +211,24 @@ export function errorJSONProblem(data: unknown): string | null {
   if (d.affectedHostname !== undefined && d.affectedHostname !== null && !isString(d.affectedHostname)) {
     return `affectedHostname must be a string or null, not ${jsonTypeOf(d.affectedHostname)}`;
   }
-  const fresh = new (registry.get(d.type) ?? UnexpectedError)();
+  const cls = registry.get(d.type) ?? UnexpectedError;
+  const err = new cls();
+  const target = err as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(fields)) {
     if (key === "message") {
       if (!isString(value)) return `fields.message must be a string, not ${jsonTypeOf(value)}`;
+      err.message = value;
       continue;
     }
-    const expected = fieldCheck(fresh, key)?.(value);
+    const check = fieldCheck(err, key);
+    if (!check) continue;
+    const expected = check(value);
     if (expected) return `fields.${key} must be ${expected}, not ${jsonTypeOf(value)}`;
+    target[key] = value;
   }
-  return null;
-}
-
-/**
- * Rebuilds an error serialized with {@linkcode ReportingError.toJSON}. Only the fields its class declares are set
- * (so no field can replace a method such as `report`), each checked against the class's type; unknown fields are
- * dropped. Throws a TypeError saying what is wrong when `data` is not a valid serialized error
- * ({@linkcode errorJSONProblem}).
- */
-export function errorFromJSON(data: ErrorJSON): ReportingError {
-  const problem = errorJSONProblem(data);
-  if (problem) throw new TypeError(`invalid serialized error: ${problem}`);
-  const cls = registry.get(data.type) ?? UnexpectedError;
-  const err = new cls();
-  const target = err as unknown as Record<string, unknown>;
-  for (const [key, value] of Object.entries(data.fields)) {
-    if (key !== "message" && fieldCheck(err, key)) target[key] = value;
-  }
-  if (isString(data.fields.message)) err.message = data.fields.message;
-  err.affectedHostname = data.affectedHostname ?? null;
-  if (cls === UnexpectedError && !isString(data.fields.errorType)) {
-    (err as UnexpectedError).errorType = data.type;
+  err.affectedHostname = (d.affectedHostname as string | null | undefined) ?? null;
+  if (cls === UnexpectedError && !isString((fields as Record<string, unknown>).errorType)) {
+    (err as UnexpectedError).errorType = d.type;
   }
   return err;
 }
@@ -628,6 +633,12 @@ export class ConversionError extends ConfigurationError {
   }
 }
 
+/** `name`, with the closest of `valid` as a suggestion: "name (did you mean `guess`?)"; `name` alone if none is close. */
+function withGuess(name: string, valid: string[]): string {
+  const guess = closestName(name, valid);
+  return guess ? `${name} (did you mean \`${guess}\`?)` : name;
+}
+
 /** Overrides name attributes the component does not have. */
 export class MissingOverrideAttributes extends ConfigurationError {
   override name = "MissingOverrideAttributes";
@@ -657,11 +668,7 @@ export class MissingOverrideAttributes extends ConfigurationError {
     w.error("Overrides for undefined attributes");
     w.tabular("Component", this.componentBreadcrumbs, { red: true });
     if (this.place) w.tabular("Place", this.place, { red: true });
-    const described = this.attributes.map((a) => {
-      const guess = closestName(a, this.valid);
-      return guess ? `${a} (did you mean \`${guess}\`?)` : a;
-    });
-    w.tabular("Attributes", described.join(", "), { red: true });
+    w.tabular("Attributes", this.attributes.map((a) => withGuess(a, this.valid)).join(", "), { red: true });
   }
 }
 
@@ -706,8 +713,7 @@ export class UnknownComponentOptions extends ConfigurationError {
     if (this.place) w.tabular("Place", this.place, { red: true });
     const described = this.options.map((o) => {
       if (this.methods.includes(o)) return `${o} (a method, not an option)`;
-      const guess = closestName(o, this.valid);
-      return guess ? `${o} (did you mean \`${guess}\`?)` : o;
+      return withGuess(o, this.valid);
     });
     w.tabular("Options", described.join(", "), { red: true });
     if (this.valid.length) w.tabular("Valid options", this.valid.join(", "), { red: true });

@@ -25,6 +25,7 @@
  * @module
  */
 import { registerBundleRequire } from "./bundle_require.ts";
+import { isCompiled } from "./program.ts";
 
 /** The bundler's synchronous `require` (only defined inside a bundle). */
 declare const require: ((id: string) => unknown) | undefined;
@@ -37,7 +38,7 @@ export type YamlModule = typeof import("./lazy_yaml.ts");
 /** How the packages are loaded here (see the module documentation). */
 export const LOADING: "bundle" | "source" | "compiled" = typeof require === "function"
   ? "bundle"
-  : import.meta.url.includes("/deno-compile-")
+  : isCompiled()
   ? "compiled"
   : "source";
 

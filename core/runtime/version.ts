@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { isCompiled } from "./program.ts";
 
 /** The batou version. */
 export const VERSION = "0.1.0";
@@ -43,7 +44,7 @@ export function readBuildInfo(url: URL = new URL(`../../${BUILD_INFO_PATH}`, imp
 
 function embeddedBuild(): { commit: string; date: string } {
   // Only a `deno compile` binary has its build info embedded; in a checkout dist/ may hold a stale one.
-  if (!import.meta.url.includes("/deno-compile-")) return { commit: "", date: "" };
+  if (!isCompiled()) return { commit: "", date: "" };
   const info = readBuildInfo();
   return info ? { commit: info.commit, date: info.date } : { commit: "", date: "" };
 }

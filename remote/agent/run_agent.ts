@@ -9,41 +9,18 @@
  *
  * @module
  */
-import type { CommandOutputParams, RpcHandler, RunCommandParams, RunCommandResult } from "../contract/protocol.ts";
+import { readLines } from "../../core/runtime/lines.ts";
+import type { RpcHandler } from "../contract/protocol.ts";
+import type { CommandOutputParams, RunCommandParams, RunCommandResult } from "../contract/methods.ts";
 
 /** Longest line sent as one notification; longer lines are split (a command without newlines still streams). */
 const MAX_LINE_CHARS = 16 * 1024;
 
 const running = new Set<Deno.ChildProcess>();
 
-/** Sends each complete line of `stream` (and the rest at its end) to `send`. */
-async function forwardLines(
-  stream: ReadableStream<Uint8Array>,
-  send: (text: string) => void,
-): Promise<void> {
-  const decoder = new TextDecoder();
-  let pending = "";
-  const flush = (final: boolean) => {
-    let nl: number;
-    while ((nl = pending.indexOf("\n")) >= 0) {
-      send(pending.slice(0, nl).replace(/\r$/, ""));
-      pending = pending.slice(nl + 1);
-    }
-    while (pending.length > MAX_LINE_CHARS) {
-      send(pending.slice(0, MAX_LINE_CHARS));
-      pending = pending.slice(MAX_LINE_CHARS);
-    }
-    if (final && pending !== "") {
-      send(pending);
-      pending = "";
-    }
-  };
-  for await (const chunk of stream) {
-    pending += decoder.decode(chunk, { stream: true });
-    flush(false);
-  }
-  pending += decoder.decode();
-  flush(true);
+/** Sends each line of `stream` to `send` (a `\r` before its newline dropped; long lines in pieces). */
+function forwardLines(stream: ReadableStream<Uint8Array>, send: (text: string) => void): Promise<void> {
+  return readLines(stream, (line, ended) => send(ended ? line.replace(/\r$/, "") : line), MAX_LINE_CHARS);
 }
 
 /** Runs `command` with `/bin/sh -c` in `cwd`, sending its output lines through `notify`. */

@@ -38,8 +38,6 @@ import {
 } from "../contract/sync_manifest.ts";
 import type { PutEntry, SyncPlan } from "../contract/methods.ts";
 
-export type { PutEntry, SyncPlan };
-
 /** Tuning of the agent's sync handlers. */
 export interface SyncAgentOptions {
   /**

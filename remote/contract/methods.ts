@@ -27,7 +27,7 @@ import {
   tuple,
   unknownValue,
 } from "./check.ts";
-import { InvalidMessage, type RpcPeer, type RunCommandParams, type RunCommandResult } from "./protocol.ts";
+import { InvalidMessage, type RpcPeer } from "./protocol.ts";
 import type { ManifestEntry } from "./sync_manifest.ts";
 import type { ForeignResource } from "../../core/model/resource_exchange.ts";
 import type { WireValue } from "../../core/model/resource_values.ts";
@@ -189,6 +189,19 @@ export type PutEntry =
   }
   | { op: "mode"; path: string; mode: number };
 
+/** Parameters of the agent's `runCommand` method (`batou run`): a `/bin/sh -c` command line. */
+export interface RunCommandParams {
+  command: string;
+}
+
+const runCommandResult = object({ code: nullable(num), signal: nullable(str) });
+/** The answer of `runCommand`: the exit code, or the signal that ended the command (then `code` is null). */
+export type RunCommandResult = Infer<typeof runCommandResult>;
+
+const commandOutput = object({ stream: oneOf("stdout", "stderr"), text: str });
+/** The `commandOutput` notification: one line (without its newline) the command wrote, while it runs. */
+export type CommandOutputParams = Infer<typeof commandOutput>;
+
 /** Who takes a deployment lock (written into the lock file). */
 export interface LockHolder {
   controller: string;
@@ -217,7 +230,7 @@ export const AGENT_METHODS = {
   syncManifest: method<{ entries: ManifestEntry[] }, SyncPlan>(syncPlan),
   syncPut: method<{ entries: PutEntry[] }, { written: number }>(object({ written: num })),
   syncDelete: method<{ paths: string[] }, { deleted: number; kept: number }>(object({ deleted: num, kept: num })),
-  runCommand: method<RunCommandParams, RunCommandResult>(object({ code: nullable(num), signal: nullable(str) })),
+  runCommand: method<RunCommandParams, RunCommandResult>(runCommandResult),
 };
 
 /** The name of an agent method. */
@@ -246,7 +259,7 @@ const NOTIFICATIONS: Record<string, Check<unknown>> = {
   /** The agent starts configuring this root (remote/transport/liveness.ts names it when it does not finish). */
   configuring: object({ host: str, root: str }),
   /** One line of a `runCommand` while it runs (`batou run`). */
-  commandOutput: object({ stream: oneOf("stdout", "stderr"), text: str }),
+  commandOutput,
 };
 
 /**

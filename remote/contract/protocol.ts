@@ -18,23 +18,6 @@ import { normalizeStack } from "../../core/runtime/script.ts";
 /** Bumped whenever a message shape changes; controller and agent must agree. */
 export const PROTOCOL_VERSION = 1;
 
-/** Parameters of the agent's `runCommand` method (`batou run`): a `/bin/sh -c` command line. */
-export interface RunCommandParams {
-  command: string;
-}
-
-/** The answer of `runCommand`: the exit code, or the signal that ended the command (then `code` is null). */
-export interface RunCommandResult {
-  code: number | null;
-  signal: string | null;
-}
-
-/** The `commandOutput` notification: one line (without its newline) the command wrote, while it runs. */
-export interface CommandOutputParams {
-  stream: "stdout" | "stderr";
-  text: string;
-}
-
 /** A method handler of the serving side. */
 export type RpcHandler = (params: Record<string, unknown>) => unknown | Promise<unknown>;
 

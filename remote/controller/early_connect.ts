@@ -87,7 +87,6 @@ export function earlyTargets(baseDir: string, environment: string, timeout: numb
       serviceUser: settings.get("service_user") ?? (env.get("service_user") || null),
       requireSudo: sudo,
       targetDirectory: env.get("target_directory") || "~/deployment",
-      prefixOutput: active.length > 1,
     });
   }
   return targets.length ? targets : null;
@@ -113,7 +112,6 @@ function key(t: RemoteAgentTarget): string {
     t.serviceUser,
     t.requireSudo,
     t.targetDirectory,
-    t.prefixOutput,
   ]);
 }
 

@@ -1,11 +1,12 @@
 /**
  * Ctrl-C and SIGTERM during `batou deploy`. Before the deploy step (loading, connecting, uploading the agent,
- * configuring) the first signal stops at once: nothing has changed on any host, so every ssh process and agent is
- * ended and the run says that nothing was deployed. During the deploy step the first signal asks the run to stop
- * cleanly: no new root starts, every agent stops at its next component boundary, connections are closed, the run says what was done and what was not,
- * writes its report and exits with 130. A second signal stops at once: every ssh process and local agent is killed
- * and their control directories removed ({@linkcode abortConnections}), then the run ends the same way, and if it
- * cannot within a few seconds the process exits with 130 anyway.
+ * configuring) the first signal stops at once: nothing has changed on any host, so every ssh process and agent is ended
+ * and the run says that nothing was deployed (if it cannot end within a few seconds, the process exits with 130
+ * anyway). During the deploy step the first signal asks the run to stop cleanly: no new root starts, every agent stops
+ * at its next component boundary, connections are closed, the run says what was done and what was not, writes its
+ * report and exits with 130. A second signal stops at once: every ssh process and local agent is killed and their
+ * control directories removed ({@linkcode abortConnections}), then the run ends the same way, and if it cannot within a
+ * few seconds the process exits with 130 anyway.
  *
  * ```ts
  * const interrupt = new Interrupt();
@@ -23,7 +24,7 @@ import { output } from "../../core/model/output.ts";
 import { abortConnections } from "../transport/children.ts";
 
 const SIGNALS = ["SIGINT", "SIGTERM"] as const;
-/** How long a run may take to end after the second signal before the process exits regardless. */
+/** How long a run may take to end once it is to stop at once (see {@linkcode Interrupt}) before the process exits. */
 const HARD_STOP_GRACE_MS = 5000;
 
 /**
@@ -45,7 +46,11 @@ export class Interrupt {
   #listeners: [Deno.Signal, () => void][] = [];
   #onFirst: (() => void)[] = [];
 
-  constructor() {
+  readonly #graceMs: number;
+
+  /** `graceMs`: how long a run may take to end, once it is to stop at once, before the process exits regardless. */
+  constructor(graceMs: number = HARD_STOP_GRACE_MS) {
+    this.#graceMs = graceMs;
     this.signalled = new Promise((resolve) => this.#resolve = resolve);
   }
 
@@ -83,13 +88,18 @@ export class Interrupt {
             "(press Ctrl-C again to stop at once).",
       );
       // Before the deployment, nothing is left half done on a host: stop connecting, uploading and configuring.
-      if (this.stage === "preparing") abortConnections();
+      if (this.stage === "preparing") this.#stopNow();
       this.#resolve(signal);
       for (const fn of this.#onFirst.splice(0)) fn();
       return;
     }
     output.error(`Stopping at once (${signal}).`);
+    this.#stopNow();
+  }
+
+  /** Ends every connection and agent; if the run has not ended within the grace time, the process exits with 130. */
+  #stopNow(): void {
     abortConnections();
-    setTimeout(() => Deno.exit(130), HARD_STOP_GRACE_MS);
+    setTimeout(() => Deno.exit(130), this.#graceMs);
   }
 }

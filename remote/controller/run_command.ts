@@ -32,7 +32,7 @@ import { selectHosts } from "../../core/model/host_selection.ts";
 import { neutralizeControls } from "../../core/formats/terminal_text.ts";
 import { type AgentConnection, startLocalAgent } from "../transport/connect.ts";
 import { connectRemote } from "../transport/remote_target.ts";
-import type { CommandOutputParams, RunCommandResult } from "../contract/protocol.ts";
+import type { CommandOutputParams, RunCommandResult } from "../contract/methods.ts";
 import { RpcError } from "../contract/protocol.ts";
 import { projectTargetDirectory, resolveSyncSource } from "./sync_source.ts";
 

@@ -56,7 +56,7 @@ import { callAgent, enforceAgentContract, type HelloInfo } from "../contract/met
 import { classifySshFailure, RemoteConnectError, type RemoteShell } from "./ssh.ts";
 import { sleep } from "../../core/runtime/sleep.ts";
 import type { AgentPayload, Artifact } from "./payload.ts";
-import { chooseUpload, putCodecArgument, type TargetDecoders } from "./codec.ts";
+import { chooseUpload, type TargetDecoders } from "./codec.ts";
 import {
   type BootstrapStatus,
   KILL_SCRIPT,
@@ -76,8 +76,6 @@ export interface StartOptions {
   payload: AgentPayload | Promise<AgentPayload>;
   serviceUser?: string | null;
   requireSudo?: boolean | null;
-  /** Prefix agent output lines with the host name (more than one host connected). */
-  prefixOutput?: boolean;
   /** Called once when the start is over: the agent connection closed, or the start failed or was closed (e.g. to end the ssh connection). */
   onClose?: () => Promise<void>;
   /**
@@ -235,7 +233,7 @@ export class AgentStart {
     };
     const peer = new RpcPeer(child.stdout, child.stdin, {}, (method, params) => {
       wrote();
-      // A remote host's lines always carry its name (prefixOutput or not): it must not pass for the controller.
+      // A remote host's lines always carry its name, even with one host: they must not pass for the controller's.
       if (method === "output") replayOutput(host, params, true);
       else if (method === "garbage") {
         const line = String(params.line ?? "");
@@ -492,7 +490,7 @@ export async function upload(
     a.name,
     a.sha256,
     String(a.size),
-    putCodecArgument(codec),
+    codec,
     opts.targetDirectory ?? "",
   ], file.readable.pipeThrough(uploadProgress(host, a.name, total)));
   if (result.code === 0) return;

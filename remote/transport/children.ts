@@ -14,6 +14,8 @@ interface Tracked {
 }
 
 const tracked = new Set<Tracked>();
+/** Whether {@linkcode abortConnections} ran: this process is ending, nothing it spawns may stay. */
+let aborted = false;
 
 /** Whether `setsid` was not found on PATH (then Deno's `detached` is used). */
 let noSetsid = Deno.build.os !== "linux";
@@ -40,11 +42,16 @@ export function spawnInOwnSession(
   return new Deno.Command(command, { ...options, detached: true }).spawn();
 }
 
-/** Tracks `child` until it exits; `cleanup` runs if {@linkcode abortConnections} kills it. Returns `child`. */
+/**
+ * Tracks `child` until it exits; `cleanup` runs if {@linkcode abortConnections} kills it. Returns `child`. After
+ * an abort `child` is killed at once: a step that goes on in the background (an upload session, which would
+ * connect on its own once its master is gone) leaves nothing running.
+ */
 export function trackChild(child: Deno.ChildProcess, cleanup?: () => void): Deno.ChildProcess {
   const entry: Tracked = { child, cleanup };
   tracked.add(entry);
   child.status.finally(() => tracked.delete(entry));
+  if (aborted) kill(entry);
   return child;
 }
 
@@ -53,15 +60,18 @@ export function runningChildren(): number {
   return tracked.size;
 }
 
-/** Kills every tracked process (SIGKILL: at once) and runs its clean-up. */
+/** Kills every tracked process (SIGKILL: at once) and runs its clean-up; so also every one tracked later. */
 export function abortConnections(): void {
-  for (const entry of [...tracked]) {
-    tracked.delete(entry);
-    try {
-      entry.child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    try {
-      entry.cleanup?.();
-    } catch { /* best effort */ }
-  }
+  aborted = true;
+  for (const entry of [...tracked]) kill(entry);
+}
+
+function kill(entry: Tracked): void {
+  tracked.delete(entry);
+  try {
+    entry.child.kill("SIGKILL");
+  } catch { /* already gone */ }
+  try {
+    entry.cleanup?.();
+  } catch { /* best effort */ }
 }

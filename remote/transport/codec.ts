@@ -13,9 +13,9 @@
  *
  * @module
  */
-import { join } from "../../core/runtime/path.ts";
+import { dirname, join } from "../../core/runtime/path.ts";
 import { output } from "../../core/model/output.ts";
-import { produceAtomically, statOrNull } from "../../core/runtime/fsops.ts";
+import { statOrNull } from "../../core/runtime/fsops.ts";
 import { type Artifact, gzipped, localCacheDir } from "./payload.ts";
 
 /** What the data of an upload is: `gzip` / `xz` streams, or the file as it is. */
@@ -25,11 +25,6 @@ export type UploadCodec = "gzip" | "xz" | "none";
 export interface TargetDecoders {
   gzip: boolean;
   xz: boolean;
-}
-
-/** The value of `$5` of the put script for `codec`. */
-export function putCodecArgument(codec: UploadCodec): string {
-  return codec === "gzip" ? "yes" : codec === "xz" ? "xz" : "no";
 }
 
 /** Path of the xz copy of `a` in the controller's cache. */
@@ -49,43 +44,64 @@ function controllerHasXz(): Promise<boolean> {
   return controllerXz;
 }
 
+/** The processes making xz copies, by the copy's path (one per process and file; a finished one leaves). */
+const producing = new Map<string, Promise<Deno.ChildProcess>>();
+
+/**
+ * The process that makes the xz copy of `a` (started unless one is under way): `xz` writes a temporary file that is
+ * renamed into place only when it is complete (and removed when xz fails); it goes on after this program ends.
+ * `background`: nobody waits for it (a process started so does not keep this program running; waiting for it
+ * later makes it do so).
+ */
+async function xzProducer(a: Artifact, background: boolean): Promise<Deno.ChildProcess> {
+  const path = xzPath(a);
+  const running = producing.get(path);
+  if (running) {
+    const child = await running;
+    if (!background) child.ref();
+    return child;
+  }
+  const child = (async () => {
+    await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+    const script = 'umask 077; xz "$@" > "$T" || { s=$?; rm -f "$T"; exit "$s"; }; mv -f "$T" "$P"';
+    const xz = new Deno.Command("sh", {
+      args: ["-c", script, "sh", ...XZ_ARGS, a.path],
+      env: { T: tmp, P: path },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    if (background) xz.unref();
+    // A failed copy is not tried again by this process (startXzCopy); a finished one may be removed later.
+    xz.status.then((st) => {
+      if (st.success) producing.delete(path);
+    });
+    return xz;
+  })();
+  producing.set(path, child);
+  return await child;
+}
+
 /** Makes the xz copy of `a` (if missing) and waits for it; false when the controller has no `xz`. */
 export async function makeXzCopy(a: Artifact): Promise<boolean> {
-  const path = xzPath(a);
-  if (await statOrNull(path)) return true;
+  if (await statOrNull(xzPath(a))) return true;
   if (!await controllerHasXz()) return false;
   output.debug(`main: compressing ${a.name} (${a.size} bytes) with xz for upload ...`);
-  await produceAtomically(path, async (tmp) => {
-    const out = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
-    const child = new Deno.Command("xz", { args: [...XZ_ARGS, a.path], stdin: "null", stdout: "piped" }).spawn();
-    await child.stdout.pipeTo(out.writable);
-    const st = await child.status;
-    if (!st.success) throw new Error(`xz failed on ${a.path} (exit ${st.code})`);
-  });
+  const child = await xzProducer(a, false);
+  const st = await child.status;
+  if (!st.success) throw new Error(`xz failed on ${a.path} (exit ${st.code})`);
   return true;
 }
 
-const started = new Set<string>();
-
 /**
- * Starts making the xz copy of `a` in a detached process (once per process and file): it goes on after this
- * program ends and renames its result into place only when it is complete.
+ * Starts making the xz copy of `a` in the background (once per process and file): it goes on after this program
+ * ends and renames its result into place only when it is complete.
  */
 export async function startXzCopy(a: Artifact): Promise<void> {
-  const path = xzPath(a);
-  if (started.has(path) || await statOrNull(path) || !await controllerHasXz()) return;
-  started.add(path);
-  await Deno.mkdir(join(localCacheDir(), "xz"), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${Deno.pid}`;
+  if (producing.has(xzPath(a)) || await statOrNull(xzPath(a)) || !await controllerHasXz()) return;
   output.debug(`main: compressing ${a.name} with xz in the background (the next uploads use it)`);
-  const child = new Deno.Command("sh", {
-    args: ["-c", 'umask 077; xz "$@" > "$T" && mv -f "$T" "$P" || rm -f "$T"', "sh", ...XZ_ARGS, a.path],
-    env: { T: tmp, P: path },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  child.unref();
+  await xzProducer(a, true);
 }
 
 /** The codec asked for with `BATOU_UPLOAD_CODEC` (`auto` unless set). */

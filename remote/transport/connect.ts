@@ -11,9 +11,8 @@ import { PROTOCOL_VERSION, RpcPeer } from "../contract/protocol.ts";
 import { type Format, output } from "../../core/model/output.ts";
 import type { Host } from "../../core/model/host.ts";
 import { fromFileUrl } from "../contract/paths.ts";
+import { isCompiled } from "../../core/runtime/program.ts";
 import { callAgent, enforceAgentContract, type HelloInfo } from "../contract/methods.ts";
-
-export type { HelloInfo };
 
 /** A running agent and the connection to it. */
 export interface AgentConnection {
@@ -31,11 +30,6 @@ export interface AgentConnection {
   abort?(): Promise<void>;
   /** Stderr of the agent process seen so far (for error messages). */
   stderr(): string;
-}
-
-/** Whether this program runs as a `deno compile` binary. */
-export function isCompiled(): boolean {
-  return import.meta.url.includes("/deno-compile-");
 }
 
 /** The command line that starts this very program in agent mode on this machine. */

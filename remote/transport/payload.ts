@@ -10,7 +10,7 @@ import { dirname, join } from "../../core/runtime/path.ts";
 import { output } from "../../core/model/output.ts";
 import { produceAtomically, statOrNull } from "../../core/runtime/fsops.ts";
 import { VERSION } from "../../core/runtime/version.ts";
-import { isCompiled } from "./connect.ts";
+import { isCompiled } from "../../core/runtime/program.ts";
 import { fromFileUrl } from "../contract/paths.ts";
 import { cacheRoot } from "../../core/runtime/disk_cache.ts";
 

@@ -47,8 +47,6 @@ export interface RemoteAgentTarget {
   serviceUser: string | null;
   requireSudo: boolean | null;
   targetDirectory: string | null;
-  /** More than one host is connected: agent output lines get the host name in front. */
-  prefixOutput: boolean;
 }
 
 /** The target of `host` in `env` (ssh, or vagrant with its generated ssh config and the machine name). */
@@ -64,7 +62,6 @@ export function remoteAgentTarget(
     serviceUser: host.serviceUser,
     requireSudo: host.requireSudo,
     targetDirectory: env.targetDirectory,
-    prefixOutput: [...env.hosts.values()].filter((h) => !h.ignore).length > 1,
   };
 }
 
@@ -104,7 +101,6 @@ export function beginRemoteAgent(target: RemoteAgentTarget, opts: RemoteStartOpt
     payload,
     serviceUser: target.serviceUser,
     requireSudo: target.requireSudo,
-    prefixOutput: target.prefixOutput,
     targetDirectory: target.targetDirectory,
     onClose: async () => {
       if (agent && stats()) {

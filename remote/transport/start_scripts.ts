@@ -210,13 +210,13 @@ exit 0
 
 /**
  * Receives one file on stdin: $1 fresh run directory or empty (cache), $2 name, $3 SHA-256, $4 size,
- * $5 `yes` when the data is gzip-compressed, `xz` when xz-compressed, else `no`. Writes a temporary file, checks size
+ * $5 the codec of the data (codec.ts `UploadCodec`: `gzip`, `xz` or `none`). Writes a temporary file, checks size
  * and hash, fsyncs it (`sync FILE`) and renames it into place.
  */
 export const PUT_SCRIPT = `
 u0=$(umask)
 umask 077
-fresh=$1; n=$2; h=$3; size=$4; gz=$5; alt=$6
+fresh=$1; n=$2; h=$3; size=$4; codec=$5; alt=$6
 ${HASH_FUNCTIONS}
 ${CACHE_FUNCTIONS}
 cachebase "$alt"
@@ -228,7 +228,7 @@ if [ -n "$fresh" ]; then
   if ! mkdir -p "$d"; then say "status=nodir dir=$d"; exit 93; fi
 fi
 tmp=$d/.upload-$$-$n
-case $gz in yes) gzip -dc > "$tmp" ;; xz) xz -dc > "$tmp" ;; *) cat > "$tmp" ;; esac
+case $codec in gzip) gzip -dc > "$tmp" ;; xz) xz -dc > "$tmp" ;; *) cat > "$tmp" ;; esac
 rc=$?
 got=$(wc -c < "$tmp" 2>/dev/null)
 got=$((got+0))
