@@ -11,7 +11,7 @@ import { output, TerminalBackend } from "./core/model/output.ts";
 import { pinWarning } from "./cli/pin.ts";
 import { closeEarlyConnections, startEarlyConnections } from "./remote/controller/early_connect.ts";
 import { Interrupt } from "./remote/controller/interrupt.ts";
-import { type EarlyDeployArguments, earlyDeployArguments } from "./cli/deploy_args.ts";
+import { type EarlyDeployArguments, earlyDeployArguments, earlyParsedDeploy } from "./cli/deploy_args.ts";
 import { COMMANDS } from "./cli/commands.ts";
 import { parseCommand, unknownCommand, UsageError } from "./cli/parse.ts";
 import { globalHelp, usageHint } from "./cli/usage.ts";
@@ -36,7 +36,8 @@ function reportDirProblem(path: string): string | null {
 let deployInterrupt: Interrupt | null = null;
 
 async function cmdDeploy(args: string[], debug: boolean, early: EarlyDeployArguments | null): Promise<number> {
-  const parsed = await parseCommand(["deploy"], COMMANDS.deploy, args);
+  // The early reading is sure of plain command lines: then node:util's parser need not be loaded at all.
+  const parsed = early ? earlyParsedDeploy(early) : await parseCommand(["deploy"], COMMANDS.deploy, args);
   if (parsed === null) return 0;
   const { values, positionals } = parsed;
   const jobs = values.jobs === undefined ? null : Number(values.jobs);

@@ -5,12 +5,13 @@
  *
  * @example
  * ```ts
- * earlyDeployArguments(["deploy", "-P", "prod"]); // { environment: "prod", timeout: null, hosts: [] }
+ * earlyDeployArguments(["deploy", "-P", "prod"]); // { environment: "prod", timeout: null, hosts: [], flags: ["predict-only"] }
  * earlyDeployArguments(["deploy", "-L", "-P", "prod"]); // null: local, nothing to connect
  * ```
  * @module
  */
 import { COMMON_OPTIONS, DEPLOY_OWN_OPTIONS } from "./commands.ts";
+import type { ParsedCommand } from "./parse.ts";
 
 /** The options of `batou deploy` from the command table (cli/commands.ts), as `parseArgs` (node:util) takes them. */
 export const DEPLOY_OPTIONS = { ...DEPLOY_OWN_OPTIONS, ...COMMON_OPTIONS } as const;
@@ -22,6 +23,8 @@ export interface EarlyDeployArguments {
   timeout: number | null;
   /** The `--hosts` values as given (empty when none): only the hosts they select are started early. */
   hosts: string[];
+  /** The boolean options given (`predict-only`, `consistency-only`, `dirty`, `debug`), by their long names. */
+  flags: string[];
 }
 
 /** Options after which an early start goes on: the boolean ones that neither end the run nor make it local. */
@@ -42,6 +45,7 @@ export function earlyDeployArguments(argv: string[]): EarlyDeployArguments | nul
   let environment: string | null = null;
   let timeout: number | null = null;
   const hosts: string[] = [];
+  const flags: string[] = [];
   for (; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith("-")) {
@@ -68,7 +72,25 @@ export function earlyDeployArguments(argv: string[]): EarlyDeployArguments | nul
       continue;
     }
     if (!PASSIVE.has(name) || eq >= 0) return null;
+    if (!flags.includes(name)) flags.push(name);
   }
   if (!environment) return null;
-  return { environment: environment.replace(/\.cfg$/, ""), timeout, hosts };
+  return { environment: environment.replace(/\.cfg$/, ""), timeout, hosts, flags: flags.sort() };
+}
+
+/**
+ * The deploy command line that {@linkcode earlyDeployArguments} read, as the real parser (cli/parse.ts
+ * `parseCommand`) gives it: `batou deploy` then does not load `node:util` at all (~15-20 ms of CPU in a fresh
+ * process here) for the command lines the early reading is sure of.
+ */
+export function earlyParsedDeploy(early: EarlyDeployArguments): ParsedCommand<typeof DEPLOY_OWN_OPTIONS> {
+  const values: Record<string, string | boolean | string[]> = {};
+  for (const flag of early.flags) values[flag] = true;
+  if (early.timeout !== null) values.timeout = String(early.timeout);
+  if (early.hosts.length) values.hosts = [...early.hosts];
+  return {
+    values: values as ParsedCommand<typeof DEPLOY_OWN_OPTIONS>["values"],
+    positionals: [early.environment],
+    afterDashes: [],
+  };
 }
