@@ -63,14 +63,24 @@ async function sha256Text(text: string): Promise<string> {
 export async function sha256File(path: string): Promise<string> {
   const real = await Deno.realPath(path);
   const st = await Deno.stat(real);
-  const key = await sha256Text([real, st.size, st.ino, st.mtime?.getTime(), st.ctime?.getTime()].join("\0"));
-  const memo = join(localCacheDir(), "hashes", key);
-  try {
-    const known = (await Deno.readTextFile(memo)).trim();
-    if (/^[0-9a-f]{64}$/.test(known)) return known;
-  } catch { /* not yet */ }
-  const hex = await (await hashing()).sha256FileHex(real, st.size);
-  await produceAtomically(memo, (tmp) => Deno.writeTextFile(tmp, hex + "\n")).catch(() => {});
+  const key = [real, st.size, st.ino, st.mtime?.getTime(), st.ctime?.getTime()].join("\0");
+  return await rememberedHash(key, true, async () => (await hashing()).sha256FileHex(real, st.size));
+}
+
+/**
+ * The SHA-256 remembered in `<cache>/hashes/` under (the SHA-256 of) `key`, else `compute()`'s, remembered when
+ * `remember` (one file per key, written atomically; a damaged or missing one is computed again).
+ */
+async function rememberedHash(key: string, remember: boolean, compute: () => Promise<string>): Promise<string> {
+  const memo = join(localCacheDir(), "hashes", await sha256Text(key));
+  if (remember) {
+    try {
+      const known = Deno.readTextFileSync(memo).trim();
+      if (/^[0-9a-f]{64}$/.test(known)) return known;
+    } catch { /* not yet */ }
+  }
+  const hex = await compute();
+  if (remember) await produceAtomically(memo, (tmp) => Deno.writeTextFile(tmp, hex + "\n")).catch(() => {});
   return hex;
 }
 
@@ -141,17 +151,8 @@ export async function sourceHash(repoDir: string, settleMs: number = SETTLE_MS):
     if (now - Math.max(mtime, ctime) < settleMs) settled = false;
     return [path, st.size, st.ino, mtime, ctime].join("\0");
   });
-  const key = await sha256Text(`sources ${VERSION} ${Deno.version.deno} ${repoDir}\0${signatures.join("\n")}`);
-  const memo = join(localCacheDir(), "hashes", key);
-  if (settled) {
-    try {
-      const known = Deno.readTextFileSync(memo).trim();
-      if (/^[0-9a-f]{64}$/.test(known)) return known;
-    } catch { /* not yet */ }
-  }
-  const hex = await hashSources(repoDir, files);
-  if (settled) await produceAtomically(memo, (tmp) => Deno.writeTextFile(tmp, hex + "\n")).catch(() => {});
-  return hex;
+  const key = `sources ${VERSION} ${Deno.version.deno} ${repoDir}\0${signatures.join("\n")}`;
+  return await rememberedHash(key, settled, () => hashSources(repoDir, files));
 }
 
 /** The SHA-256 of the named files' paths and contents, in order. */
