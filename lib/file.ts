@@ -185,8 +185,7 @@ function fileHolds(path: string, bytes: Uint8Array): boolean {
       if (n === null || n === 0) return false;
       size += n;
     }
-    for (let i = 0; i < size; i++) if (buf[i] !== bytes[i]) return false;
-    return true;
+    return bytesEqual(buf, bytes);
   } catch {
     return false;
   } finally {

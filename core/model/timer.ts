@@ -12,15 +12,17 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${Math.floor(s / 60)}m${Math.floor(s % 60)}s`;
 }
 
+/** The steps of a deploy, in the order {@linkcode Timer.durations} lists them, with their slots. */
+const STEPS = ["verify", "update", "sub", "total"] as const;
+const SLOT: ReadonlyMap<string, number> = new Map(STEPS.map((step, i) => [step, i]));
+
 /**
- * Accumulates durations per step (`verify`, `update`, `sub`, `total`). The four steps of a deploy are plain fields (no
- * map per component: issue 17, thousands of components alive at once); any other step goes to a map made when needed.
+ * Accumulates durations per step (`verify`, `update`, `sub`, `total`). The four steps of a deploy have fixed slots
+ * (no map per component: issue 17, thousands of components alive at once); any other step goes to a map made when
+ * needed.
  */
 export class Timer {
-  #verify: number | undefined = undefined;
-  #update: number | undefined = undefined;
-  #sub: number | undefined = undefined;
-  #total: number | undefined = undefined;
+  #steps: (number | undefined)[] = [undefined, undefined, undefined, undefined];
   #other: Map<string, number> | null = null;
 
   constructor(readonly tag: string) {}
@@ -28,47 +30,24 @@ export class Timer {
   /** The durations (ms) recorded so far, by step. */
   get durations(): ReadonlyMap<string, number> {
     const all = new Map<string, number>();
-    for (const step of ["verify", "update", "sub", "total"]) {
-      const ms = this.#get(step);
+    STEPS.forEach((step, i) => {
+      const ms = this.#steps[i];
       if (ms !== undefined) all.set(step, ms);
-    }
+    });
     for (const [step, ms] of this.#other ?? []) all.set(step, ms);
     return all;
   }
 
   #get(step: string): number | undefined {
-    switch (step) {
-      case "verify":
-        return this.#verify;
-      case "update":
-        return this.#update;
-      case "sub":
-        return this.#sub;
-      case "total":
-        return this.#total;
-      default:
-        return this.#other?.get(step);
-    }
+    const slot = SLOT.get(step);
+    return slot === undefined ? this.#other?.get(step) : this.#steps[slot];
   }
 
   /** Adds `ms` to `step`. */
   add(step: string, ms: number): void {
-    switch (step) {
-      case "verify":
-        this.#verify = (this.#verify ?? 0) + ms;
-        return;
-      case "update":
-        this.#update = (this.#update ?? 0) + ms;
-        return;
-      case "sub":
-        this.#sub = (this.#sub ?? 0) + ms;
-        return;
-      case "total":
-        this.#total = (this.#total ?? 0) + ms;
-        return;
-      default:
-        (this.#other ??= new Map()).set(step, (this.#other.get(step) ?? 0) + ms);
-    }
+    const slot = SLOT.get(step);
+    if (slot !== undefined) this.#steps[slot] = (this.#steps[slot] ?? 0) + ms;
+    else (this.#other ??= new Map()).set(step, (this.#other.get(step) ?? 0) + ms);
   }
 
   /** Whether any step exceeded its threshold (ms). */
