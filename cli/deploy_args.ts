@@ -5,7 +5,8 @@
  *
  * @example
  * ```ts
- * earlyDeployArguments(["deploy", "-P", "prod"]); // { environment: "prod", timeout: null, hosts: [], flags: ["predict-only"] }
+ * earlyDeployArguments(["deploy", "-P", "prod"]);
+ * // { environment: "prod", timeout: null, hosts: [], flags: ["predict-only"] }
  * earlyDeployArguments(["deploy", "-L", "-P", "prod"]); // null: local, nothing to connect
  * ```
  * @module

@@ -8,8 +8,9 @@
  * a whole entry or none) and starts with a line holding its name and a checksum of the text, checked when it is
  * read (a damaged entry counts as missing; the checksum is against damage, not an adversary: whoever can write the
  * cache owns the account). Neither needs SHA-256, which costs a fresh agent ~5-10 ms for a few KiB in cold
- * JavaScript. The cache is an optimisation only: a failure to read or write it is never an error. It keeps about the newest `maxEntries` entries (by modification time): the
- * directory is pruned with the first entry an instance writes and with every {@linkcode PRUNE_EVERY}th after it.
+ * JavaScript. The cache is an optimisation only: a failure to read or write it is never an error. It keeps about the
+ * newest `maxEntries` entries (by modification time): the directory is pruned with the first entry an instance writes
+ * and with every {@linkcode PRUNE_EVERY}th after it.
  *
  * @example
  * ```ts
