@@ -53,6 +53,7 @@ import {
 } from "../core/runtime/fsops.ts";
 import { applySync, planSync } from "./dirsync.ts";
 import { readSourceText } from "./source_cache.ts";
+import { type ContentMemo, contentMemoFor } from "../core/runtime/content_memo.ts";
 import {
   canonicalEncoding,
   decodeText,
@@ -166,12 +167,14 @@ const SCRATCH_MAX = 1024 * 1024;
  * reused buffer: a no-op of 8,000 files otherwise allocates a buffer per file, and fresh memory costs more than the
  * reading (issue 17). It reads `bytes.length` bytes and trusts the size for the rest (a file changed meanwhile is as
  * if changed a moment after the read). False also when the file cannot be read or `bytes` is too big for the buffer:
- * the caller then reads the file as usual (and reports errors).
+ * the caller then reads the file as usual (and reports errors). When it holds them, `memo` notes it (with the open
+ * file's `fstat`), so that the next deploy need not read the file again while it is unchanged.
  */
-function fileHolds(path: string, bytes: Uint8Array): boolean {
+function fileHolds(path: string, bytes: Uint8Array, memo: ContentMemo): boolean {
   if (bytes.length > SCRATCH_MAX) return false;
   if (scratch.length < bytes.length) scratch = new Uint8Array(Math.min(SCRATCH_MAX, 2 * bytes.length));
   const buf = scratch.subarray(0, bytes.length);
+  const started = Date.now();
   let file: Deno.FsFile;
   try {
     file = Deno.openSync(path);
@@ -185,7 +188,9 @@ function fileHolds(path: string, bytes: Uint8Array): boolean {
       if (n === null || n === 0) return false;
       size += n;
     }
-    return bytesEqual(buf, bytes);
+    if (!bytesEqual(buf, bytes)) return false;
+    memo.remember(path, file.statSync(), bytes, started);
+    return true;
   } catch {
     return false;
   } finally {
@@ -803,7 +808,10 @@ export class ManagedContentBase extends FileComponent {
         output.annotate("Unknown content - can't predict diff.");
         throw new UpdateNeeded(`${this.path} is not a regular file`);
       } else {
-        if (info?.size === wanted.length && fileHolds(this.path, wanted)) return;
+        if (info?.size === wanted.length) {
+          const memo = contentMemoFor(this.environment.workdirBase);
+          if (memo.holds(this.path, info, wanted) || fileHolds(this.path, wanted, memo)) return;
+        }
         current = Deno.readFileSync(this.path);
         if (bytesEqual(current, wanted)) return;
       }

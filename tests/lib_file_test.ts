@@ -24,6 +24,7 @@ import {
 import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
 import { chmodNoFollow, chownNoFollow, fileInfoSync, forgetFileInfo, glob } from "../core/runtime/fsops.ts";
 import { exists } from "./support/fs.ts";
+import { contentMemoFor, RACY_MARGIN_MS } from "../core/runtime/content_memo.ts";
 import { reportText } from "./core_test_helpers.ts";
 import { planSync } from "../lib/dirsync.ts";
 import { TestProject, withProject } from "./support/project.ts";
@@ -910,6 +911,33 @@ Deno.test("Content compares every byte: same size, longer or shorter files with 
     );
     deepStrictEqual(changed, ["size", "longer", "shorter", "empty"]);
     ok(p.lines.includes("  size -abcdeX"), p.lines.join("\n"));
+  });
+});
+
+Deno.test("A no-op notes checked files; a same-size change with the mtime put back is still replaced", async () => {
+  await withProject(async (p) => {
+    const want = "abcdef\n";
+    const files: File[] = [];
+    await p.configure(root((c) => {
+      for (const name of ["a", "b"]) files.push(c.add(new File(name, { content: want })));
+    }));
+    await p.deploy();
+    // Written just now: not noted yet (ctime within the racy margin).
+    const memo = contentMemoFor(p.component.environment.workdirBase);
+    const path = (name: string) => join(p.workdir, name);
+    strictEqual(memo.holds(path("a"), Deno.lstatSync(path("a")), files[0].content as Uint8Array), false);
+    await new Promise((resolve) => setTimeout(resolve, RACY_MARGIN_MS + 100));
+    await p.deploy();
+    ok(memo.holds(path("a"), Deno.lstatSync(path("a")), files[0].content as Uint8Array), "noted by the no-op");
+    const before = Deno.lstatSync(path("a"));
+    await Deno.writeTextFile(path("a"), "ABCDEF\n");
+    Deno.utimeSync(path("a"), before.atime!, before.mtime!);
+    const mark = p.lines.length;
+    await p.deploy();
+    strictEqual(await Deno.readTextFile(path("a")), want);
+    const changed = p.lines.slice(mark).filter((l) => l.startsWith("🚀") && l.includes("Content("));
+    strictEqual(changed.length, 1, p.lines.slice(mark).join("\n"));
+    ok(changed[0].endsWith("Content('a')"), changed[0]);
   });
 });
 

@@ -36,6 +36,7 @@ import { expand as expandTemplate } from "./template.ts";
 import { type CmdResult, runCmd } from "./cmd.ts";
 import { Timer } from "./timer.ts";
 import { forgetFileInfo, statOrNull } from "../runtime/fsops.ts";
+import { saveContentMemos } from "../runtime/content_memo.ts";
 import { isBatouModule, stackFrames } from "../runtime/stack.ts";
 import { type Sha256Hasher, sha256Hasher } from "../runtime/sha256.ts";
 import type { Host } from "./host.ts";
@@ -200,7 +201,11 @@ export class RootComponent {
   /** Deploys the component tree. */
   async deploy(predictOnly: boolean): Promise<void> {
     if (!this.component) throw new Error(`Component ${this.name} was not configured`);
-    await this.component.deploy(predictOnly);
+    try {
+      await this.component.deploy(predictOnly);
+    } finally {
+      saveContentMemos();
+    }
   }
 
   /** The breadcrumbs of a root is its host name. */

@@ -37,6 +37,7 @@ import {
   validateSyncPath,
 } from "../contract/sync_manifest.ts";
 import type { PutEntry, SyncPlan } from "../contract/methods.ts";
+import { type FileSignature, fileSignature, RACY_MARGIN_MS, sameSignature } from "../../core/runtime/content_memo.ts";
 
 /** Tuning of the agent's sync handlers. */
 export interface SyncAgentOptions {
@@ -55,12 +56,7 @@ const PARALLEL_IO = 8;
 /** Name of the hash cache in the base directory. */
 export const SYNC_CACHE_FILE = ".batou-sync-cache.json";
 
-interface CacheEntry {
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  ino: number;
-  dev: number;
+interface CacheEntry extends FileSignature {
   sha256: string;
 }
 
@@ -77,7 +73,7 @@ export function createSyncHandlers(
   base: () => string,
   options: SyncAgentOptions = {},
 ): Record<"syncManifest" | "syncPut" | "syncDelete", RpcHandler> {
-  const margin = options.racyMarginMs ?? 2000;
+  const margin = options.racyMarginMs ?? RACY_MARGIN_MS;
   const chunks = new Map<string, { tmp: string; offset: number }>();
   return {
     syncManifest: (p) => planSync(base(), parseManifest(p.entries), margin),
@@ -154,22 +150,6 @@ async function walkTarget(root: string, dir = "", out: TargetEntry[] = []): Prom
   return out;
 }
 
-function cacheKey(info: Deno.FileInfo): Omit<CacheEntry, "sha256"> | null {
-  if (info.ino === null || info.dev === null || !info.mtime || !info.ctime) return null;
-  return {
-    size: info.size,
-    mtimeMs: info.mtime.getTime(),
-    ctimeMs: info.ctime.getTime(),
-    ino: info.ino,
-    dev: info.dev,
-  };
-}
-
-function sameKey(a: Omit<CacheEntry, "sha256"> | null, b: Omit<CacheEntry, "sha256"> | null): boolean {
-  return !!a && !!b && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs &&
-    a.ino === b.ino && a.dev === b.dev;
-}
-
 async function loadCache(root: string): Promise<Record<string, CacheEntry>> {
   try {
     const data = JSON.parse(await Deno.readTextFile(join(root, SYNC_CACHE_FILE)));
@@ -194,9 +174,9 @@ async function planSync(root: string, manifest: ManifestEntry[], margin: number)
   const replaced = new Set<string>();
 
   const hashOf = async (t: TargetEntry): Promise<string> => {
-    const key = cacheKey(t.info);
+    const key = fileSignature(t.info);
     const cached = oldCache[t.path];
-    if (cached && sameKey(key, cached)) {
+    if (cached && sameSignature(key, cached)) {
       cache[t.path] = cached;
       return cached.sha256;
     }
@@ -204,8 +184,8 @@ async function planSync(root: string, manifest: ManifestEntry[], margin: number)
     const abs = join(root, t.path);
     const sha256 = await sha256FileHex(abs, t.info.size);
     plan.hashed++;
-    const after = cacheKey(await Deno.lstat(abs));
-    if (key && sameKey(key, after) && key.ctimeMs < started - margin) cache[t.path] = { ...key, sha256 };
+    const after = fileSignature(await Deno.lstat(abs));
+    if (key && sameSignature(key, after) && key.ctimeMs < started - margin) cache[t.path] = { ...key, sha256 };
     return sha256;
   };
 
@@ -246,7 +226,7 @@ async function planSync(root: string, manifest: ManifestEntry[], margin: number)
   // Keep still-valid entries of files not compared this time; drop what no longer exists.
   for (const t of target) {
     const old = oldCache[t.path];
-    if (!cache[t.path] && old && t.type === "file" && sameKey(cacheKey(t.info), old)) cache[t.path] = old;
+    if (!cache[t.path] && old && t.type === "file" && sameSignature(fileSignature(t.info), old)) cache[t.path] = old;
   }
   if (JSON.stringify(cache) !== JSON.stringify(oldCache)) await saveCache(root, cache);
   return plan;
