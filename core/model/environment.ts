@@ -863,12 +863,18 @@ export class Environment {
     const top = root.component;
     if (top) {
       const classes = new Set<string>();
-      for (const c of [top, ...top.recursiveSubComponents()]) {
+      // Each class checked once, in tree order (thousands of components share a few classes: issue 17).
+      const seen = new Set<object>();
+      const check = (c: Component) => {
         const proto = Object.getPrototypeOf(c);
+        if (seen.has(proto)) return;
+        seen.add(proto);
         if (proto.update !== Component.prototype.update && proto.verify === Component.prototype.verify) {
           classes.add(c.constructor.name);
         }
-      }
+      };
+      check(top);
+      for (const c of top.recursiveSubComponents()) check(c);
       if (classes.size) {
         out.push(
           "Some components have an update method but no verify method:\n" +

@@ -309,7 +309,8 @@ export class Output {
 
   /** Drops the deferred lines. */
   clearBuffer(): void {
-    this.#buffer = [];
+    // Every component's deploy ends here: no new array when nothing was deferred (issue 17).
+    if (this.#buffer.length) this.#buffer = [];
   }
 }
 

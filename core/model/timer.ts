@@ -12,17 +12,19 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${Math.floor(s / 60)}m${Math.floor(s % 60)}s`;
 }
 
-/** The steps of a deploy, in the order {@linkcode Timer.durations} lists them, with their slots. */
+/** The steps of a deploy, in the order {@linkcode Timer.durations} lists them. */
 const STEPS = ["verify", "update", "sub", "total"] as const;
-const SLOT: ReadonlyMap<string, number> = new Map(STEPS.map((step, i) => [step, i]));
 
 /**
- * Accumulates durations per step (`verify`, `update`, `sub`, `total`). The four steps of a deploy have fixed slots
- * (no map per component: issue 17, thousands of components alive at once); any other step goes to a map made when
+ * Accumulates durations per step (`verify`, `update`, `sub`, `total`). The four steps of a deploy are fields (no map
+ * or array per component: issue 17, thousands of components alive at once); any other step goes to a map made when
  * needed.
  */
 export class Timer {
-  #steps: (number | undefined)[] = [undefined, undefined, undefined, undefined];
+  #verify: number | undefined = undefined;
+  #update: number | undefined = undefined;
+  #sub: number | undefined = undefined;
+  #total: number | undefined = undefined;
   #other: Map<string, number> | null = null;
 
   constructor(readonly tag: string) {}
@@ -30,24 +32,45 @@ export class Timer {
   /** The durations (ms) recorded so far, by step. */
   get durations(): ReadonlyMap<string, number> {
     const all = new Map<string, number>();
-    STEPS.forEach((step, i) => {
-      const ms = this.#steps[i];
+    for (const step of STEPS) {
+      const ms = this.#get(step);
       if (ms !== undefined) all.set(step, ms);
-    });
+    }
     for (const [step, ms] of this.#other ?? []) all.set(step, ms);
     return all;
   }
 
   #get(step: string): number | undefined {
-    const slot = SLOT.get(step);
-    return slot === undefined ? this.#other?.get(step) : this.#steps[slot];
+    switch (step) {
+      case "verify":
+        return this.#verify;
+      case "update":
+        return this.#update;
+      case "sub":
+        return this.#sub;
+      case "total":
+        return this.#total;
+    }
+    return this.#other?.get(step);
   }
 
   /** Adds `ms` to `step`. */
   add(step: string, ms: number): void {
-    const slot = SLOT.get(step);
-    if (slot !== undefined) this.#steps[slot] = (this.#steps[slot] ?? 0) + ms;
-    else (this.#other ??= new Map()).set(step, (this.#other.get(step) ?? 0) + ms);
+    switch (step) {
+      case "verify":
+        this.#verify = (this.#verify ?? 0) + ms;
+        return;
+      case "update":
+        this.#update = (this.#update ?? 0) + ms;
+        return;
+      case "sub":
+        this.#sub = (this.#sub ?? 0) + ms;
+        return;
+      case "total":
+        this.#total = (this.#total ?? 0) + ms;
+        return;
+    }
+    (this.#other ??= new Map()).set(step, (this.#other.get(step) ?? 0) + ms);
   }
 
   /** Whether any step exceeded its threshold (ms). */
