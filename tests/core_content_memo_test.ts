@@ -23,6 +23,18 @@ function readLikeTheCheck(path: string): { started: number; bytes: Uint8Array; i
   }
 }
 
+/** Runs `fn` with a temporary directory holding the file `name` ("hello\n"), removed afterwards. */
+async function withFile(name: string, fn: (dir: string, path: string) => Promise<void> | void): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, name);
+    await Deno.writeTextFile(path, "hello\n");
+    await fn(dir, path);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test("fingerprint tells apart bytes of the same length and the same bytes of other lengths", () => {
   const a = fingerprint(enc.encode("abcdef\n"));
   strictEqual(a, fingerprint(enc.encode("abcdef\n")));
@@ -33,24 +45,16 @@ Deno.test("fingerprint tells apart bytes of the same length and the same bytes o
 });
 
 Deno.test("a file changed just now is not noted (ctime within the racy margin)", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = join(dir, "f");
-    await Deno.writeTextFile(path, "hello\n");
+  await withFile("f", (dir, path) => {
     const memo = memoIn(dir);
     const r = readLikeTheCheck(path);
     memo.remember(path, r.info, r.bytes, r.started);
     strictEqual(memo.holds(path, Deno.lstatSync(path), r.bytes), false);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("an old file is noted, kept across processes, and only for its bytes; a damaged memo is empty", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = join(dir, "f");
-    await Deno.writeTextFile(path, "hello\n");
+  await withFile("f", (dir, path) => {
     const memo = memoIn(dir);
     const r = readLikeTheCheck(path);
     // As if the read had begun later than the racy margin after the write (the next test waits for real).
@@ -66,16 +70,11 @@ Deno.test("an old file is noted, kept across processes, and only for its bytes; 
     strictEqual(memoIn(dir).holds(path, Deno.lstatSync(path), r.bytes), false);
     cache.set(key, "not json");
     strictEqual(memoIn(dir).holds(path, Deno.lstatSync(path), r.bytes), false);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("same size, other bytes and the mtime put back: the ctime gives the change away", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = join(dir, "f");
-    await Deno.writeTextFile(path, "hello\n");
+  await withFile("f", async (dir, path) => {
     await new Promise((resolve) => setTimeout(resolve, RACY_MARGIN_MS + 100));
     const memo = memoIn(dir);
     const r = readLikeTheCheck(path);
@@ -88,7 +87,20 @@ Deno.test("same size, other bytes and the mtime put back: the ctime gives the ch
     strictEqual(after.mtime!.getTime(), before.mtime!.getTime());
     strictEqual(after.size, before.size);
     strictEqual(memo.holds(path, after, r.bytes), false);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
+});
+
+Deno.test("the memo holds no path as text (a managed file's name may hold a secret)", async () => {
+  await withFile("token-s3cr3t-name", (dir, path) => {
+    const memo = memoIn(dir);
+    const r = readLikeTheCheck(path);
+    memo.remember(path, r.info, r.bytes, r.started + RACY_MARGIN_MS + 1000);
+    memo.save();
+    const stored = [...Deno.readDirSync(join(dir, "cache"))].map((e) =>
+      Deno.readTextFileSync(join(dir, "cache", e.name))
+    );
+    strictEqual(stored.length, 1);
+    ok(!stored[0].includes("s3cr3t"), stored[0]);
+    ok(memoIn(dir).holds(path, Deno.lstatSync(path), r.bytes), "found by the path's hash");
+  });
 });

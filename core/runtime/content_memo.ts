@@ -11,6 +11,10 @@
  * from the open file after the read (`fstat`), so it belongs to the bytes read. A file changed recently is just read
  * again, and a miss costs one `fstat` more than a plain read.
  *
+ * Paths are stored as their 128-bit hash ({@linkcode cacheKey}), never as text: a managed file's name may hold a
+ * secret. Two paths of one hash could only share an entry for the same inode in the same state (a hard link), whose
+ * content is the same.
+ *
  * The fingerprint (two 32-bit lanes and the length) is not cryptographic: it tells apart the bytes a deploy wants now
  * from the bytes the file held when it was last checked, both made by the project. Writing the file changes its
  * signature, so nobody can make a changed file pass by choosing its bytes. The memo lives in the account's cache
@@ -31,6 +35,7 @@
  * @module
  */
 import { cacheDir, type CacheKey, cacheKey, DiskCache } from "./disk_cache.ts";
+import { fmix32, hex8 } from "./hash32.ts";
 
 /** How much older than the read's start a file's ctime must be for an entry (ctime granularity 1 s, plus skew). */
 export const RACY_MARGIN_MS = 2000;
@@ -76,24 +81,18 @@ export function fingerprint(bytes: Uint8Array): string {
     a = Math.imul(a ^ u, 16777619);
     b = Math.imul(b ^ u, 0x2545f491);
   }
-  return `${hex8(mix(a))}${hex8(mix(b ^ bytes.length))}:${bytes.length}`;
+  return `${hex8(fmix32(a))}${hex8(fmix32(b ^ bytes.length))}:${bytes.length}`;
 }
 
-/** MurmurHash3's finalizer: every input bit affects every output bit. */
-function mix(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-function hex8(n: number): string {
-  return n.toString(16).padStart(8, "0");
+/** The name of `path` in the memo: its 128-bit hash (see the module doc). */
+function pathKey(path: string): string {
+  return cacheKey([path]).id;
 }
 
 /** One entry as stored: the signature's parts and the fingerprint. */
 type Entry = [size: number, mtimeMs: number, ctimeMs: number, ino: number, dev: number, fingerprint: string];
 
-/** Whether `e` is an entry as {@linkcode ContentMemo.save} writes it: the path, five numbers, the fingerprint. */
+/** Whether `e` is an entry as {@linkcode ContentMemo.save} writes it: the path's key, five numbers, the fingerprint. */
 function isStoredEntry(e: unknown): e is [string, ...Entry] {
   return Array.isArray(e) && e.length === 7 && typeof e[0] === "string" && typeof e[6] === "string" &&
     e.slice(1, 6).every(Number.isFinite);
@@ -102,7 +101,7 @@ function isStoredEntry(e: unknown): e is [string, ...Entry] {
 /** The memo of one deployment base directory (see the module doc). */
 export class ContentMemo {
   #entries: Map<string, Entry> | null = null;
-  /** Paths confirmed (held or remembered) by this process. */
+  /** The keys of the paths confirmed (held or remembered) by this process. */
   #confirmed = new Set<string>();
   #dirty = false;
 
@@ -125,11 +124,12 @@ export class ContentMemo {
 
   /** Whether the file at `path`, of which `info` is a fresh (l)stat, holds `bytes` as far as the memo knows. */
   holds(path: string, info: Deno.FileInfo, bytes: Uint8Array): boolean {
-    const e = this.#map().get(path);
+    const key = pathKey(path);
+    const e = this.#map().get(key);
     if (!e || e[0] !== info.size || e[0] !== bytes.length || e[3] !== info.ino || e[4] !== info.dev) return false;
     if (e[1] !== info.mtime?.getTime() || e[2] !== info.ctime?.getTime()) return false;
     if (e[5] !== fingerprint(bytes)) return false;
-    this.#confirmed.add(path);
+    this.#confirmed.add(key);
     return true;
   }
 
@@ -140,8 +140,9 @@ export class ContentMemo {
   remember(path: string, info: Deno.FileInfo, bytes: Uint8Array, readStartedMs: number): void {
     const s = fileSignature(info);
     if (!s || s.size !== bytes.length || s.ctimeMs > readStartedMs - RACY_MARGIN_MS) return;
-    this.#map().set(path, [s.size, s.mtimeMs, s.ctimeMs, s.ino, s.dev, fingerprint(bytes)]);
-    this.#confirmed.add(path);
+    const key = pathKey(path);
+    this.#map().set(key, [s.size, s.mtimeMs, s.ctimeMs, s.ino, s.dev, fingerprint(bytes)]);
+    this.#confirmed.add(key);
     this.#dirty = true;
   }
 
@@ -152,8 +153,8 @@ export class ContentMemo {
     const entries: unknown[] = [];
     // Entries of paths this process did not check are kept while there are not too many of them.
     const keepOthers = this.#entries.size <= this.#confirmed.size + SPARE_ENTRIES;
-    for (const [path, e] of this.#entries) {
-      if (keepOthers || this.#confirmed.has(path)) entries.push([path, ...e]);
+    for (const [key, e] of this.#entries) {
+      if (keepOthers || this.#confirmed.has(key)) entries.push([key, ...e]);
     }
     this.cache.set(this.key, JSON.stringify({ entries }));
   }
@@ -168,7 +169,7 @@ export function contentMemoFor(base: string): ContentMemo {
   let memo = memos.get(base);
   if (!memo) {
     memoCache ??= new DiskCache(cacheDir("verified"), 64);
-    memo = new ContentMemo(memoCache, cacheKey(["content-memo", 1, base]));
+    memo = new ContentMemo(memoCache, cacheKey(["content-memo", 2, base]));
     memos.set(base, memo);
   }
   return memo;

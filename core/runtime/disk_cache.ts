@@ -23,6 +23,7 @@
  * @module
  */
 import { join } from "./path.ts";
+import { fmix32, hex8 } from "./hash32.ts";
 
 /** batou's cache directory: `$BATOU_CACHE_DIR`, else `~/.cache/batou`; null without either. */
 export function cacheRoot(): string | null {
@@ -60,25 +61,14 @@ function hash128(text: string): string {
     c = Math.imul(c ^ u, 16777619);
     d = Math.imul(d ^ u, 16777619);
   }
-  return [a ^ text.length, b, c, d].map((h) => hex8(fmix(h))).join("");
+  return [a ^ text.length, b, c, d].map((h) => hex8(fmix32(h))).join("");
 }
 
 /** A checksum of `text` (against damage): its length and an FNV-1a of its UTF-16 code units. */
 function checksum(text: string): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return `${text.length}:${hex8(fmix(h))}`;
-}
-
-/** MurmurHash3's finalizer: every input bit affects every output bit. */
-function fmix(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-function hex8(n: number): string {
-  return n.toString(16).padStart(8, "0");
+  return `${text.length}:${hex8(fmix32(h))}`;
 }
 
 /** The first two lines of an entry: its name and the text's checksum, then the input (JSON has no raw newline). */
