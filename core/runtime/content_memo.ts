@@ -18,8 +18,9 @@
  * The fingerprint (two 32-bit lanes and the length) is not cryptographic: it tells apart the bytes a deploy wants now
  * from the bytes the file held when it was last checked, both made by the project. Writing the file changes its
  * signature, so nobody can make a changed file pass by choosing its bytes. The memo lives in the account's cache
- * ({@linkcode cacheDir}), one per deployment base directory: whoever can write it owns the account anyway. It is an
- * optimisation only; a memo that cannot be read or written is as if empty.
+ * ({@linkcode cacheDir}), one per deployment base directory: whoever can write it owns the account anyway, and whoever
+ * can read it can read the files themselves (the fingerprint of a secret file's bytes tells no more than the file).
+ * It is an optimisation only; a memo that cannot be read or written is as if empty.
  *
  * @example
  * ```ts
