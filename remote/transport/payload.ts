@@ -64,23 +64,21 @@ export async function sha256File(path: string): Promise<string> {
   const real = await Deno.realPath(path);
   const st = await Deno.stat(real);
   const key = [real, st.size, st.ino, st.mtime?.getTime(), st.ctime?.getTime()].join("\0");
-  return await rememberedHash(key, true, async () => (await hashing()).sha256FileHex(real, st.size));
+  return await rememberedHash(key, async () => (await hashing()).sha256FileHex(real, st.size));
 }
 
 /**
- * The SHA-256 remembered in `<cache>/hashes/` under (the SHA-256 of) `key`, else `compute()`'s, remembered when
- * `remember` (one file per key, written atomically; a damaged or missing one is computed again).
+ * The SHA-256 remembered in `<cache>/hashes/` under (the SHA-256 of) `key`, else `compute()`'s, then remembered
+ * (one file per key, written atomically; a damaged or missing one is computed again).
  */
-async function rememberedHash(key: string, remember: boolean, compute: () => Promise<string>): Promise<string> {
+async function rememberedHash(key: string, compute: () => Promise<string>): Promise<string> {
   const memo = join(localCacheDir(), "hashes", await sha256Text(key));
-  if (remember) {
-    try {
-      const known = Deno.readTextFileSync(memo).trim();
-      if (/^[0-9a-f]{64}$/.test(known)) return known;
-    } catch { /* not yet */ }
-  }
+  try {
+    const known = Deno.readTextFileSync(memo).trim();
+    if (/^[0-9a-f]{64}$/.test(known)) return known;
+  } catch { /* not yet */ }
   const hex = await compute();
-  if (remember) await produceAtomically(memo, (tmp) => Deno.writeTextFile(tmp, hex + "\n")).catch(() => {});
+  await produceAtomically(memo, (tmp) => Deno.writeTextFile(tmp, hex + "\n")).catch(() => {});
   return hex;
 }
 
@@ -152,7 +150,7 @@ export async function sourceHash(repoDir: string, settleMs: number = SETTLE_MS):
     return [path, st.size, st.ino, mtime, ctime].join("\0");
   });
   const key = `sources ${VERSION} ${Deno.version.deno} ${repoDir}\0${signatures.join("\n")}`;
-  return await rememberedHash(key, settled, () => hashSources(repoDir, files));
+  return settled ? await rememberedHash(key, () => hashSources(repoDir, files)) : await hashSources(repoDir, files);
 }
 
 /** The SHA-256 of the named files' paths and contents, in order. */
