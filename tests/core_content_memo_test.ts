@@ -1,6 +1,7 @@
 import { ok, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { ContentMemo, fingerprint, RACY_MARGIN_MS } from "../core/runtime/content_memo.ts";
+import { ContentMemo, fingerprint } from "../core/runtime/content_memo.ts";
+import { RACY_MARGIN_MS } from "../core/runtime/file_signature.ts";
 import { cacheKey, DiskCache } from "../core/runtime/disk_cache.ts";
 
 const enc = new TextEncoder();

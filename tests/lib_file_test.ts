@@ -24,7 +24,8 @@ import {
 import { dictMerge, pythonJsonDumps } from "../core/formats/pyjson.ts";
 import { chmodNoFollow, chownNoFollow, fileInfoSync, forgetFileInfo, glob } from "../core/runtime/fsops.ts";
 import { exists } from "./support/fs.ts";
-import { contentMemoFor, RACY_MARGIN_MS } from "../core/runtime/content_memo.ts";
+import { contentMemoFor } from "../core/runtime/content_memo.ts";
+import { RACY_MARGIN_MS } from "../core/runtime/file_signature.ts";
 import { reportText } from "./core_test_helpers.ts";
 import { planSync } from "../lib/dirsync.ts";
 import { TestProject, withProject } from "./support/project.ts";

@@ -4,12 +4,10 @@
  * whose wanted bytes have that fingerprint need not read the file: a no-op of 8,000 files otherwise opens, reads and
  * closes every one of them, three of the four system calls per file (issue 17).
  *
- * Why a signature proves the content: the kernel sets a file's ctime on every change of its content or metadata, and
- * no program can set it back. Deno reports ctime in whole seconds, so an entry is only made when the file's ctime is
- * at least {@linkcode RACY_MARGIN_MS} older than the moment the read began (git's "racily clean" rule, as the project
- * sync's hash cache in remote/agent/sync_agent.ts): any change after that gets a later ctime. The signature is taken
- * from the open file after the read (`fstat`), so it belongs to the bytes read. A file changed recently is just read
- * again, and a miss costs one `fstat` more than a plain read.
+ * A signature proves the content (file_signature.ts): an entry is only made when the file's ctime is at least
+ * {@linkcode RACY_MARGIN_MS} older than the moment the read began. The signature is taken from the open file after the
+ * read (`fstat`), so it belongs to the bytes read. A file changed recently is just read again, and a miss costs one
+ * `fstat` more than a plain read.
  *
  * Paths are stored as their 128-bit hash ({@linkcode cacheKey}), never as text: a managed file's name may hold a
  * secret. Two paths of one hash could only share an entry for the same inode in the same state (a hard link), whose
@@ -37,39 +35,10 @@
  */
 import { cacheDir, type CacheKey, cacheKey, DiskCache } from "./disk_cache.ts";
 import { fmix32, hex8 } from "./hash32.ts";
-
-/** How much older than the read's start a file's ctime must be for an entry (ctime granularity 1 s, plus skew). */
-export const RACY_MARGIN_MS = 2000;
+import { type FileSignature, fileSignature, hasSignature, RACY_MARGIN_MS } from "./file_signature.ts";
 
 /** The memo stays at most this many entries above the ones a process confirmed (old paths are dropped beyond it). */
 const SPARE_ENTRIES = 1000;
-
-/** What identifies a file's state: a change of content or metadata changes the ctime at least. */
-export interface FileSignature {
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  ino: number;
-  dev: number;
-}
-
-/** The signature of `info`; null when the platform does not report one of its parts. */
-export function fileSignature(info: Deno.FileInfo): FileSignature | null {
-  if (info.ino === null || info.dev === null || !info.mtime || !info.ctime) return null;
-  return {
-    size: info.size,
-    mtimeMs: info.mtime.getTime(),
-    ctimeMs: info.ctime.getTime(),
-    ino: info.ino,
-    dev: info.dev,
-  };
-}
-
-/** Whether two signatures are of the same file in the same state (false when either is missing). */
-export function sameSignature(a: FileSignature | null, b: FileSignature | null): boolean {
-  return !!a && !!b && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs &&
-    a.ino === b.ino && a.dev === b.dev;
-}
 
 /**
  * A 64-bit fingerprint of `bytes` and their length (16 hex digits and the length): an FNV-1a lane and a multiply-xor
@@ -90,11 +59,15 @@ function pathKey(path: string): string {
   return cacheKey([path]).id;
 }
 
-/** One entry as stored: the signature's parts and the fingerprint. */
-type Entry = [size: number, mtimeMs: number, ctimeMs: number, ino: number, dev: number, fingerprint: string];
+/** One entry: the file's signature when it held the bytes of the fingerprint. */
+interface Entry extends FileSignature {
+  fingerprint: string;
+}
 
-/** Whether `e` is an entry as {@linkcode ContentMemo.save} writes it: the path's key, five numbers, the fingerprint. */
-function isStoredEntry(e: unknown): e is [string, ...Entry] {
+/** An entry as {@linkcode ContentMemo.save} writes it: the path's key, the signature's five numbers, the fingerprint. */
+type StoredEntry = [key: string, size: number, mtimeMs: number, ctimeMs: number, ino: number, dev: number, fp: string];
+
+function isStoredEntry(e: unknown): e is StoredEntry {
   return Array.isArray(e) && e.length === 7 && typeof e[0] === "string" && typeof e[6] === "string" &&
     e.slice(1, 6).every(Number.isFinite);
 }
@@ -117,7 +90,11 @@ export class ContentMemo {
     try {
       const data = JSON.parse(text);
       if (Array.isArray(data?.entries)) {
-        for (const e of data.entries) if (isStoredEntry(e)) this.#entries.set(e[0], e.slice(1) as Entry);
+        for (const e of data.entries) {
+          if (!isStoredEntry(e)) continue;
+          const [key, size, mtimeMs, ctimeMs, ino, dev, fingerprint] = e;
+          this.#entries.set(key, { size, mtimeMs, ctimeMs, ino, dev, fingerprint });
+        }
       }
     } catch { /* damaged: as if empty */ }
     return this.#entries;
@@ -127,9 +104,8 @@ export class ContentMemo {
   holds(path: string, info: Deno.FileInfo, bytes: Uint8Array): boolean {
     const key = pathKey(path);
     const e = this.#map().get(key);
-    if (!e || e[0] !== info.size || e[0] !== bytes.length || e[3] !== info.ino || e[4] !== info.dev) return false;
-    if (e[1] !== info.mtime?.getTime() || e[2] !== info.ctime?.getTime()) return false;
-    if (e[5] !== fingerprint(bytes)) return false;
+    if (!e || e.size !== bytes.length || !hasSignature(info, e)) return false;
+    if (e.fingerprint !== fingerprint(bytes)) return false;
     this.#confirmed.add(key);
     return true;
   }
@@ -142,7 +118,7 @@ export class ContentMemo {
     const s = fileSignature(info);
     if (!s || s.size !== bytes.length || s.ctimeMs > readStartedMs - RACY_MARGIN_MS) return;
     const key = pathKey(path);
-    this.#map().set(key, [s.size, s.mtimeMs, s.ctimeMs, s.ino, s.dev, fingerprint(bytes)]);
+    this.#map().set(key, { ...s, fingerprint: fingerprint(bytes) });
     this.#confirmed.add(key);
     this.#dirty = true;
   }
@@ -151,11 +127,12 @@ export class ContentMemo {
   save(): void {
     if (!this.#dirty || !this.#entries) return;
     this.#dirty = false;
-    const entries: unknown[] = [];
+    const entries: StoredEntry[] = [];
     // Entries of paths this process did not check are kept while there are not too many of them.
     const keepOthers = this.#entries.size <= this.#confirmed.size + SPARE_ENTRIES;
     for (const [key, e] of this.#entries) {
-      if (keepOthers || this.#confirmed.has(key)) entries.push([key, ...e]);
+      if (!keepOthers && !this.#confirmed.has(key)) continue;
+      entries.push([key, e.size, e.mtimeMs, e.ctimeMs, e.ino, e.dev, e.fingerprint]);
     }
     this.cache.set(this.key, JSON.stringify({ entries }));
   }

@@ -12,14 +12,11 @@
  * - `syncDelete({paths})` -> `{deleted, kept}`: removes files, symlinks and empty directories.
  *
  * Hash cache: `<base>/.batou-sync-cache.json` maps a path to its SHA-256 under
- * the key (size, mtime, ctime, inode, device). The kernel sets ctime on every
- * change of content or metadata and no program can set it back, so a matching
- * key means unchanged content — provided the change did not happen within the
- * timestamp granularity of the cached ctime (Deno reports ctime in whole
- * seconds). Therefore an entry is only stored when the file's ctime is older
- * than {@linkcode SyncAgentOptions.racyMarginMs} before hashing began (as git's
- * "racily clean" rule): any later change gets a strictly later ctime. Files
- * changed recently are simply hashed again.
+ * the file's signature (core/runtime/file_signature.ts). An entry is only
+ * stored when the file's ctime is older than
+ * {@linkcode SyncAgentOptions.racyMarginMs} before hashing began, so any
+ * later change gets a strictly later ctime. Files changed recently are simply
+ * hashed again.
  *
  * @module
  */
@@ -37,7 +34,7 @@ import {
   validateSyncPath,
 } from "../contract/sync_manifest.ts";
 import type { PutEntry, SyncPlan } from "../contract/methods.ts";
-import { type FileSignature, fileSignature, RACY_MARGIN_MS, sameSignature } from "../../core/runtime/content_memo.ts";
+import { type FileSignature, fileSignature, RACY_MARGIN_MS, sameSignature } from "../../core/runtime/file_signature.ts";
 
 /** Tuning of the agent's sync handlers. */
 export interface SyncAgentOptions {
